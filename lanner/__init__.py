@@ -1,0 +1,1 @@
+"""lanner: Falco's rule language, compiled to Python."""

@@ -1,0 +1,1 @@
+"""Falco's condition language: syntax tree, parser, and compiler."""

@@ -1,0 +1,189 @@
+"""Field registries: every field of an event source, declared once.
+
+A field is a row: name, type, description, and the extractor that reads it.
+Docs, ``lanner fields`` and the compiler all read the same rows.
+
+Extractors return the field's value, or ``None`` when the event does not
+have it (Falco's "cannot be extracted": every comparison on it is false).
+List-valued fields (``is_list``) return a tuple, never a list.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from lanner.errors import FieldArgumentError
+from lanner.event import Event
+
+Extractor = Callable[[Event], Any]
+
+
+class FieldType(str, Enum):
+    """Value types, named as Falco names them in ``--list`` output."""
+
+    STRING = "string"  # PT_CHARBUF
+    FSPATH = "fspath"  # a path: a string that pmatch/glob treat as a path
+    BYTES = "bytebuf"  # PT_BYTEBUF: compared with bcontains/bstartswith
+    INT = "int64"
+    UINT = "uint64"
+    BOOL = "bool"
+    IPADDR = "ipaddr"
+    IPNET = "ipnet"
+    ABSTIME = "abstime"  # nanoseconds since the epoch
+    RELTIME = "reltime"  # nanoseconds
+    PORT = "port"
+    ERRNO = "errno"
+    FD = "fd"
+    PID = "pid"
+    MODE = "mode"
+    FLAGS = "flags"  # numeric flags rendered as names (``O_RDONLY|O_CLOEXEC``)
+
+    @property
+    def is_numeric(self) -> bool:
+        return self in _NUMERIC
+
+    @property
+    def is_string(self) -> bool:
+        return self in (FieldType.STRING, FieldType.FSPATH, FieldType.BYTES)
+
+
+_NUMERIC = frozenset(
+    {
+        FieldType.INT,
+        FieldType.UINT,
+        FieldType.ABSTIME,
+        FieldType.RELTIME,
+        FieldType.PORT,
+        FieldType.ERRNO,
+        FieldType.FD,
+        FieldType.PID,
+        FieldType.MODE,
+    }
+)
+
+
+class Arg(str, Enum):
+    """What a field accepts between brackets."""
+
+    NONE = "none"
+    KEY = "key"  # required string: ``ka.uri.param[command]``
+    INDEX = "index"  # required integer: ``proc.aname[2]``
+    KEY_OPTIONAL = "key?"
+    INDEX_OPTIONAL = "index?"
+
+
+@dataclass(frozen=True, slots=True)
+class FieldDef:
+    """One field of a source.
+
+    ``bind`` turns an argument (or None) into the per-event extractor. It runs
+    once at compile time, so argument parsing (a JSON pointer split, an int
+    parse) never happens per event. It raises FieldArgumentError on a bad
+    argument.
+    """
+
+    name: str
+    type: FieldType
+    desc: str
+    bind: Callable[[str | None], Extractor]
+    arg: Arg = Arg.NONE
+    is_list: bool = False
+    # Falco's EPF_FILTER_ONLY / EPF_TABLE_ONLY style hints; informational.
+    flags: frozenset[str] = field(default_factory=frozenset)
+
+    def extractor(self, arg: str | None) -> Extractor:
+        if arg is None and self.arg in (Arg.KEY, Arg.INDEX):
+            raise FieldArgumentError(f"field '{self.name}' requires an argument ({self.arg.value})")
+        if arg is not None and self.arg is Arg.NONE:
+            raise FieldArgumentError(f"field '{self.name}' does not take an argument")
+        if arg is not None and self.arg in (Arg.INDEX, Arg.INDEX_OPTIONAL):
+            try:
+                int(arg)
+            except ValueError:
+                raise FieldArgumentError(
+                    f"field '{self.name}' takes a numeric index, not '{arg}'"
+                ) from None
+        return self.bind(arg)
+
+
+def simple(
+    name: str,
+    type: FieldType,
+    desc: str,
+    fn: Extractor,
+    *,
+    is_list: bool = False,
+    flags: Iterable[str] = (),
+) -> FieldDef:
+    """A field without argument whose extractor is ``fn``."""
+    return FieldDef(
+        name, type, desc, lambda _arg: fn, Arg.NONE, is_list, frozenset(flags)
+    )
+
+
+def with_arg(
+    name: str,
+    type: FieldType,
+    desc: str,
+    bind: Callable[[str | None], Extractor],
+    arg: Arg,
+    *,
+    is_list: bool = False,
+    flags: Iterable[str] = (),
+) -> FieldDef:
+    """A field taking an argument; ``bind(arg)`` returns the extractor."""
+    return FieldDef(name, type, desc, bind, arg, is_list, frozenset(flags))
+
+
+class FieldRegistry:
+    """The fields of one source, in declaration order."""
+
+    def __init__(self, fields: Iterable[FieldDef] = ()) -> None:
+        self._fields: dict[str, FieldDef] = {}
+        for f in fields:
+            self.add(f)
+
+    def add(self, f: FieldDef) -> None:
+        if f.name in self._fields:
+            raise ValueError(f"field {f.name} declared twice")
+        self._fields[f.name] = f
+
+    def get(self, name: str) -> FieldDef | None:
+        return self._fields.get(name)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._fields
+
+    def __iter__(self) -> Iterator[FieldDef]:
+        return iter(self._fields.values())
+
+    def __len__(self) -> int:
+        return len(self._fields)
+
+
+@dataclass(frozen=True)
+class Source:
+    """An event source the engine can evaluate rules for.
+
+    - ``fields``: its registry (generic ``evt.*`` fields included).
+    - ``index_fields``: fields whose values pre-select the rules an event
+      can meet, the way Falco indexes syscall rules by ``evt.type``. A rule
+      whose condition pins one of these fields to a set of values is only
+      evaluated on events with one of those values.
+    - ``event_time``: the event's time in ns since the epoch, or None.
+    - ``hostname``: the host an event happened on, for the alert's
+      ``hostname``, or None (the engine then uses its own).
+    - ``fields_checked``: False for a source whose registry is not complete
+      yet; unknown fields are then reported as warnings, not errors.
+    """
+
+    name: str
+    fields: FieldRegistry
+    index_fields: tuple[str, ...] = ()
+    event_time: Callable[[Any], int | None] = lambda _doc: None
+    hostname: Callable[[Any], str | None] = lambda _doc: None
+    description: str = ""
+    fields_checked: bool = True
