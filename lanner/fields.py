@@ -176,6 +176,7 @@ class Source:
     - ``event_time``: the event's time in ns since the epoch, or None.
     - ``hostname``: the host an event happened on, for the alert's
       ``hostname``, or None (the engine then uses its own).
+    - ``info``: a one-line rendering of the event (``evt.plugininfo``).
     - ``fields_checked``: False for a source whose registry is not complete
       yet; unknown fields are then reported as warnings, not errors.
     """
@@ -185,5 +186,6 @@ class Source:
     index_fields: tuple[str, ...] = ()
     event_time: Callable[[Any], int | None] = lambda _doc: None
     hostname: Callable[[Any], str | None] = lambda _doc: None
+    info: Callable[[Any], str | None] = lambda _doc: None
     description: str = ""
     fields_checked: bool = True

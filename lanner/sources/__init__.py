@@ -1,0 +1,1 @@
+"""Event sources: their field registries and how to read their events."""
