@@ -1,1 +1,74 @@
-"""lanner: Falco's rule language, compiled to Python."""
+"""lanner's rule core: Falco's rule language, compiled to Python.
+
+The public surface, used by the CLI, the sensor and every Lambda::
+
+    from lanner import load_rules, compile_rules
+    ruleset = load_rules(["rules/"])          # RuleLoadErrors on problems
+    engine = compile_rules(ruleset)           # RuleLoadErrors on unknown fields...
+    for alert in engine.evaluate(doc, "k8s_audit"):
+        print(alert.output)                   # or alert.to_json(): Falco's schema
+
+New sources plug in by passing ``sources=`` (name -> ``Source``: a field
+registry plus how to read time and host) to ``compile_rules``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from lanner.engine import Engine, EngineStats
+from lanner.errors import Diagnostic, LannerError, Location, RuleLoadErrors
+from lanner.event import Event
+from lanner.fields import Arg, FieldDef, FieldRegistry, FieldType, Source
+from lanner.loader import Rule, RuleSet, load_rules, load_rules_text
+from lanner.output import Alert, format_alert
+from lanner.priority import Priority
+from lanner.sources.catalog import builtin_sources
+
+
+def compile_rules(
+    ruleset: RuleSet,
+    *,
+    sources: Mapping[str, Source] | Iterable[Source] | None = None,
+    min_priority: Priority | str = Priority.DEBUG,
+    match: str = "first",
+    hostname: str | None = None,
+) -> Engine:
+    """Compiles a loaded RuleSet for evaluation.
+
+    ``sources`` defaults to the built-in ones; pass a mapping or an iterable of
+    ``Source`` to add or replace sources. ``min_priority`` drops less severe
+    rules; ``match`` is ``"first"`` (Falco's default) or ``"all"``.
+    """
+    catalog: dict[str, Source] = dict(builtin_sources())
+    if sources is not None:
+        items = sources.values() if isinstance(sources, Mapping) else sources
+        catalog.update({s.name: s for s in items})
+    if isinstance(min_priority, str):
+        min_priority = Priority.parse(min_priority)
+    return Engine(ruleset, catalog, min_priority=min_priority, match=match, hostname=hostname)
+
+
+__all__ = [
+    "Alert",
+    "Arg",
+    "Diagnostic",
+    "Engine",
+    "EngineStats",
+    "Event",
+    "FieldDef",
+    "FieldRegistry",
+    "FieldType",
+    "LannerError",
+    "Location",
+    "Priority",
+    "Rule",
+    "RuleLoadErrors",
+    "RuleSet",
+    "Source",
+    "builtin_sources",
+    "compile_rules",
+    "format_alert",
+    "load_rules",
+    "load_rules_text",
+]

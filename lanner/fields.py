@@ -177,6 +177,8 @@ class Source:
     - ``hostname``: the host an event happened on, for the alert's
       ``hostname``, or None (the engine then uses its own).
     - ``info``: a one-line rendering of the event (``evt.plugininfo``).
+    - ``event_id``: the event's own unique id (CloudTrail ``eventID``, audit
+      ``auditID``), which makes alert uuids stable across retries.
     - ``fields_checked``: False for a source whose registry is not complete
       yet; unknown fields are then reported as warnings, not errors.
     """
@@ -187,5 +189,6 @@ class Source:
     event_time: Callable[[Any], int | None] = lambda _doc: None
     hostname: Callable[[Any], str | None] = lambda _doc: None
     info: Callable[[Any], str | None] = lambda _doc: None
+    event_id: Callable[[Any], str | None] | None = None
     description: str = ""
     fields_checked: bool = True

@@ -1,0 +1,1 @@
+"""The ``lanner`` command line: argument handling and the adapters that touch files."""

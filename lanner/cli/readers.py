@@ -1,0 +1,426 @@
+"""Reading recorded events for ``lanner scan``: files, gzip, JSON and JSON lines.
+
+Everything here is lazy and forgiving. Files are opened one at a time as the
+caller iterates, JSON lines are decoded one line at a time, and nothing a file
+contains stops the scan: each problem becomes a ``BadInput`` the caller reports
+before going on with the next line or file.
+
+How a file is read is decided from its content, never its name: gzip by its
+magic bytes, then JSON lines or one whole document by its first non-blank line
+(a line that is a complete JSON value means JSON lines; a line that opens a
+value it does not close means a whole, possibly pretty-printed, document).
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import os
+import re
+import zlib
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+try:  # optional and faster; the standard library must always work
+    import orjson
+
+    _loads: Callable[[bytes], Any] = orjson.loads
+except ImportError:  # pragma: no cover - depends on the environment
+    _loads = json.loads
+
+CLOUDTRAIL = "aws_cloudtrail"
+K8S_AUDIT = "k8s_audit"
+
+_GZIP_MAGIC = b"\x1f\x8b"
+_BOM = b"\xef\xbb\xbf"
+_DIGEST_MARK = "CloudTrail-Digest"
+# A first line ending in one of these opens a value it does not close: the
+# file is a pretty-printed document, not JSON lines.
+_OPENERS = (b"{", b"[", b",", b":")
+_WS = re.compile(r"[ \t\n\r]*")
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One decoded event, the source it belongs to, and where it came from."""
+
+    doc: Any
+    source: str
+    origin: str
+
+
+@dataclass(frozen=True, slots=True)
+class BadInput:
+    """Something that could not be read as an event; the scan goes on."""
+
+    origin: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.origin}: {self.message}"
+
+
+def read_paths(
+    paths: Sequence[str | Path], source: str | None = None
+) -> Iterator[Record | BadInput]:
+    """Yield every event recorded in ``paths`` (files or directories), in order.
+
+    With ``source`` None each record's source is detected from its fields;
+    otherwise every record is taken to be of ``source``. CloudTrail
+    ``{"Records": [...]}`` and Kubernetes ``EventList`` wrappers are unwrapped
+    either way; CloudTrail digest files are skipped.
+    """
+    for item in _expand(paths):
+        if isinstance(item, BadInput):
+            yield item
+        else:
+            yield from _read_file(item, source)
+
+
+def count_inputs(paths: Sequence[str | Path]) -> int:
+    """The number of files ``read_paths(paths)`` will open."""
+    return sum(1 for item in _expand(paths) if not isinstance(item, BadInput))
+
+
+# -- finding files ------------------------------------------------------------
+
+
+def _expand(paths: Sequence[str | Path]) -> Iterator[Path | BadInput]:
+    for given in paths:
+        path = Path(given)
+        if _DIGEST_MARK in str(path):
+            continue
+        try:
+            is_dir = path.is_dir()
+            if not is_dir:
+                path.stat()
+        except OSError as exc:
+            yield BadInput(str(given), _os_message("cannot open", exc))
+            continue
+        if is_dir:
+            yield from _walk(path)
+        else:
+            # Named explicitly: read even if hidden or not a regular file
+            # (``/dev/stdin``, a named pipe).
+            yield path
+
+
+def _walk(directory: Path) -> Iterator[Path | BadInput]:
+    try:
+        with os.scandir(directory) as scan:
+            entries = sorted(scan, key=lambda entry: entry.name)
+    except OSError as exc:
+        yield BadInput(str(directory), _os_message("cannot read directory", exc))
+        return
+    for entry in entries:
+        if entry.name.startswith(".") or _DIGEST_MARK in entry.name:
+            continue
+        child = directory / entry.name
+        try:
+            # Symlinked directories are not followed: they can loop.
+            if entry.is_dir(follow_symlinks=False):
+                yield from _walk(child)
+            elif entry.is_file():
+                yield child
+        except OSError as exc:
+            yield BadInput(str(child), _os_message("cannot open", exc))
+
+
+def _os_message(what: str, exc: OSError) -> str:
+    reason = exc.strerror or str(exc)
+    return f"{what}: {reason[:1].lower()}{reason[1:]}"
+
+
+# -- reading one file -----------------------------------------------------------
+
+
+class _Stream(Protocol):
+    """What reading needs of a file: a plain one or a gzip one."""
+
+    def readline(self, size: int = -1, /) -> bytes: ...
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+def _read_file(path: Path, source: str | None) -> Iterator[Record | BadInput]:
+    origin = str(path)
+    try:
+        raw = open(path, "rb")  # noqa: SIM115 - closed below, the generator may suspend
+    except OSError as exc:
+        yield BadInput(origin, _os_message("cannot open", exc))
+        return
+    with raw:
+        try:
+            stream, describe = _decompressed(raw)
+        except OSError as exc:
+            yield BadInput(origin, _os_message("read error", exc))
+            return
+        yield from _read_stream(stream, describe, origin, source)
+
+
+def _decompressed(raw: io.BufferedReader) -> tuple[_Stream, Callable[[BaseException], str]]:
+    """The file's content stream, and how to word a failure reading it."""
+    if raw.peek(2)[:2] != _GZIP_MAGIC:
+        return raw, _plain_error
+    try:
+        size = os.fstat(raw.fileno()).st_size
+    except OSError:
+        size = 0
+
+    def describe(exc: BaseException) -> str:
+        if isinstance(exc, EOFError):
+            at = f" after {size} bytes" if size else ""
+            return f"truncated gzip stream{at} (the file is incomplete)"
+        if isinstance(exc, gzip.BadGzipFile | zlib.error):
+            return f"corrupt gzip stream: {exc}"
+        return _plain_error(exc)
+
+    return gzip.GzipFile(fileobj=raw, mode="rb"), describe
+
+
+def _plain_error(exc: BaseException) -> str:
+    if isinstance(exc, OSError):
+        return _os_message("read error", exc)
+    return str(exc)
+
+
+_READ_ERRORS = (OSError, EOFError, zlib.error)
+
+
+def _read_stream(
+    stream: _Stream,
+    describe: Callable[[BaseException], str],
+    origin: str,
+    source: str | None,
+) -> Iterator[Record | BadInput]:
+    head: list[bytes] = []
+    try:
+        line = stream.readline()
+        if line.startswith(_BOM):
+            line = line[len(_BOM) :]
+        while line and not line.strip():
+            head.append(line)
+            line = stream.readline()
+    except _READ_ERRORS as exc:
+        yield BadInput(origin, describe(exc))
+        return
+    if not line:
+        return  # empty, or only blank lines: nothing to read, nothing wrong
+    lineno = len(head) + 1
+    try:
+        first: Any = _loads(line)
+    except ValueError as exc:
+        text = line.strip()
+        if text[:1] in (b"{", b"[") and text.endswith(_OPENERS):
+            try:
+                data = b"".join(head) + line + stream.read()
+            except _READ_ERRORS as read_exc:
+                yield BadInput(origin, describe(read_exc))
+                return
+            yield from _whole_document(data, origin, source)
+            return
+        if text[:1] not in (b"{", b"["):
+            # Not JSON at all (a README, a binary file): one error for the
+            # file rather than one per line.
+            preview = text[:24].decode("utf-8", "backslashreplace")
+            yield BadInput(origin, f"not JSON: the file starts with {preview!r}")
+            return
+        first = _Bad(_not_json(exc, line, whole=False))
+    yield from _json_lines(stream, describe, origin, source, lineno, first)
+
+
+class _Bad:
+    """A line that did not decode (kept apart from values, which can be anything)."""
+
+    __slots__ = ("message",)
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+
+def _json_lines(
+    stream: _Stream,
+    describe: Callable[[BaseException], str],
+    origin: str,
+    source: str | None,
+    lineno: int,
+    first: Any,
+) -> Iterator[Record | BadInput]:
+    lines = _decoded_lines(stream, describe, lineno, first)
+    head = next(lines)
+    second = next(lines, None)
+    if second is None:
+        # A one-line file is one document: name it like one ("x.json:Records[3]").
+        yield from _values(head[1], origin, source)
+        return
+    for num, value in (head, second):
+        yield from _values(value, f"{origin}:{num}", source)
+    for num, value in lines:
+        yield from _values(value, f"{origin}:{num}", source)
+
+
+def _decoded_lines(
+    stream: _Stream,
+    describe: Callable[[BaseException], str],
+    lineno: int,
+    first: Any,
+) -> Iterator[tuple[int, Any]]:
+    yield lineno, first
+    while True:
+        try:
+            line = stream.readline()
+        except _READ_ERRORS as exc:
+            yield lineno + 1, _Bad(describe(exc))
+            return
+        if not line:
+            return
+        lineno += 1
+        if not line.strip():
+            continue
+        try:
+            yield lineno, _loads(line)
+        except ValueError as exc:
+            yield lineno, _Bad(_not_json(exc, line, whole=False))
+
+
+def _whole_document(data: bytes, origin: str, source: str | None) -> Iterator[Record | BadInput]:
+    try:
+        value = _loads(data)
+    except ValueError as exc:
+        yield from _concatenated(data, origin, source, exc)
+        return
+    yield from _values(value, origin, source)
+
+
+def _concatenated(
+    data: bytes, origin: str, source: str | None, failure: ValueError
+) -> Iterator[Record | BadInput]:
+    """Several documents one after another, as ``jq .`` prints them.
+
+    Only tried once the file failed to parse as one document; if not even its
+    first value decodes, the file is reported with that first failure.
+    """
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        yield BadInput(origin, _not_json(failure, data, whole=True))
+        return
+    decoder = json.JSONDecoder()
+    found: list[tuple[int, Any]] = []
+    error: BadInput | None = None
+    pos = _WS.match(text).end()  # type: ignore[union-attr]
+    line = text.count("\n", 0, pos) + 1
+    while pos < len(text):
+        try:
+            value, end = decoder.raw_decode(text, pos)
+        except json.JSONDecodeError as exc:
+            error = BadInput(
+                f"{origin}:{line}", f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+            )
+            break
+        found.append((line, value))
+        nxt = _WS.match(text, end).end()  # type: ignore[union-attr]
+        line += text.count("\n", pos, nxt)
+        pos = nxt
+    if not found:
+        yield BadInput(origin, _not_json(failure, data, whole=True))
+        return
+    for num, value in found:
+        yield from _values(value, f"{origin}:{num}", source)
+    if error is not None:
+        yield error
+
+
+# -- from decoded JSON to records --------------------------------------------------
+
+
+def _values(value: Any, where: str, source: str | None) -> Iterator[Record | BadInput]:
+    """The records in one decoded document (a line, or a whole file)."""
+    if isinstance(value, _Bad):
+        yield BadInput(where, value.message)
+        return
+    if isinstance(value, list):
+        items, label = value, ""
+    elif isinstance(value, dict) and isinstance(value.get("Records"), list):
+        items, label = value["Records"], "Records"
+    elif (
+        isinstance(value, dict)
+        and value.get("kind") == "EventList"
+        and isinstance(value.get("items"), list)
+    ):
+        items, label = value["items"], "items"
+    else:
+        record = _record(value, where, source)
+        if record is not None:
+            yield record
+        return
+    for i, item in enumerate(items):
+        record = _record(item, f"{where}:{label}[{i}]", source)
+        if record is not None:
+            yield record
+
+
+def _record(doc: Any, where: str, source: str | None) -> Record | BadInput | None:
+    if not isinstance(doc, dict):
+        return BadInput(where, f"record is not a JSON object (it is {_kind(doc)})")
+    if "digestStartTime" in doc:
+        return None  # a CloudTrail digest: integrity data, not an event
+    if source is not None:
+        return Record(doc, source, where)
+    detected = _detect(doc)
+    if detected is None:
+        return BadInput(where, "cannot tell the source of this record; use --source")
+    return Record(doc, detected, where)
+
+
+def _detect(doc: dict[str, Any]) -> str | None:
+    if "eventSource" in doc and (
+        ("eventVersion" in doc and "eventName" in doc) or "eventTime" in doc
+    ):
+        return CLOUDTRAIL
+    api = doc.get("apiVersion")
+    if isinstance(api, str) and api.startswith("audit.k8s.io/"):
+        return K8S_AUDIT
+    if doc.get("kind") == "Event" and ("auditID" in doc or "stage" in doc):
+        return K8S_AUDIT
+    return None
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if value is None:
+        return "null"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return type(value).__name__
+
+
+def _not_json(exc: ValueError, data: bytes, *, whole: bool) -> str:
+    """An actionable description of why ``data`` did not decode."""
+    if isinstance(exc, UnicodeDecodeError) or "UTF-8" in str(exc):
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as bad:
+            where = _position(data, bad.start, whole)
+            return f"not UTF-8 text: byte 0x{data[bad.start]:02x} at {where} ({bad.reason})"
+    if isinstance(exc, json.JSONDecodeError):
+        where = f"line {exc.lineno} column {exc.colno}" if whole else f"column {exc.colno}"
+        return f"not JSON: {exc.msg} at {where}"
+    return f"not JSON: {exc}"
+
+
+def _position(data: bytes, offset: int, whole: bool) -> str:
+    start = data.rfind(b"\n", 0, offset) + 1
+    column = offset - start + 1
+    if not whole:
+        return f"column {column}"
+    line = data.count(b"\n", 0, offset) + 1
+    return f"line {line} column {column}"

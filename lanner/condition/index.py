@@ -1,0 +1,100 @@
+"""Which values of an index field (``evt.type``, ``ka.verb``...) a condition can match.
+
+Falco's event-type inference, generalised to any single-valued field: ``and``
+intersects, ``or`` unites, and ``not`` is pushed to the leaves, where it
+complements a constraint on the field and leaves any other check
+unconstrained. The result over-approximates: the rule is only evaluated on
+events whose value is in the set, and never misses one it could match.
+
+Sets are kept as ``ValueSet(values, negated)``: ``negated`` means "every
+value except these", so complements need no universe.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lanner.condition.ast import And, Compare, Const, Expr, FieldRef, ListLit, Literal, Not, Or
+
+
+@dataclass(frozen=True, slots=True)
+class ValueSet:
+    values: frozenset[str]
+    negated: bool
+
+    def admits(self, value: object) -> bool:
+        if self.negated:
+            return value not in self.values
+        return value in self.values
+
+    def union(self, o: ValueSet) -> ValueSet:
+        if not self.negated and not o.negated:
+            return ValueSet(self.values | o.values, False)
+        if self.negated and o.negated:
+            return ValueSet(self.values & o.values, True)
+        pos, neg = (self, o) if not self.negated else (o, self)
+        return ValueSet(neg.values - pos.values, True)
+
+    def intersection(self, o: ValueSet) -> ValueSet:
+        if not self.negated and not o.negated:
+            return ValueSet(self.values & o.values, False)
+        if self.negated and o.negated:
+            return ValueSet(self.values | o.values, True)
+        pos, neg = (self, o) if not self.negated else (o, self)
+        return ValueSet(pos.values - neg.values, False)
+
+    def complement(self) -> ValueSet:
+        return ValueSet(self.values, not self.negated)
+
+    @property
+    def is_all(self) -> bool:
+        return self.negated and not self.values
+
+
+ALL = ValueSet(frozenset(), True)
+NONE = ValueSet(frozenset(), False)
+
+
+def infer(expr: Expr, field: str, negate: bool = False) -> ValueSet:
+    """The values of ``field`` on which ``expr`` may be true."""
+    match expr:
+        case And(children=cs):
+            sets = [infer(c, field, negate) for c in cs]
+            acc = sets[0]
+            for s in sets[1:]:
+                acc = acc.union(s) if negate else acc.intersection(s)
+            return acc
+        case Or(children=cs):
+            sets = [infer(c, field, negate) for c in cs]
+            acc = sets[0]
+            for s in sets[1:]:
+                acc = acc.intersection(s) if negate else acc.union(s)
+            return acc
+        case Not(child=c):
+            return infer(c, field, not negate)
+        case Const(value=v):
+            return ALL if (v != negate) else NONE
+        case Compare():
+            leaf = _leaf(expr, field)
+            if leaf is None:
+                return ALL
+            return leaf.complement() if negate else leaf
+    return ALL
+
+
+def _leaf(c: Compare, field: str) -> ValueSet | None:
+    lhs = c.lhs
+    if not isinstance(lhs, FieldRef) or lhs.name != field or lhs.arg is not None:
+        return None
+    if c.modifier is not None:
+        return None
+    rhs = c.rhs
+    if c.op == "=" and isinstance(rhs, Literal):
+        return ValueSet(frozenset({rhs.value}), False)
+    if c.op == "!=" and isinstance(rhs, Literal):
+        return ValueSet(frozenset({rhs.value}), True)
+    if c.op in ("in", "intersects") and isinstance(rhs, ListLit):
+        return ValueSet(frozenset(i.value for i in rhs.items), False)
+    if c.op == "exists":
+        return ALL
+    return None

@@ -1,0 +1,325 @@
+"""The engine: a RuleSet compiled for its sources, evaluating one event at a time.
+
+Per source, rules are kept in load order and indexed by the values of the
+source's index fields (``evt.type`` for syscalls, ``ka.verb`` and
+``ka.target.resource`` for audit events, ``ct.name`` for CloudTrail), so an
+event only meets the rules that can fire on it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import socket
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from lanner.condition.ast import Compare, Expr, FieldRef, ListLit, Literal, Transform
+from lanner.condition.compiler import Compiler, Predicate
+from lanner.condition.index import ValueSet, infer
+from lanner.errors import (
+    CompileError,
+    Diagnostic,
+    FieldArgumentError,
+    LannerError,
+    RuleLoadErrors,
+    UnknownFieldError,
+)
+from lanner.event import Event, FieldKey
+from lanner.fields import Source
+from lanner.loader import Rule, RuleSet
+from lanner.output import Alert, OutputFormat, compile_output
+from lanner.priority import Priority
+
+_ALERT_NS = uuid.UUID("5b0f3c7e-9a43-4c55-8f5e-0d6a3c1e4b21")
+_CANDIDATE_CACHE_MAX = 4096
+
+
+@dataclass(slots=True)
+class CompiledRule:
+    rule: Rule
+    predicate: Predicate
+    output: OutputFormat
+    index: tuple[ValueSet, ...]
+    order: int
+
+
+@dataclass
+class EngineStats:
+    """Counters a caller can export as metrics."""
+
+    events: int = 0
+    alerts: int = 0
+    rule_errors: int = 0
+    last_errors: list[str] = field(default_factory=list)
+
+
+class _SourceRules:
+    """The compiled, enabled rules of one source with their index."""
+
+    def __init__(self, source: Source, rules: list[CompiledRule]) -> None:
+        self.source = source
+        self.rules = rules
+        self.keys: tuple[FieldKey, ...] = ()
+        self._cache: dict[tuple[Any, ...], tuple[CompiledRule, ...]] = {}
+
+    def set_keys(self, keys: tuple[FieldKey, ...]) -> None:
+        self.keys = keys
+
+    def candidates(self, ev: Event) -> tuple[CompiledRule, ...]:
+        if not self.keys:
+            return tuple(self.rules)
+        key = tuple([ev[k] for k in self.keys])
+        try:
+            found = self._cache.get(key)
+        except TypeError:  # an unhashable value (a list): no pre-selection
+            return tuple(self.rules)
+        if found is None:
+            found = tuple(
+                r for r in self.rules if all(s.admits(v) for s, v in zip(r.index, key, strict=True))
+            )
+            if len(self._cache) >= _CANDIDATE_CACHE_MAX:
+                self._cache.clear()  # values are attacker-influenced: stay bounded
+            self._cache[key] = found
+        return found
+
+
+class Engine:
+    """Evaluates events against compiled rules and returns alerts.
+
+    ``match="first"`` stops at the first matching rule of an event, as
+    Falco does by default; ``"all"`` reports every matching rule.
+    """
+
+    def __init__(
+        self,
+        ruleset: RuleSet,
+        sources: Mapping[str, Source],
+        *,
+        min_priority: Priority = Priority.DEBUG,
+        match: str = "first",
+        hostname: str | None = None,
+        clock: Callable[[], int] = time.time_ns,
+    ) -> None:
+        if match not in ("first", "all"):
+            raise ValueError("match must be 'first' or 'all'")
+        self.ruleset = ruleset
+        self.sources = dict(sources)
+        self.min_priority = min_priority
+        self.first_match = match == "first"
+        self.hostname = hostname or socket.gethostname()
+        self.clock = clock
+        self.warnings: list[Diagnostic] = list(ruleset.warnings)
+        self.stats = EngineStats()
+        self._by_source: dict[str, _SourceRules] = {}
+        self._num = 0
+        self._compile()
+
+    # --- compilation ---
+
+    def _compile(self) -> None:
+        errors: list[LannerError] = []
+        compilers: dict[str, Compiler] = {}
+        compiled: dict[str, list[CompiledRule]] = {}
+        for order, rule in enumerate(self.ruleset.rules):
+            source = self.sources.get(rule.source)
+            if source is None:
+                self.warnings.append(
+                    Diagnostic(
+                        f"rule '{rule.name}' is for unknown source '{rule.source}'; skipped",
+                        rule.location,
+                        "unknown-source",
+                    )
+                )
+                continue
+            compiler = compilers.setdefault(rule.source, Compiler(source))
+            try:
+                cr = self._compile_rule(rule, compiler, source, order)
+            except LannerError as exc:
+                located = self._locate(exc, rule)
+                if rule.skip_if_unknown_filter and isinstance(
+                    exc, UnknownFieldError | FieldArgumentError
+                ):
+                    self.warnings.append(
+                        Diagnostic(
+                            f"rule '{rule.name}' skipped: {exc.message}",
+                            located.location,
+                            "unknown-filter",
+                        )
+                    )
+                    continue
+                errors.append(located)
+                continue
+            self._warn_rule(rule, source, cr)
+            if rule.enabled and rule.priority.at_least(self.min_priority):
+                compiled.setdefault(rule.source, []).append(cr)
+        if errors:
+            raise RuleLoadErrors(errors)
+        for name, rules in compiled.items():
+            source = self.sources[name]
+            sr = _SourceRules(source, rules)
+            compiler = compilers[name]
+            keys = []
+            for fname in source.index_fields:
+                fdef = source.fields.get(fname)
+                if fdef is None or fdef.is_list:
+                    continue
+                keys.append(compiler.bind(FieldRef(fname)).key)
+            sr.set_keys(tuple(keys))
+            self._by_source[name] = sr
+
+    def _compile_rule(
+        self, rule: Rule, compiler: Compiler, source: Source, order: int
+    ) -> CompiledRule:
+        predicate = compiler.compile(rule.condition, rule.name)
+        out_text = rule.output_text
+        locate = None
+        if out_text is not None:
+            # The output was stripped; map offsets back through the original text.
+            lead = len(out_text.text) - len(out_text.text.lstrip())
+
+            def locate(off: int) -> Any:
+                return out_text.locate(off + lead)
+
+        output = compile_output(rule.output, compiler, locate)
+        index = tuple(
+            infer(rule.condition, f)
+            for f in source.index_fields
+            if (fd := source.fields.get(f)) is not None and not fd.is_list
+        )
+        return CompiledRule(rule, predicate, output, index, order)
+
+    def _locate(self, exc: LannerError, rule: Rule) -> LannerError:
+        node = getattr(exc, "node", None)
+        loc = self.ruleset.node_locations.get(id(node)) if node is not None else None
+        if loc is None and exc.location is not None and exc.location.file is not None:
+            loc = exc.location
+        prefix = f"rule '{rule.name}': "
+        err = type(exc)(prefix + exc.message, loc or rule.location)
+        return err
+
+    def _warn_rule(self, rule: Rule, source: Source, cr: CompiledRule) -> None:
+        if source.index_fields[:1] == ("evt.type",) and rule.warn_evttypes and cr.index:
+            s = cr.index[0]
+            if s.negated or not s.values:
+                self.warnings.append(
+                    Diagnostic(
+                        f"rule '{rule.name}' matches too many evt.type values; "
+                        "it will be evaluated on every event (significant performance penalty)",
+                        rule.location,
+                        "no-evttype",
+                    )
+                )
+        for c in _compares(rule.condition):
+            if _is_unsafe_na(c):
+                self.warnings.append(
+                    Diagnostic(
+                        f"rule '{rule.name}' compares '{c.lhs}' with '<NA>': a missing value "
+                        "never equals '<NA>'; use 'exists' instead",
+                        self.ruleset.node_locations.get(id(c), rule.location),
+                        "unsafe-na-check",
+                    )
+                )
+
+    # --- evaluation ---
+
+    def rules_for(self, source: str) -> list[CompiledRule]:
+        sr = self._by_source.get(source)
+        return list(sr.rules) if sr else []
+
+    def evaluate(self, doc: Any, source: str) -> list[Alert]:
+        """Alerts for one decoded event of ``source`` (empty when nothing matches)."""
+        src = self.sources.get(source)
+        if src is None:
+            raise KeyError(f"unknown source '{source}'")
+        self._num += 1
+        return self.evaluate_event(Event(doc, src, self._num))
+
+    def evaluate_event(self, ev: Event) -> list[Alert]:
+        self.stats.events += 1
+        sr = self._by_source.get(ev.source.name)
+        if sr is None:
+            return []
+        alerts: list[Alert] = []
+        for cr in sr.candidates(ev):
+            try:
+                hit = cr.predicate(ev)
+            except Exception as exc:  # noqa: BLE001 - one bad document must not stop a batch
+                self._rule_error(cr, exc)
+                continue
+            if hit:
+                alerts.append(self._alert(cr, ev))
+                if self.first_match:
+                    break
+        self.stats.alerts += len(alerts)
+        return alerts
+
+    def _rule_error(self, cr: CompiledRule, exc: Exception) -> None:
+        self.stats.rule_errors += 1
+        msg = f"rule '{cr.rule.name}': {type(exc).__name__}: {exc}"
+        if len(self.stats.last_errors) >= 20:
+            self.stats.last_errors.pop(0)
+        self.stats.last_errors.append(msg)
+
+    def _alert(self, cr: CompiledRule, ev: Event) -> Alert:
+        src = ev.source
+        try:
+            message, fields = cr.output.format(ev)
+        except Exception as exc:  # noqa: BLE001
+            self._rule_error(cr, exc)
+            message, fields = cr.rule.output, {}
+        ts = src.event_time(ev.doc)
+        time_ns = ts if ts is not None else self.clock()
+        host = src.hostname(ev.doc) or self.hostname
+        return Alert(
+            time_ns=time_ns,
+            rule=cr.rule.name,
+            priority=cr.rule.priority,
+            source=src.name,
+            hostname=host,
+            message=message,
+            tags=cr.rule.tags,
+            output_fields=fields,
+            uuid=_alert_uuid(cr.rule.name, src, ev.doc, time_ns),
+        )
+
+
+def _alert_uuid(rule: str, src: Source, doc: Any, time_ns: int) -> str:
+    """A deterministic id: the same rule on the same event always gives the same uuid,
+    so a retried delivery can be recognised downstream."""
+    ident = src.event_id(doc) if src.event_id is not None else None
+    if ident is None:
+        try:
+            blob = json.dumps(doc, sort_keys=True, default=str, separators=(",", ":"))
+        except (TypeError, ValueError):
+            blob = repr(doc)
+        ident = hashlib.sha256(blob.encode("utf-8", "surrogateescape")).hexdigest()
+    return str(uuid.uuid5(_ALERT_NS, f"{rule}\x00{src.name}\x00{ident}\x00{time_ns}"))
+
+
+def _compares(e: Expr) -> Iterable[Compare]:
+    from lanner.loader import _walk
+
+    for node in _walk(e):
+        if isinstance(node, Compare):
+            yield node
+
+
+def _is_unsafe_na(c: Compare) -> bool:
+    lhs = c.lhs
+    if not isinstance(lhs, FieldRef) or not lhs.name.startswith(("ka.", "jevt.")):
+        return False
+    if c.op not in ("=", "!=", "in", "intersects", "pmatch"):
+        return False
+    rhs = c.rhs
+    if isinstance(rhs, Literal):
+        return rhs.value == "<NA>"
+    if isinstance(rhs, ListLit):
+        return any(i.value == "<NA>" for i in rhs.items)
+    return False
+
+
+__all__ = ["CompileError", "CompiledRule", "Engine", "EngineStats", "Transform"]

@@ -1,0 +1,477 @@
+"""Reading recorded events from files for ``lanner scan``."""
+
+from __future__ import annotations
+
+import gzip
+import inspect
+import itertools
+import json
+import os
+import tracemalloc
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lanner.cli import readers
+from lanner.cli.readers import BadInput, Record, count_inputs, read_paths
+
+CT1 = {
+    "eventVersion": "1.08",
+    "eventTime": "2024-05-01T10:00:00Z",
+    "eventSource": "iam.amazonaws.com",
+    "eventName": "CreateUser",
+    "awsRegion": "us-east-1",
+}
+CT2 = {
+    "eventVersion": "1.08",
+    "eventTime": "2024-05-01T10:01:00Z",
+    "eventSource": "s3.amazonaws.com",
+    "eventName": "PutBucketPolicy",
+    "awsRegion": "us-east-1",
+}
+K1 = {
+    "kind": "Event",
+    "apiVersion": "audit.k8s.io/v1",
+    "level": "Metadata",
+    "auditID": "a1",
+    "stage": "ResponseComplete",
+    "verb": "create",
+    "objectRef": {"resource": "pods", "namespace": "default"},
+}
+K2 = {**K1, "auditID": "a2", "verb": "delete"}
+DIGEST = {
+    "awsAccountId": "111122223333",
+    "digestStartTime": "2024-05-01T09:00:00Z",
+    "digestEndTime": "2024-05-01T10:00:00Z",
+    "logFiles": [],
+}
+
+
+@pytest.fixture(autouse=True, params=["orjson", "json"])
+def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test runs with the optional orjson decoder and with the standard one."""
+    if request.param == "orjson":
+        orjson = pytest.importorskip("orjson")
+        monkeypatch.setattr(readers, "_loads", orjson.loads)
+    else:
+        monkeypatch.setattr(readers, "_loads", json.loads)
+    return str(request.param)
+
+
+def write(path: Path, data: str | bytes, *, gz: bool = False) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    raw = data.encode() if isinstance(data, str) else data
+    path.write_bytes(gzip.compress(raw) if gz else raw)
+    return path
+
+
+def lines(*docs: Any) -> str:
+    return "".join(json.dumps(d) + "\n" for d in docs)
+
+
+def read(*paths: Path | str, source: str | None = None) -> list[Record | BadInput]:
+    return list(read_paths(list(paths), source))
+
+
+def summary(items: list[Record | BadInput]) -> list[tuple[str, ...]]:
+    """What a user sees: where each item came from, and its source or error."""
+    out: list[tuple[str, ...]] = []
+    for item in items:
+        if isinstance(item, Record):
+            out.append((item.origin, item.source))
+        else:
+            out.append((item.origin, "BAD", item.message))
+    return out
+
+
+# -- CloudTrail -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_cloudtrail_records_object_as_aws_delivers_it(tmp_path: Path, gz: bool) -> None:
+    name = "trail.json.gz" if gz else "trail.json"
+    path = write(tmp_path / name, json.dumps({"Records": [CT1, CT2]}), gz=gz)
+    got = read(path)
+    assert summary(got) == [
+        (f"{path}:Records[0]", "aws_cloudtrail"),
+        (f"{path}:Records[1]", "aws_cloudtrail"),
+    ]
+    assert [r.doc for r in got if isinstance(r, Record)] == [CT1, CT2]
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_cloudtrail_pretty_printed_document(tmp_path: Path, gz: bool) -> None:
+    path = write(tmp_path / "trail.json", json.dumps({"Records": [CT1, CT2]}, indent=2), gz=gz)
+    assert summary(read(path)) == [
+        (f"{path}:Records[0]", "aws_cloudtrail"),
+        (f"{path}:Records[1]", "aws_cloudtrail"),
+    ]
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_cloudtrail_json_array(tmp_path: Path, gz: bool) -> None:
+    path = write(tmp_path / "events", json.dumps([CT1, CT2], indent=1), gz=gz)
+    assert summary(read(path)) == [
+        (f"{path}:[0]", "aws_cloudtrail"),
+        (f"{path}:[1]", "aws_cloudtrail"),
+    ]
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_cloudtrail_json_lines(tmp_path: Path, gz: bool) -> None:
+    path = write(tmp_path / "events.json", lines(CT1, CT2), gz=gz)
+    got = read(path)
+    assert summary(got) == [(f"{path}:1", "aws_cloudtrail"), (f"{path}:2", "aws_cloudtrail")]
+    assert got[1].doc == CT2  # type: ignore[union-attr]
+
+
+def test_cloudtrail_detected_by_event_time_and_source(tmp_path: Path) -> None:
+    doc = {"eventTime": "2024-05-01T10:00:00Z", "eventSource": "ec2.amazonaws.com"}
+    path = write(tmp_path / "one.json", lines(doc, doc))
+    assert [r.source for r in read(path) if isinstance(r, Record)] == ["aws_cloudtrail"] * 2
+
+
+def test_awslogs_tree_sorted_with_digests_and_hidden_files_skipped(tmp_path: Path) -> None:
+    base = tmp_path / "AWSLogs" / "111122223333"
+    day1 = base / "CloudTrail" / "us-east-1" / "2024" / "05" / "01"
+    day2 = base / "CloudTrail" / "us-east-1" / "2024" / "05" / "02"
+    b = write(day1 / "111122223333_CloudTrail_us-east-1_20240501T1005Z_b.json.gz",
+              json.dumps({"Records": [CT2]}), gz=True)  # fmt: skip
+    a = write(day1 / "111122223333_CloudTrail_us-east-1_20240501T1000Z_a.json.gz",
+              json.dumps({"Records": [CT1]}), gz=True)  # fmt: skip
+    c = write(day2 / "111122223333_CloudTrail_us-east-1_20240502T0000Z_c.json.gz",
+              json.dumps({"Records": [CT1, CT2]}), gz=True)  # fmt: skip
+    digest_dir = base / "CloudTrail-Digest" / "us-east-1" / "2024" / "05" / "01"
+    write(digest_dir / "111122223333_CloudTrail-Digest_us-east-1_x.json.gz",
+          json.dumps(DIGEST), gz=True)  # fmt: skip
+    # A digest that lost its telltale name is still recognised by its content.
+    write(day2 / "renamed-digest.json", json.dumps(DIGEST))
+    write(day1 / ".DS_Store", b"\x00\x00\x00\x01Bud1")
+    write(base / ".cache" / "junk.json", "not json")
+
+    got = read(tmp_path / "AWSLogs")
+    assert summary(got) == [
+        (f"{a}:Records[0]", "aws_cloudtrail"),
+        (f"{b}:Records[0]", "aws_cloudtrail"),
+        (f"{c}:Records[0]", "aws_cloudtrail"),
+        (f"{c}:Records[1]", "aws_cloudtrail"),
+    ]
+    # The three trail files and the renamed digest are opened; the named digest is not.
+    assert count_inputs([tmp_path / "AWSLogs"]) == 4
+
+
+def test_digest_named_explicitly_is_skipped(tmp_path: Path) -> None:
+    path = write(tmp_path / "x_CloudTrail-Digest_y.json", json.dumps(DIGEST))
+    assert read(path) == []
+    assert count_inputs([path]) == 0
+
+
+# -- Kubernetes audit ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_k8s_audit_json_lines_as_the_api_server_writes_them(tmp_path: Path, gz: bool) -> None:
+    path = write(tmp_path / "audit.log", lines(K1, K2), gz=gz)
+    got = read(path)
+    assert summary(got) == [(f"{path}:1", "k8s_audit"), (f"{path}:2", "k8s_audit")]
+    assert [r.doc["auditID"] for r in got if isinstance(r, Record)] == ["a1", "a2"]
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_k8s_event_list(tmp_path: Path, gz: bool) -> None:
+    doc = {"kind": "EventList", "apiVersion": "audit.k8s.io/v1", "items": [K1, K2]}
+    path = write(tmp_path / "events.json", json.dumps(doc, indent=2), gz=gz)
+    assert summary(read(path)) == [
+        (f"{path}:items[0]", "k8s_audit"),
+        (f"{path}:items[1]", "k8s_audit"),
+    ]
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_k8s_single_event_document(tmp_path: Path, gz: bool) -> None:
+    path = write(tmp_path / "event.json", json.dumps(K1, indent=2), gz=gz)
+    assert summary(read(path)) == [(str(path), "k8s_audit")]
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_k8s_json_array(tmp_path: Path, gz: bool) -> None:
+    path = write(tmp_path / "events.json", json.dumps([K1, K2]), gz=gz)
+    assert summary(read(path)) == [(f"{path}:[0]", "k8s_audit"), (f"{path}:[1]", "k8s_audit")]
+
+
+def test_k8s_detected_by_kind_and_stage_without_api_version(tmp_path: Path) -> None:
+    doc = {"kind": "Event", "stage": "ResponseComplete", "verb": "get"}
+    path = write(tmp_path / "audit.log", lines(doc))
+    assert summary(read(path)) == [(str(path), "k8s_audit")]
+
+
+# -- both sources, and sources given -------------------------------------------------
+
+
+def test_both_sources_detected_in_one_directory(tmp_path: Path) -> None:
+    trail = write(tmp_path / "a-trail.json.gz", json.dumps({"Records": [CT1]}), gz=True)
+    audit = write(tmp_path / "b-audit.log", lines(K1, K2))
+    mixed = write(tmp_path / "c-mixed.jsonl", lines(CT2, K1, {"hello": "world"}))
+    assert summary(read(tmp_path)) == [
+        (f"{trail}:Records[0]", "aws_cloudtrail"),
+        (f"{audit}:1", "k8s_audit"),
+        (f"{audit}:2", "k8s_audit"),
+        (f"{mixed}:1", "aws_cloudtrail"),
+        (f"{mixed}:2", "k8s_audit"),
+        (f"{mixed}:3", "BAD", "cannot tell the source of this record; use --source"),
+    ]
+
+
+def test_given_source_is_not_sniffed_but_wrappers_are_unwrapped(tmp_path: Path) -> None:
+    trail = write(tmp_path / "trail.json", json.dumps({"Records": [K1, {"x": 1}]}))
+    elist = write(tmp_path / "list.json", json.dumps({"kind": "EventList", "items": [CT1]}))
+    got = read(trail, elist, source="aws_cloudtrail")
+    assert summary(got) == [
+        (f"{trail}:Records[0]", "aws_cloudtrail"),
+        (f"{trail}:Records[1]", "aws_cloudtrail"),
+        (f"{elist}:items[0]", "aws_cloudtrail"),
+    ]
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_generic_json_array_lines_and_single_doc(tmp_path: Path, gz: bool) -> None:
+    arr = write(tmp_path / "arr.json", json.dumps([{"a": 1}, {"a": 2}], indent=2), gz=gz)
+    jl = write(tmp_path / "lines.json", lines({"a": 3}, {"a": 4}), gz=gz)
+    one = write(tmp_path / "one.json", json.dumps({"a": {"b": [5]}}, indent=2), gz=gz)
+    got = read(arr, jl, one, source="json")
+    assert summary(got) == [
+        (f"{arr}:[0]", "json"),
+        (f"{arr}:[1]", "json"),
+        (f"{jl}:1", "json"),
+        (f"{jl}:2", "json"),
+        (str(one), "json"),
+    ]
+    assert [r.doc for r in got if isinstance(r, Record)][-1] == {"a": {"b": [5]}}
+
+
+def test_syscall_json_lines(tmp_path: Path) -> None:
+    evts = [
+        {"evt.type": "execve", "proc.name": "bash", "proc.pid": 42},
+        {"evt.type": "openat", "fd.name": "/etc/shadow", "proc.pid": 42},
+    ]
+    path = write(tmp_path / "sys.jsonl", lines(*evts), gz=True)
+    got = read(path, source="syscall")
+    assert summary(got) == [(f"{path}:1", "syscall"), (f"{path}:2", "syscall")]
+    assert [r.doc for r in got if isinstance(r, Record)] == evts
+
+
+def test_concatenated_pretty_printed_documents_as_jq_prints_them(tmp_path: Path) -> None:
+    text = json.dumps(CT1, indent=2) + "\n" + json.dumps(K1, indent=2) + "\n"
+    path = write(tmp_path / "jq-out.json", text)
+    second_line = json.dumps(CT1, indent=2).count("\n") + 2
+    assert summary(read(path)) == [
+        (f"{path}:1", "aws_cloudtrail"),
+        (f"{path}:{second_line}", "k8s_audit"),
+    ]
+
+
+def test_byte_order_mark_is_ignored(tmp_path: Path) -> None:
+    bom = b"\xef\xbb\xbf"
+    jl = write(tmp_path / "bom.jsonl", bom + lines(K1, K2).encode())
+    doc = write(tmp_path / "bom.json", bom + b"\n" + json.dumps([K1], indent=2).encode())
+    assert summary(read(jl, doc)) == [
+        (f"{jl}:1", "k8s_audit"),
+        (f"{jl}:2", "k8s_audit"),
+        (f"{doc}:[0]", "k8s_audit"),
+    ]
+
+
+def test_blank_lines_are_tolerated_and_line_numbers_are_physical(tmp_path: Path) -> None:
+    text = "\n  \n" + json.dumps(K1) + "\n\n\r\n" + json.dumps(K2) + "\r\n\t\n"
+    path = write(tmp_path / "audit.log", text)
+    assert summary(read(path)) == [(f"{path}:3", "k8s_audit"), (f"{path}:6", "k8s_audit")]
+
+
+# -- errors never stop the scan -------------------------------------------------------
+
+
+def test_missing_path_is_reported_and_the_scan_goes_on(tmp_path: Path) -> None:
+    good = write(tmp_path / "audit.log", lines(K1))
+    missing = tmp_path / "nope.json"
+    assert summary(read(missing, good)) == [
+        (str(missing), "BAD", "cannot open: no such file or directory"),
+        (str(good), "k8s_audit"),
+    ]
+    assert count_inputs([missing, good]) == 1
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="needs a non-root POSIX user")
+def test_unreadable_file_is_reported(tmp_path: Path) -> None:
+    path = write(tmp_path / "secret.json", lines(K1))
+    path.chmod(0)
+    try:
+        assert summary(read(path)) == [(str(path), "BAD", "cannot open: permission denied")]
+    finally:
+        path.chmod(0o600)
+
+
+def test_bad_json_lines_are_reported_one_each_and_good_lines_still_read(tmp_path: Path) -> None:
+    text = json.dumps(K1) + "\n" + '{"kind": "Event" "verb": "get"}\n' + "{oops\n" + json.dumps(K2)
+    path = write(tmp_path / "audit.log", text)
+    got = summary(read(path))
+    assert [g[:2] for g in got] == [
+        (f"{path}:1", "k8s_audit"),
+        (f"{path}:2", "BAD"),
+        (f"{path}:3", "BAD"),
+        (f"{path}:4", "k8s_audit"),
+    ]
+    assert got[1][2].startswith("not JSON: ")
+    assert got[1][2].endswith(" at column 18")
+    assert got[2][2].startswith("not JSON: ")
+    assert got[2][2].endswith(" at column 2")
+
+
+def test_line_that_is_not_utf8(tmp_path: Path) -> None:
+    path = write(tmp_path / "audit.log", lines(K1).encode() + b'{"verb": "g\xffet"}\n')
+    assert summary(read(path))[1] == (
+        f"{path}:2",
+        "BAD",
+        "not UTF-8 text: byte 0xff at column 12 (invalid start byte)",
+    )
+
+
+def test_broken_whole_document_is_one_error_with_its_position(tmp_path: Path) -> None:
+    text = json.dumps({"Records": [CT1, CT2]}, indent=2)
+    cut = text.rindex("}", 0, len(text) - 5)
+    path = write(tmp_path / "trail.json", text[:cut] + "}, ]}")  # a trailing comma
+    got = read(path)
+    assert len(got) == 1
+    assert isinstance(got[0], BadInput)
+    assert got[0].origin == str(path)
+    assert got[0].message.startswith("not JSON: ")
+    assert " at line " in got[0].message
+
+
+@pytest.mark.parametrize("bad", [[1, "two", None, [3], True], "just a string", 42])
+def test_record_that_is_not_an_object(tmp_path: Path, bad: Any) -> None:
+    path = write(tmp_path / "bad.json", json.dumps(bad) + "\n" + json.dumps(K1) + "\n")
+    got = summary(read(path))
+    assert got[-1] == (f"{path}:2", "k8s_audit")
+    if isinstance(bad, list):
+        assert got[:-1] == [
+            (f"{path}:1:[0]", "BAD", "record is not a JSON object (it is a number)"),
+            (f"{path}:1:[1]", "BAD", "record is not a JSON object (it is a string)"),
+            (f"{path}:1:[2]", "BAD", "record is not a JSON object (it is null)"),
+            (f"{path}:1:[3]", "BAD", "record is not a JSON object (it is an array)"),
+            (f"{path}:1:[4]", "BAD", "record is not a JSON object (it is a boolean)"),
+        ]
+    else:
+        kind = "a string" if isinstance(bad, str) else "a number"
+        assert got[:-1] == [(f"{path}:1", "BAD", f"record is not a JSON object (it is {kind})")]
+
+
+def test_record_that_is_not_an_object_in_cloudtrail_records(tmp_path: Path) -> None:
+    path = write(tmp_path / "t.json.gz", json.dumps({"Records": [CT1, "x", CT2]}), gz=True)
+    assert summary(read(path)) == [
+        (f"{path}:Records[0]", "aws_cloudtrail"),
+        (f"{path}:Records[1]", "BAD", "record is not a JSON object (it is a string)"),
+        (f"{path}:Records[2]", "aws_cloudtrail"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "content", [b"", b"\n\n  \n", b"\xef\xbb\xbf\n", gzip.compress(b""), gzip.compress(b"\n")]
+)
+def test_empty_file_yields_nothing(tmp_path: Path, content: bytes) -> None:
+    path = write(tmp_path / "empty.json", content)
+    assert read(path) == []
+    assert count_inputs([path]) == 1
+
+
+def test_file_that_is_not_json_is_one_error(tmp_path: Path) -> None:
+    readme = write(tmp_path / "README", "These are our audit logs.\nDo not delete.\n")
+    audit = write(tmp_path / "audit.log", lines(K1))
+    assert summary(read(tmp_path)) == [
+        (str(readme), "BAD", "not JSON: the file starts with 'These are our audit logs'"),
+        (str(audit), "k8s_audit"),
+    ]
+
+
+def test_truncated_gzip_of_json_lines_yields_the_good_prefix_then_one_error(
+    tmp_path: Path,
+) -> None:
+    events = [{**K1, "auditID": f"id-{i}", "pad": "x" * (i % 97)} for i in range(3000)]
+    whole = gzip.compress(lines(*events).encode())
+    cut = whole[: len(whole) // 2]
+    path = write(tmp_path / "audit.log.gz", cut)
+    after = write(tmp_path / "zz-after.log", lines(K2))
+
+    got = read(path, after)
+    records = [r for r in got if isinstance(r, Record) and r.origin.startswith(str(path))]
+    errors = [r for r in got if isinstance(r, BadInput)]
+    assert len(records) > 100
+    # The prefix is exactly the first events, in order, each at its own line.
+    assert [r.doc for r in records] == events[: len(records)]
+    assert records[-1].origin == f"{path}:{len(records)}"
+    assert errors == [
+        BadInput(
+            f"{path}:{len(records) + 1}",
+            f"truncated gzip stream after {len(cut)} bytes (the file is incomplete)",
+        )
+    ]
+    assert summary(got[-1:]) == [(str(after), "k8s_audit")]
+
+
+def test_truncated_gzip_of_whole_document_is_one_error(tmp_path: Path) -> None:
+    doc = json.dumps({"Records": [CT1, CT2] * 200}, indent=2)
+    whole = gzip.compress(doc.encode())
+    path = write(tmp_path / "trail.json.gz", whole[: len(whole) - 40])
+    assert read(path) == [
+        BadInput(
+            str(path),
+            f"truncated gzip stream after {len(whole) - 40} bytes (the file is incomplete)",
+        )
+    ]
+
+
+def test_corrupt_gzip_is_reported(tmp_path: Path) -> None:
+    body = bytearray(gzip.compress(lines(*([K1] * 500)).encode()))
+    body[40:60] = b"\xff" * 20
+    path = write(tmp_path / "audit.log.gz", bytes(body))
+    got = read(path)
+    assert isinstance(got[-1], BadInput)
+    assert got[-1].message.startswith("corrupt gzip stream: ")
+    assert all(isinstance(r, Record) for r in got[:-1])
+
+
+# -- laziness ---------------------------------------------------------------------------
+
+
+def test_read_paths_is_a_lazy_generator(tmp_path: Path) -> None:
+    path = tmp_path / "later.log"
+    stream = read_paths([path])
+    assert inspect.isgenerator(stream)
+    # Nothing was looked at yet: the file can appear after the call.
+    write(path, lines(K1))
+    assert summary(list(stream)) == [(str(path), "k8s_audit")]
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_a_huge_json_lines_file_is_streamed(tmp_path: Path, gz: bool) -> None:
+    line = json.dumps({**K1, "pad": "p" * 900}) + "\n"
+    copies = 20_000  # about 20 MB of JSON lines
+    path = tmp_path / ("huge.log.gz" if gz else "huge.log")
+    opener = gzip.open if gz else open
+    with opener(path, "wt") as out:
+        for _ in range(copies):
+            out.write(line)
+
+    tracemalloc.start()
+    try:
+        first = list(itertools.islice(read_paths([path]), 3))
+        _, peak_first = tracemalloc.get_traced_memory()
+        count = sum(1 for _ in read_paths([path]))
+        _, peak_all = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert summary(first) == [(f"{path}:{i}", "k8s_audit") for i in (1, 2, 3)]
+    assert count == copies
+    # Were the file loaded whole, 20 MB would show up here.
+    assert peak_first < 2_000_000
+    assert peak_all < 2_000_000
