@@ -154,6 +154,25 @@ class FieldRegistry:
     def get(self, name: str) -> FieldDef | None:
         return self._fields.get(name)
 
+    def resolve(self, name: str, arg: str | None) -> tuple[FieldDef, str | None] | None:
+        """The field ``name`` names, with its argument.
+
+        Besides ``evt.arg[flags]``, Falco accepts the dotted form ``evt.arg.flags``
+        for fields keyed by a name: the longest declared prefix wins.
+        """
+        f = self._fields.get(name)
+        if f is not None:
+            return f, arg
+        if arg is not None:
+            return None
+        cut = name.rfind(".")
+        while cut > 0:
+            f = self._fields.get(name[:cut])
+            if f is not None and f.arg in (Arg.KEY, Arg.KEY_OPTIONAL):
+                return f, name[cut + 1 :]
+            cut = name.rfind(".", 0, cut)
+        return None
+
     def __contains__(self, name: object) -> bool:
         return name in self._fields
 

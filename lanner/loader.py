@@ -723,6 +723,14 @@ class _Collector:
                 )
 
 
+def _unquote(item: str) -> str:
+    if len(item) >= 2 and item[0] == item[-1] and item[0] in "\"'":
+        q = item[0]
+        body = item[1:-1]
+        return body.replace("\\" + q, q).replace("\\\\", "\\")
+    return item
+
+
 def _scalar_text(v: Any) -> str:
     if isinstance(v, bool):
         return "true" if v else "false"
@@ -838,7 +846,7 @@ class _Resolver:
                     RuleFileError(f"undefined list '{rhs.name}'", text.locate(rhs.pos.offset))
                 )
                 items = []
-            new = ListLit(tuple(Literal(i, rhs.pos) for i in items), rhs.pos)
+            new = ListLit(tuple(self._item(i, rhs, text) for i in items), rhs.pos)
             self.node_locations[id(new)] = text.locate(rhs.pos.offset)
             return Compare(c.lhs, c.op, new, c.modifier, c.pos)
         if isinstance(rhs, ListLit):
@@ -850,12 +858,22 @@ class _Resolver:
                     expanded.append(lit)
                 else:
                     changed = True
-                    expanded.extend(Literal(i, lit.pos) for i in items)
+                    expanded.extend(self._item(i, lit, text) for i in items)
             if changed:
                 new = ListLit(tuple(expanded), rhs.pos)
                 self.node_locations[id(new)] = text.locate(rhs.pos.offset)
                 return Compare(c.lhs, c.op, new, c.modifier, c.pos)
         return c
+
+    def _item(self, item: str, ref: Any, text: Text) -> Literal:
+        """A list item as the value it stands for in a condition.
+
+        Falco pastes list items into the condition text, so an item written
+        with quotes (``'"10.0.0.0/8"'``) means the unquoted value.
+        """
+        lit = Literal(_unquote(item), ref.pos)
+        self.node_locations[id(lit)] = text.locate(ref.pos.offset)
+        return lit
 
     def _locate_values(self, c: Compare, text: Text) -> None:
         """Remember where the operands are: unknown fields and bad values point at them."""

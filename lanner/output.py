@@ -140,12 +140,15 @@ def _parse_token(
     try:
         return compiler.bind(expr), end
     except (UnknownFieldError, FieldArgumentError, CompileError) as exc:
-        if isinstance(expr, FieldRef) and expr.arg is None:
+        if isinstance(expr, FieldRef) and expr.arg is None and isinstance(exc, UnknownFieldError):
             name = expr.name
             while "." in name:
                 name = name[:-1].rstrip(".")
-                if compiler.source.fields.get(name) is not None:
-                    return compiler.bind(FieldRef(name)), i + len(name)
+                if compiler.source.fields.resolve(name, None) is not None:
+                    try:
+                        return compiler.bind(FieldRef(name)), i + len(name)
+                    except LannerError:
+                        break
         if isinstance(expr, Transform | FieldRef):
             raise fail(type(exc), exc.message, i) from None
         raise

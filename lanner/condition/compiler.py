@@ -230,15 +230,16 @@ class Compiler:
         return bound
 
     def _bind_field(self, ref: FieldRef, label: str) -> BoundValue:
-        fdef = self.source.fields.get(ref.name)
-        if fdef is None:
+        found = self.source.fields.resolve(ref.name, ref.arg)
+        if found is None:
             raise _err(
                 UnknownFieldError,
                 f"unknown field '{ref.name}' for source '{self.source.name}'",
                 ref,
             )
+        fdef, arg = found
         try:
-            extract = fdef.extractor(ref.arg)
+            extract = fdef.extractor(arg)
         except FieldArgumentError as exc:
             raise _err(FieldArgumentError, exc.message, ref) from None
         return BoundValue(FieldKey(extract, label), fdef.type, fdef.is_list, label)

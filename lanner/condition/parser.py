@@ -101,7 +101,7 @@ _WORD_STR_OPS = frozenset(op for op in STR_OPS if op[0].isalpha())
 _SYMBOL_OPS = ("==", "=", "!=", "<=", "<", ">=", ">")  # longest first
 _UNARY_TRANSFORMERS = frozenset({"tolower", "toupper", "b64", "basename", "len"})
 
-_skip_blanks = re.compile(r"[ \t\n\r\f\v\b]*").match
+_blank_run = re.compile(r"[ \t\n\r\f\v\b]+").match
 _ident = re.compile(r"[A-Za-z][A-Za-z0-9_]*").match
 _word = re.compile(r"[A-Za-z0-9_]+").match
 _field_name = re.compile(r"[A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z][A-Za-z0-9_]*)+").match
@@ -111,7 +111,13 @@ _bare = re.compile(r"[^()\"'=, \t\n\r\f\v\b]+").match
 _token = re.compile(r"[A-Za-z0-9_.\-/*]+|[^ \t\n\r\f\v\b]").match
 _line_break = re.compile(r"\r\n?|\n")
 
+# Falco maps a backslash before a blank to a backslash (kept for old rules).
 _ESCAPES = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "\\": "\\", " ": "\\", "/": "/"}
+
+
+def _skip_blanks(text: str, i: int) -> int:
+    m = _blank_run(text, i)
+    return i if m is None else m.end()
 
 
 def parse_condition(text: str) -> Expr:
@@ -132,7 +138,7 @@ def parse_output_field(text: str, start: int) -> tuple[ValueExpr, int]:
     starting exactly at ``text[start]``; return it and the offset just past it."""
     p = _Parser(text)
     if not 0 <= start <= p.n:
-        raise ValueError(f"start {start} is outside the text")
+        p.fail(f"no field at offset {start}: it is outside the text", p.n)
     p.i = start
     m = _field_name(text, start)
     if m:
@@ -143,6 +149,8 @@ def parse_output_field(text: str, start: int) -> tuple[ValueExpr, int]:
         if name in TRANSFORMERS:
             p.i = m.end()
             return p.call(name, start), p.i
+        if name == "val":
+            p.fail("val() can only be used on the right-hand side of a comparison", start)
         p.fail(f"unknown transformer '{name}'", start)
     p.fail("expected a field (like proc.name) or a transformer (like tolower(proc.name))", start)
 
@@ -190,7 +198,7 @@ class _Parser:
         if c == ")" and not closing:
             self.fail("unbalanced parenthesis: ')' has no matching '('", i)
         w = _ident(self.text, i)
-        if w and w.group() in _KEYWORDS and w.end() < self.n:
+        if w and w.group() in ("and", "or"):
             self.fail(f"expected a blank or '(' after '{w.group()}'", w.end())
         if w and w.group() == "not":
             self.fail("unexpected 'not': write 'and not' or 'or not'", i)
@@ -206,24 +214,22 @@ class _Parser:
 
     def blanks(self) -> bool:
         """Skip blanks; tell whether there were any."""
-        j = _skip_blanks(self.text, self.i).end()
-        skipped = j != self.i
-        self.i = j
-        return skipped
+        m = _blank_run(self.text, self.i)
+        if m is None:
+            return False
+        self.i = m.end()
+        return True
 
     def keyword(self, word: str) -> bool:
-        """Consume ``word`` if it stands at the cursor as a keyword (a whole
-        word followed by a blank or '('), and the blanks after it."""
+        """Consume ``word`` and the blanks after it if it stands at the cursor
+        as a keyword: followed by a blank or '(' ('not.x' is a field name)."""
         text, i = self.text, self.i
         end = i + len(word)
-        if not text.startswith(word, i) or (end < self.n and text[end] in _WORD_CHARS):
+        if not text.startswith(word, i):
             return False
-        if end == self.n:
-            self.fail(f"expected a condition after '{word}'", i)
-        if text[end] not in _BLANK_SET and text[end] != "(":
-            self.fail(f"expected a blank or '(' after '{word}'", end)
-        self.i = end
-        self.blanks()
+        if end < self.n and text[end] not in _BLANK_SET and text[end] != "(":
+            return False
+        self.i = _skip_blanks(text, end)
         if self.i == self.n:
             self.fail(f"expected a condition after '{word}'", i)
         return True
@@ -337,7 +343,9 @@ class _Parser:
 
     def op_word(self, offset: int) -> bool:
         m = _word(self.text, offset)
-        return bool(m) and (m.group() in STR_OPS or m.group() in LIST_OPS or m.group() == "exists")
+        return m is not None and (
+            m.group() in _WORD_STR_OPS or m.group() in LIST_OPS or m.group() == "exists"
+        )
 
     def group(self) -> Expr:
         """A parenthesised condition; the cursor is on '('."""
@@ -393,7 +401,9 @@ class _Parser:
             self.blanks()
             if self.i < self.n and text[self.i] == "(":
                 if name != "join" or count != 1:
-                    self.fail("a parenthesised list can only be the second argument of join()", self.i)
+                    self.fail(
+                        "a parenthesised list can only be the second argument of join()", self.i
+                    )
                 list_at = self.i
                 args.extend(self.call_list())
             else:
@@ -417,7 +427,9 @@ class _Parser:
             if count != 2:
                 self.fail("join() takes two arguments: a separator and a list", start)
             if list_at < 0 and isinstance(args[1], Literal):
-                self.fail("the second argument of join() must be a list field or a (...) list", start)
+                self.fail(
+                    "the second argument of join() must be a list field or a (...) list", start
+                )
         elif name == "concat" and count < 2:
             self.fail("concat() takes two or more arguments", start)
         return node
@@ -513,14 +525,16 @@ class _Parser:
             return Compare(lhs, op, rhs, mod, self.pos(start))
         if op in _KEYWORDS:
             self.fail(f"expected an operator after '{label}', found '{op}'", i)
-        self.fail(f"unknown operator '{self.tok(i)}'", i)
+        if any(op.startswith(w) for w in _WORD_STR_OPS):
+            self.fail(f"unknown operator '{op}' (a word operator is followed by a blank)", i)
+        self.fail(f"unknown operator '{op}'", i)
 
     def modifier_ahead(self) -> str | None:
         """The modifier at the cursor, if one stands there followed by a '(' list."""
         m = _ident(self.text, self.i)
         if not m or m.group() not in MODIFIERS:
             return None
-        after = _skip_blanks(self.text, m.end()).end()
+        after = _skip_blanks(self.text, m.end())
         return m.group() if after < self.n and self.text[after] == "(" else None
 
     def str_rhs(self, op: str) -> tuple[Rhs, str | None]:
@@ -541,16 +555,13 @@ class _Parser:
         m = _bare(text, i)
         if not m:
             if text[i] == "(":
-                self.fail(
-                    f"'{op}' compares with one value; for several, use a modifier, "
-                    f"like '{op} anyof (a, b)'",
-                    i,
-                )
+                hint = "'in (a, b)'" if op == "=" else f"a modifier, like '{op} anyof (a, b)'"
+                self.fail(f"'{op}' compares with one value; for several, use {hint}", i)
             self.fail(f"expected a value after '{op}', found '{self.tok(i)}'", i)
         self.i = m.end()
         value = m.group()
         if value in MODIFIERS:
-            after = _skip_blanks(text, self.i).end()
+            after = _skip_blanks(text, self.i)
             w = _ident(text, after)
             if w and w.group() not in _KEYWORDS:
                 self.fail(f"'{value}' must be followed by a list in parentheses", after)

@@ -275,7 +275,8 @@ def _bind_host_ports(kind: str) -> Callable[[str | None], Extractor]:
 def _bind_effective(kind: str, key: str) -> Callable[[str | None], Extractor]:
     """The id a container starts with: its own securityContext's, else the
     pod's, else 0 (root)."""
-    keys = ("requestObject", "spec", kind, "securityContext", key)
+    keys = ("requestObject", "spec", kind, "")  # each container itself
+    own_keys = ("securityContext", key)
     pod_keys = ("requestObject", "spec", "securityContext", key)
 
     def bind(arg: str | None) -> Extractor:
@@ -287,7 +288,7 @@ def _bind_effective(kind: str, key: str) -> Callable[[str | None], Extractor]:
             if not found:
                 return None
             default = _text(_get(d, pod_keys)) or "0"
-            return tuple(_text(v) or default for v in found)
+            return tuple(_text(_get(c, own_keys)) or default for c in found)
 
         return extract
 

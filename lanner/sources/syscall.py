@@ -57,9 +57,10 @@ from lanner.fields import (
 from lanner.sources.generic import format_clock, generic_fields
 
 __all__ = [
+    "FLAG_ANY_ANCESTOR",
     "FLAG_DOTTED_ARG",
     "FLAG_DYNAMIC_TYPE",
-    "FLAG_LIST_WITHOUT_ARG",
+    "FLAG_EITHER_END",
     "SYSCALL_EVENT_TYPES",
     "split_dotted_arg",
     "syscall_fields",
@@ -68,9 +69,14 @@ __all__ = [
 
 # The argument may follow a dot instead of brackets: ``evt.arg.flags`` is ``evt.arg[flags]``.
 FLAG_DOTTED_ARG = "DOTTED_ARG"
-# Without an argument the field yields a tuple (one value per ancestor) and a filter
-# matches when any item matches; with an argument it yields one value.
-FLAG_LIST_WITHOUT_ARG = "LIST_WITHOUT_ARG"
+# Without an argument the field yields a tuple with one value per ancestor, and every
+# check on it (``!=`` included) holds when it holds for at least one ancestor: Falco's
+# ``proc.aname = sshd``. With an argument it yields one plain value.
+FLAG_ANY_ANCESTOR = "ANY_ANCESTOR"
+# The field yields a tuple of the client's and the server's value (one item for
+# listening sockets). ``=`` and ``in`` hold when either item matches, ``!=`` when none
+# equals: Falco's ``fd.ip``, ``fd.net``, ``fd.port``, ``fd.proto``.
+FLAG_EITHER_END = "EITHER_END"
 # Falco types the value by the event parameter named in the argument (PT_DYN); the
 # declared type is only the common case.
 FLAG_DYNAMIC_TYPE = "DYNAMIC_TYPE"
@@ -590,7 +596,7 @@ def _ancestor_row(
         desc,
         _ancestors(name, self_value, parent_value, item),
         Arg.INDEX_OPTIONAL,
-        flags=(FLAG_LIST_WITHOUT_ARG,),
+        flags=(FLAG_ANY_ANCESTOR,),
     )
 
 
@@ -845,7 +851,7 @@ def _process_rows() -> list[FieldDef]:
             " value of NAME, and without argument it matches any ancestor's.",
             _bind_aenv,
             Arg.KEY_OPTIONAL,
-            flags=(FLAG_LIST_WITHOUT_ARG,),
+            flags=(FLAG_ANY_ANCESTOR,),
         ),
         _row("proc.cwd", P, "Current working directory of the process."),
         _row(
@@ -1041,6 +1047,7 @@ def _user_rows() -> list[FieldDef]:
 
 def _fd_rows() -> list[FieldDef]:
     filt = (_FILTER_ONLY,)
+    either = (_FILTER_ONLY, FLAG_EITHER_END)
     return [
         _row("fd.num", FieldType.FD, "Number of the file descriptor the event uses."),
         _row(
@@ -1067,8 +1074,7 @@ def _fd_rows() -> list[FieldDef]:
             FieldType.IPADDR,
             "Matches either end's IP address (client or server).",
             _either("fd.cip", "fd.sip"),
-            is_list=True,
-            flags=filt,
+            flags=either,
         ),
         _row("fd.cip", FieldType.IPADDR, "IP address of the client end."),
         _row("fd.sip", FieldType.IPADDR, "IP address of the server end."),
@@ -1079,8 +1085,7 @@ def _fd_rows() -> list[FieldDef]:
             FieldType.PORT,
             "Matches either end's port (client or server).",
             _either("fd.cport", "fd.sport"),
-            is_list=True,
-            flags=filt,
+            flags=either,
         ),
         _row("fd.cport", FieldType.PORT, "TCP/UDP port of the client end."),
         _row("fd.sport", FieldType.PORT, "TCP/UDP port of the server end."),
@@ -1107,8 +1112,7 @@ def _fd_rows() -> list[FieldDef]:
             S,
             "Matches either end's protocol name (client or server).",
             _either("fd.cproto", "fd.sproto"),
-            is_list=True,
-            flags=filt,
+            flags=either,
         ),
         _row("fd.cproto", S, "Protocol name of the client end's port."),
         _row("fd.sproto", S, "Protocol name of the server end's port."),
@@ -1119,8 +1123,7 @@ def _fd_rows() -> list[FieldDef]:
             FieldType.IPNET,
             "Matches when either end's address is in the given network.",
             _either("fd.cip", "fd.sip"),
-            is_list=True,
-            flags=filt,
+            flags=either,
         ),
         _derived(
             "fd.cnet",

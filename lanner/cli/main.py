@@ -1,0 +1,267 @@
+"""The ``lanner`` command line: validate and list rules, list fields, scan recorded events."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+import click
+
+from lanner import (
+    LannerError,
+    Priority,
+    RuleLoadErrors,
+    RuleSet,
+    builtin_sources,
+    compile_rules,
+    load_rules,
+)
+from lanner.engine import Engine
+
+SOURCE_NAMES = ("k8s_audit", "aws_cloudtrail", "json", "syscall")
+
+
+def default_rules_dir() -> Path:
+    """The bundled rules: ``$LANNER_RULES_DIR``, else ``rules/`` beside the package."""
+    env = os.environ.get("LANNER_RULES_DIR")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parent.parent.parent / "rules"
+
+
+def _rule_paths(paths: Sequence[str]) -> list[str]:
+    return list(paths) if paths else [str(default_rules_dir())]
+
+
+def _fail_load(exc: LannerError) -> None:
+    errors = exc.errors if isinstance(exc, RuleLoadErrors) else [exc]
+    for e in errors:
+        click.echo(str(e), err=True)
+    click.echo(f"{len(errors)} error(s)", err=True)
+    sys.exit(1)
+
+
+def _load(paths: Sequence[str], min_priority: str | None = None) -> tuple[RuleSet, Engine]:
+    try:
+        ruleset = load_rules(_rule_paths(paths))
+        engine = compile_rules(ruleset, min_priority=min_priority or Priority.DEBUG)
+    except LannerError as exc:
+        _fail_load(exc)
+        raise  # unreachable: _fail_load exits
+    return ruleset, engine
+
+
+def _print_warnings(engine: Engine) -> None:
+    for w in engine.warnings:
+        click.echo(str(w), err=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="lanner")
+def main() -> None:
+    """lanner: Falco-compatible threat detection for AWS and EKS."""
+
+
+@main.group()
+def rules() -> None:
+    """Validate and list rules."""
+
+
+_rules_option = click.option(
+    "-r",
+    "--rules",
+    "rule_paths",
+    multiple=True,
+    metavar="PATH",
+    help="Rules file or directory (files in name order); repeatable. Default: bundled rules.",
+)
+
+
+@rules.command("validate")
+@_rules_option
+def rules_validate(rule_paths: tuple[str, ...]) -> None:
+    """Check rules files; print a summary, or every error with FILE:LINE:COL."""
+    ruleset, engine = _load(rule_paths)
+    _print_warnings(engine)
+    per_source = Counter(r.source for r in ruleset.rules)
+    parts = [f"{src}: {n} rules" for src, n in per_source.items()]
+    click.echo(
+        f"valid: {len(ruleset.files)} file(s); {'; '.join(parts) or 'no rules'}; "
+        f"{len(ruleset.macros)} macros, {len(ruleset.lists)} lists; "
+        f"{len(engine.warnings)} warning(s)"
+    )
+
+
+@rules.command("list")
+@_rules_option
+@click.option("--source", type=click.Choice(SOURCE_NAMES), help="Only rules of this source.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per rule.")
+def rules_list(rule_paths: tuple[str, ...], source: str | None, as_json: bool) -> None:
+    """List the loaded rules in evaluation order."""
+    ruleset, _engine = _load(rule_paths)
+    for r in ruleset.rules:
+        if source and r.source != source:
+            continue
+        if as_json:
+            click.echo(
+                json.dumps(
+                    {
+                        "name": r.name,
+                        "source": r.source,
+                        "priority": str(r.priority),
+                        "enabled": r.enabled,
+                        "tags": list(r.tags),
+                        "desc": r.desc,
+                        "condition": r.condition_text.strip(),
+                        "output": r.output,
+                        "location": str(r.location),
+                    }
+                )
+            )
+        else:
+            state = "" if r.enabled else "  (disabled)"
+            click.echo(f"{r.source:<15} {str(r.priority):<13} {r.name}{state}")
+
+
+@main.command("fields")
+@click.option("--source", type=click.Choice(SOURCE_NAMES), help="Only this source's fields.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per field.")
+def fields(source: str | None, as_json: bool) -> None:
+    """List the fields rules can use, per source, with type and description."""
+    for name, src in builtin_sources().items():
+        if source and name != source:
+            continue
+        if not as_json:
+            click.echo(f"# {name}")
+        for f in src.fields:
+            if as_json:
+                click.echo(
+                    json.dumps(
+                        {
+                            "source": name,
+                            "name": f.name,
+                            "type": f.type.value,
+                            "arg": f.arg.value,
+                            "list": f.is_list,
+                            "desc": f.desc,
+                        }
+                    )
+                )
+            else:
+                arg = "" if f.arg.value == "none" else f"[{f.arg.value}]"
+                kind = f.type.value + (" list" if f.is_list else "")
+                click.echo(f"{f.name + arg:<40} {kind:<14} {f.desc}")
+        if not as_json:
+            click.echo()
+
+
+class _Progress:
+    """A one-line progress report on a terminal, shown only once a scan takes a moment."""
+
+    def __init__(self, stream: TextIO, total_files: int) -> None:
+        self.stream = stream
+        self.enabled = stream.isatty()
+        self.total = total_files
+        self.start = time.monotonic()
+        self.last = 0.0
+        self.shown = False
+
+    def update(self, files: int, events: int, alerts: int) -> None:
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if now - self.start < 0.5 or now - self.last < 0.1:
+            return
+        self.last = now
+        self.shown = True
+        rate = events / max(now - self.start, 1e-9)
+        self.stream.write(
+            f"\r{files}/{self.total} files, {events} events ({rate:,.0f}/s), {alerts} alerts "
+        )
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.shown:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+
+
+@main.command("scan")
+@_rules_option
+@click.option(
+    "--source",
+    type=click.Choice(SOURCE_NAMES),
+    help="Source of the events; detected per record when omitted.",
+)
+@click.option("--json", "as_json", is_flag=True, help="One Falco-schema JSON alert per line.")
+@click.option(
+    "--min-priority",
+    type=click.Choice([p.name.lower() for p in Priority], case_sensitive=False),
+    help="Drop rules less severe than this.",
+)
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+def scan(
+    rule_paths: tuple[str, ...],
+    source: str | None,
+    as_json: bool,
+    min_priority: str | None,
+    paths: tuple[str, ...],
+) -> None:
+    """Evaluate rules over recorded events: CloudTrail files, audit logs, JSON lines, directories."""
+    from lanner.cli.readers import BadInput, count_inputs, read_paths
+
+    _ruleset, engine = _load(rule_paths, min_priority)
+    _print_warnings(engine)
+    events: Counter[str] = Counter()
+    alerts: Counter[str] = Counter()
+    bad = 0
+    origins: set[str] = set()
+    progress = _Progress(sys.stderr, count_inputs(paths))
+    out = sys.stdout
+    try:
+        for item in read_paths(paths, source):
+            if isinstance(item, BadInput):
+                bad += 1
+                progress.close()
+                click.echo(f"{item.origin}: bad input: {item.message}", err=True)
+                continue
+            events[item.source] += 1
+            origins.add(item.origin.split(":", 1)[0])
+            if item.source not in engine.sources:
+                continue
+            for alert in engine.evaluate(item.doc, item.source):
+                alerts[alert.rule] += 1
+                out.write((alert.to_json() if as_json else alert.output) + "\n")
+            progress.update(len(origins), sum(events.values()), sum(alerts.values()))
+    except BrokenPipeError:  # `lanner scan ... | head`
+        sys.stderr.close()
+        sys.exit(0)
+    finally:
+        progress.close()
+    out.flush()
+    _summary(events, alerts, bad, engine)
+
+
+def _summary(events: Counter[str], alerts: Counter[str], bad: int, engine: Engine) -> None:
+    per_source = ", ".join(f"{s}: {n}" for s, n in sorted(events.items()))
+    line = (
+        f"scanned {sum(events.values())} events ({per_source or 'none'}); "
+        f"{sum(alerts.values())} alerts; {bad} bad input(s)"
+    )
+    if engine.stats.rule_errors:
+        line += f"; {engine.stats.rule_errors} rule evaluation error(s)"
+    click.echo(line, err=True)
+    for rule, n in alerts.most_common():
+        click.echo(f"  {n:>6}  {rule}", err=True)
+    for msg in engine.stats.last_errors:
+        click.echo(f"  error: {msg}", err=True)
+
+
+def run() -> Any:  # pragma: no cover - console-script shim
+    return main()
