@@ -67,7 +67,11 @@ POD_CREATE = _event(
         "spec": {
             "hostNetwork": True,
             "hostPID": True,
-            "securityContext": {"runAsUser": 1000, "fsGroup": 2000, "supplementalGroups": [3000, 3001]},
+            "securityContext": {
+                "runAsUser": 1000,
+                "fsGroup": 2000,
+                "supplementalGroups": [3000, 3001],
+            },
             "containers": [
                 {
                     "name": "shell",
@@ -95,7 +99,11 @@ POD_CREATE = _event(
                 }
             ],
             "ephemeralContainers": [
-                {"name": "dbg", "image": "nicolaka/netshoot:latest", "securityContext": {"privileged": True}}
+                {
+                    "name": "dbg",
+                    "image": "nicolaka/netshoot:latest",
+                    "securityContext": {"privileged": True},
+                }
             ],
             "volumes": [
                 {"name": "docker", "hostPath": {"path": "/var/run/docker.sock", "type": "Socket"}},
@@ -140,7 +148,11 @@ CRB_CLUSTER_ADMIN = _event(
         "kind": "ClusterRoleBinding",
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "metadata": {"name": "ops-admin"},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
+        "roleRef": {
+            "apiGroup": "rbac.authorization.k8s.io",
+            "kind": "ClusterRole",
+            "name": "cluster-admin",
+        },
         "subjects": [
             {"kind": "User", "name": "bob", "apiGroup": "rbac.authorization.k8s.io"},
             {"kind": "ServiceAccount", "name": "deployer", "namespace": "ci"},
@@ -152,7 +164,11 @@ CRB_CLUSTER_ADMIN = _event(
 CLUSTERROLE = _event(
     requestURI="/apis/rbac.authorization.k8s.io/v1/clusterroles",
     verb="create",
-    objectRef={"resource": "clusterroles", "name": "exec-all", "apiGroup": "rbac.authorization.k8s.io"},
+    objectRef={
+        "resource": "clusterroles",
+        "name": "exec-all",
+        "apiGroup": "rbac.authorization.k8s.io",
+    },
     responseStatus={"metadata": {}, "code": 201},
     requestObject={
         "kind": "ClusterRole",
@@ -246,8 +262,7 @@ def test_generic_and_json_fields_are_present() -> None:
 def test_every_field_of_the_upstream_rules_exists() -> None:
     text = RULES.read_text()
     used = {
-        m.group(1)
-        for m in re.finditer(r"\b((?:ka|jevt|json)\.[A-Za-z0-9_.]*[A-Za-z0-9_])", text)
+        m.group(1) for m in re.finditer(r"\b((?:ka|jevt|json)\.[A-Za-z0-9_.]*[A-Za-z0-9_])", text)
     }
     assert len(used) > 30
     missing = sorted(name for name in used if name not in SRC.fields)
@@ -519,10 +534,16 @@ def test_cluster_role_binding_to_cluster_admin() -> None:
     assert x(CRB_CLUSTER_ADMIN, "ka.req.binding.role") == "cluster-admin"
     subjects = x(CRB_CLUSTER_ADMIN, "ka.req.binding.subjects")
     assert len(subjects) == 3
-    assert json.loads(subjects[1]) == {"kind": "ServiceAccount", "name": "deployer", "namespace": "ci"}
+    assert json.loads(subjects[1]) == {
+        "kind": "ServiceAccount",
+        "name": "deployer",
+        "namespace": "ci",
+    }
     assert x(CRB_CLUSTER_ADMIN, "ka.req.binding.subjects.user_names") == ("bob",)
     assert x(CRB_CLUSTER_ADMIN, "ka.req.binding.subjects.serviceaccount_names") == ("deployer",)
-    assert x(CRB_CLUSTER_ADMIN, "ka.req.binding.subjects.serviceaccount_ns_names") == ("ci:deployer",)
+    assert x(CRB_CLUSTER_ADMIN, "ka.req.binding.subjects.serviceaccount_ns_names") == (
+        "ci:deployer",
+    )
     assert x(CRB_CLUSTER_ADMIN, "ka.req.binding.subjects.group_names") == ("oncall",)
     assert x(CRB_CLUSTER_ADMIN, "ka.req.binding.subject.has_name", "anyone") == "true"
     assert x(CLUSTERROLE, "ka.req.binding.subjects.user_names") is None
@@ -665,31 +686,33 @@ def test_odd_documents_never_raise(doc: Any) -> None:
 
 _json = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=5),
-    lambda kids: st.lists(kids, max_size=3)
-    | st.dictionaries(
-        st.sampled_from(
-            [
-                "spec",
-                "containers",
-                "initContainers",
-                "securityContext",
-                "privileged",
-                "image",
-                "ports",
-                "hostPort",
-                "volumes",
-                "hostPath",
-                "path",
-                "rules",
-                "verbs",
-                "subjects",
-                "kind",
-                "name",
-                "metadata",
-            ]
-        ),
-        kids,
-        max_size=4,
+    lambda kids: (
+        st.lists(kids, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "spec",
+                    "containers",
+                    "initContainers",
+                    "securityContext",
+                    "privileged",
+                    "image",
+                    "ports",
+                    "hostPort",
+                    "volumes",
+                    "hostPath",
+                    "path",
+                    "rules",
+                    "verbs",
+                    "subjects",
+                    "kind",
+                    "name",
+                    "metadata",
+                ]
+            ),
+            kids,
+            max_size=4,
+        )
     ),
     max_leaves=12,
 )

@@ -26,6 +26,7 @@ Decisions:
 from __future__ import annotations
 
 import calendar
+import functools
 import datetime as _dt
 import json
 import math
@@ -55,6 +56,9 @@ _DIGITS = re.compile(r"\d+(?:\.\d+)?")
 _NS_LIMIT = 1 << 63  # past year 2262: no int64 nanosecond time
 
 
+_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
+
+
 def parse_rfc3339(text: str) -> int | None:
     """An RFC 3339 time (``2024-05-01T10:00:00.123456Z``, fraction up to 9
     digits, ``Z`` or a ``+hh:mm`` offset) in ns since the epoch, else None."""
@@ -62,19 +66,38 @@ def parse_rfc3339(text: str) -> int | None:
     if m is None:
         return None
     y, mo, d, h, mi, s, frac, zulu, sign, oh, om = m.groups()
-    try:
-        # datetime checks the calendar: no Feb 30, no 24:00, no second 60.
-        when = _dt.datetime(int(y), int(mo), int(d), int(h), int(mi), int(s))
-    except ValueError:
+    if frac is None or len(frac) <= 6:
+        # The C parser is four times faster, and every audit event has two times.
+        try:
+            when = _dt.datetime.fromisoformat(text)
+        except ValueError:
+            return None
+        delta = when - _EPOCH
+        return (delta.days * 86400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
+    day = _day_seconds(y, mo, d)
+    hh, mm, ss = int(h), int(mi), int(s)
+    # datetime's rules: no 24:00, no second 60.
+    if day is None or hh > 23 or mm > 59 or ss > 59:
         return None
-    secs = calendar.timegm(when.timetuple())
+    secs = day + hh * 3600 + mm * 60 + ss
     if not zulu:
         if int(oh) > 23 or int(om) > 59:
             return None
         offset = int(oh) * 3600 + int(om) * 60
         # 10:00+02:00 is 08:00 UTC.
         secs += -offset if sign == "+" else offset
-    return secs * 1_000_000_000 + int((frac or "0").ljust(9, "0"))
+    return secs * 1_000_000_000 + (int(frac.ljust(9, "0")) if frac else 0)
+
+
+@functools.lru_cache(maxsize=4096)
+def _day_seconds(y: str, mo: str, d: str) -> int | None:
+    """Seconds from the epoch to a calendar day; the calendar check and the
+    conversion are the slow part of a parse, and events of a batch share days."""
+    try:
+        when = _dt.datetime(int(y), int(mo), int(d))
+    except ValueError:  # no Feb 30
+        return None
+    return calendar.timegm(when.timetuple())
 
 
 def epoch_to_ns(value: float) -> int | None:
