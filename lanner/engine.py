@@ -116,6 +116,8 @@ class Engine:
         self.stats = EngineStats()
         self._by_source: dict[str, _SourceRules] = {}
         self._num = 0
+        # The event time is extracted once per event, like any field (rules may use it too).
+        self._time_key = FieldKey(_event_time, "<event time>")
         self._compile()
 
     # --- compilation ---
@@ -271,7 +273,7 @@ class Engine:
         except Exception as exc:  # noqa: BLE001
             self._rule_error(cr, exc)
             message, fields = cr.rule.output, {}
-        ts = src.event_time(ev.doc)
+        ts = ev[self._time_key]
         time_ns = ts if ts is not None else self.clock()
         host = src.hostname(ev.doc) or self.hostname
         return Alert(
@@ -285,6 +287,11 @@ class Engine:
             output_fields=fields,
             uuid=_alert_uuid(cr.rule.name, src, ev.doc, time_ns),
         )
+
+
+def _event_time(ev: Event) -> int | None:
+    t: int | None = ev.source.event_time(ev.doc)
+    return t
 
 
 def _alert_uuid(rule: str, src: Source, doc: Any, time_ns: int) -> str:

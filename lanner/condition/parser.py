@@ -10,7 +10,7 @@ backspace) may separate any two tokens except where noted::
     or_expr    = and_expr { "or" kw_end and_expr } ;
     and_expr   = not_expr { "and" kw_end not_expr } ;
     not_expr   = { "not" kw_end } check ;        (* an even run of 'not' cancels out *)
-    kw_end     = blank | ? followed by "(" ? ;   (* 'andx', 'or=', 'not;' are no keywords *)
+    kw_end     = blank | ? followed by "(" ? ;   (* so 'andx' and 'not.x' are names *)
     check      = "(" or_expr ")"
                | value_expr comparison
                | identifier ;                   (* a macro reference *)
@@ -33,7 +33,7 @@ backspace) may separate any two tokens except where noted::
     str_op     = "==" | "=" | "!=" | word_op ;  (* a word_op must be followed by a blank *)
     word_op    = "contains" | "icontains" | "bcontains" | "startswith" | "bstartswith"
                | "endswith" | "glob" | "iglob" | "regex" ;
-    list_op    = "in" | "intersects" | "pmatch" ;
+    list_op    = "in" | "intersects" | "pmatch" ;  (* word operators end at a word boundary *)
     modifier   = "oneof" | "anyof" | "allof" ;   (* only when a "(" list follows *)
     transformer = "tolower" | "toupper" | "b64" | "basename" | "len" | "join" | "concat" ;
 
@@ -55,6 +55,12 @@ is flattened into the node: ``join("-", (a.b, c.d))`` becomes
 ``Transform("join", (Literal("-"), FieldRef("a.b"), FieldRef("c.d")))``, the
 same shape as ``join("-", proc.args)`` with a list-valued field; either way
 the separator is ``args[0]`` and the joined values come from ``args[1:]``.
+
+Nesting of parentheses and calls is capped at ``MAX_DEPTH``. Where Falco's
+own parser is sloppy this one is stricter: an operator must end at a word
+boundary (Falco reads ``existsand x`` as ``exists and x``), and a keyword
+cannot be a macro name. A backslash always escapes the next character of a
+quoted string, so ``"a\\\\"`` ends after the escaped backslash.
 """
 
 from __future__ import annotations
@@ -212,13 +218,8 @@ class _Parser:
 
     # --- lexing helpers ---
 
-    def blanks(self) -> bool:
-        """Skip blanks; tell whether there were any."""
-        m = _blank_run(self.text, self.i)
-        if m is None:
-            return False
-        self.i = m.end()
-        return True
+    def blanks(self) -> None:
+        self.i = _skip_blanks(self.text, self.i)
 
     def keyword(self, word: str) -> bool:
         """Consume ``word`` and the blanks after it if it stands at the cursor
@@ -327,9 +328,7 @@ class _Parser:
         if name in _KEYWORDS:
             self.fail(f"unexpected '{name}': expected a field check, a macro or '('", i)
         self.i = end
-        self.blanks()
-        after = self.i
-        self.i = end
+        after = _skip_blanks(text, end)
         if after < self.n:
             if text[after] == "(" and (name in TRANSFORMERS or name == "val"):
                 self.fail(f"no blank is allowed between '{name}' and '('", end)
@@ -396,7 +395,7 @@ class _Parser:
         self.i += 1
         args: list[FieldRef | Transform | Literal] = []
         count = 0
-        list_at = -1
+        has_list = False
         while True:
             self.blanks()
             if self.i < self.n and text[self.i] == "(":
@@ -404,7 +403,7 @@ class _Parser:
                     self.fail(
                         "a parenthesised list can only be the second argument of join()", self.i
                     )
-                list_at = self.i
+                has_list = True
                 args.extend(self.call_list())
             else:
                 args.append(self.call_arg(name))
@@ -426,7 +425,7 @@ class _Parser:
         elif name == "join":
             if count != 2:
                 self.fail("join() takes two arguments: a separator and a list", start)
-            if list_at < 0 and isinstance(args[1], Literal):
+            if not has_list and isinstance(args[1], Literal):
                 self.fail(
                     "the second argument of join() must be a list field or a (...) list", start
                 )
@@ -504,8 +503,9 @@ class _Parser:
                 self.fail(f"unknown operator '{self.tok(i)}'", i)
             self.i = i + len(op)
             if op in ("==", "=", "!="):
-                rhs, mod = self.str_rhs("=" if op == "==" else op)
-                return Compare(lhs, "=" if op == "==" else op, rhs, mod, self.pos(start))
+                op = "=" if op == "==" else op
+                rhs, mod = self.str_rhs(op)
+                return Compare(lhs, op, rhs, mod, self.pos(start))
             return Compare(lhs, op, self.num_rhs(op), None, self.pos(start))
         m = _word(text, i)
         if not m:
