@@ -40,7 +40,7 @@ class Event(dict[Any, Any]):
     __slots__ = ("doc", "num", "source")
 
     def __init__(self, doc: Any, source: Source, num: int = 0) -> None:
-        super().__init__()
+        # dict.__new__ already made the empty mapping; dict.__init__ would only cost time.
         self.doc = doc
         self.source = source
         self.num = num
@@ -50,9 +50,11 @@ class Event(dict[Any, Any]):
         return self
 
     def __missing__(self, key: Any) -> Any:
-        if type(key) is not FieldKey:
-            raise KeyError(key)
-        value = self[key] = key.extract(self)
+        try:
+            extract = key.extract
+        except AttributeError:  # a private string key an extractor looked up
+            raise KeyError(key) from None
+        value = self[key] = extract(self)
         return value
 
     def __hash__(self) -> int:  # type: ignore[override]
