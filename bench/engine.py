@@ -24,9 +24,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from corpus import cloudtrail_records, k8s_audit_events  # noqa: E402
+from corpus import cloudtrail_records, k8s_audit_events
 
-import lanner  # noqa: E402
+import lanner
 
 
 def _best(fn: Callable[[], Any], rounds: int) -> float:
@@ -38,7 +38,9 @@ def _best(fn: Callable[[], Any], rounds: int) -> float:
     return best
 
 
-def measure(rules_file: Path, source: str, docs: list[dict[str, Any]], rounds: int) -> dict[str, Any]:
+def measure(
+    rules_file: Path, source: str, docs: list[dict[str, Any]], rounds: int
+) -> dict[str, Any]:
     engine = lanner.compile_rules(lanner.load_rules([rules_file]), hostname="bench")
     blobs = [json.dumps(d) for d in docs]
     decoded = [json.loads(b) for b in blobs]
@@ -77,11 +79,16 @@ def measure(rules_file: Path, source: str, docs: list[dict[str, Any]], rounds: i
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--events", type=int, default=20000)
     ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--rules-dir", type=Path,
-                    default=Path(__file__).resolve().parent.parent.parent / "shared" / "corpus" / "falco")
+    ap.add_argument(
+        "--rules-dir",
+        type=Path,
+        default=Path(__file__).resolve().parent.parent.parent / "shared" / "corpus" / "falco",
+    )
     ap.add_argument("--json", action="store_true", help="print results as JSON")
     args = ap.parse_args()
     cases = [
@@ -98,12 +105,16 @@ def main() -> int:
     if args.json:
         print(json.dumps(results, indent=2))
         return 0
-    print(f"{'source':<16}{'rules':>6}{'events/s/core':>15}{'µs/event':>10}{'json.loads µs':>15}"
-          f"{'eval/decode':>13}{'alerts':>8}")
+    print(
+        f"{'source':<16}{'rules':>6}{'events/s/core':>15}{'µs/event':>10}{'json.loads µs':>15}"
+        f"{'eval/decode':>13}{'alerts':>8}"
+    )
     for r in results:
-        print(f"{r['source']:<16}{r['rules']:>6}{r['eval_events_per_s']:>15,.0f}"
-              f"{r['eval_us_per_event']:>10.2f}{r['decode_us_per_event']:>15.2f}"
-              f"{r['ratio_eval_to_decode']:>13.2f}{r['alerts']:>8}")
+        print(
+            f"{r['source']:<16}{r['rules']:>6}{r['eval_events_per_s']:>15,.0f}"
+            f"{r['eval_us_per_event']:>10.2f}{r['decode_us_per_event']:>15.2f}"
+            f"{r['ratio_eval_to_decode']:>13.2f}{r['alerts']:>8}"
+        )
     return 0
 
 

@@ -249,7 +249,7 @@ class Engine:
         for cr in sr.candidates(ev):
             try:
                 hit = cr.predicate(ev)
-            except Exception as exc:  # noqa: BLE001 - one bad document must not stop a batch
+            except Exception as exc:
                 self._rule_error(cr, exc)
                 continue
             if hit:
@@ -270,7 +270,7 @@ class Engine:
         src = ev.source
         try:
             message, fields = cr.output.format(ev)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self._rule_error(cr, exc)
             message, fields = cr.rule.output, {}
         ts = ev[self._time_key]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from lanner.errors import FieldArgumentError
@@ -21,7 +21,7 @@ from lanner.event import Event
 Extractor = Callable[[Event], Any]
 
 
-class FieldType(str, Enum):
+class FieldType(StrEnum):
     """Value types, named as Falco names them in ``--list`` output."""
 
     STRING = "string"  # PT_CHARBUF
@@ -65,7 +65,7 @@ _NUMERIC = frozenset(
 )
 
 
-class Arg(str, Enum):
+class Arg(StrEnum):
     """What a field accepts between brackets."""
 
     NONE = "none"
@@ -119,9 +119,7 @@ def simple(
     flags: Iterable[str] = (),
 ) -> FieldDef:
     """A field without argument whose extractor is ``fn``."""
-    return FieldDef(
-        name, type, desc, lambda _arg: fn, Arg.NONE, is_list, frozenset(flags)
-    )
+    return FieldDef(name, type, desc, lambda _arg: fn, Arg.NONE, is_list, frozenset(flags))
 
 
 def with_arg(

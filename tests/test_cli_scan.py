@@ -32,8 +32,13 @@ RULES = """
 def _trail(bucket: str) -> dict[str, object]:
     return {
         "eventVersion": "1.09",
-        "userIdentity": {"type": "IAMUser", "userName": "mallory", "accountId": "123456789012",
-                         "arn": "arn:aws:iam::123456789012:user/mallory", "principalId": "AIDA1"},
+        "userIdentity": {
+            "type": "IAMUser",
+            "userName": "mallory",
+            "accountId": "123456789012",
+            "arn": "arn:aws:iam::123456789012:user/mallory",
+            "principalId": "AIDA1",
+        },
         "eventTime": "2026-11-28T10:05:00Z",
         "eventSource": "s3.amazonaws.com",
         "eventName": "PutBucketPolicy",
@@ -56,8 +61,13 @@ def _exec_event() -> dict[str, object]:
         "verb": "create",
         "user": {"username": "bob@example.com", "groups": ["system:authenticated"]},
         "sourceIPs": ["198.51.100.4"],
-        "objectRef": {"resource": "pods", "namespace": "payments", "name": "api-7d9",
-                      "subresource": "exec", "apiVersion": "v1"},
+        "objectRef": {
+            "resource": "pods",
+            "namespace": "payments",
+            "name": "api-7d9",
+            "subresource": "exec",
+            "apiVersion": "v1",
+        },
         "responseStatus": {"metadata": {}, "code": 101},
         "requestReceivedTimestamp": "2026-11-28T10:06:00.000000Z",
         "stageTimestamp": "2026-11-28T10:06:00.200000Z",
@@ -67,7 +77,9 @@ def _exec_event() -> dict[str, object]:
 def _write_inputs(root: Path) -> Path:
     trail = root / "AWSLogs/123456789012/CloudTrail/eu-west-1/2026/11/28"
     trail.mkdir(parents=True)
-    with gzip.open(trail / "123456789012_CloudTrail_eu-west-1_20261128T1005Z_abc.json.gz", "wt") as f:
+    with gzip.open(
+        trail / "123456789012_CloudTrail_eu-west-1_20261128T1005Z_abc.json.gz", "wt"
+    ) as f:
         json.dump({"Records": [_trail("acme-data"), _trail("acme-logs")]}, f)
     (trail / "truncated.json.gz").write_bytes(
         gzip.compress(json.dumps({"Records": [_trail("x")]}).encode())[:40]
@@ -87,10 +99,23 @@ def test_scan_prints_falco_json_alerts_and_reports_bad_input(tmp_path: Path) -> 
     )
     assert result.exit_code == 0, result.output
     alerts = [json.loads(line) for line in result.stdout.splitlines()]
-    assert [a["rule"] for a in alerts] == ["Bucket policy changed", "Bucket policy changed", "Exec into pod"]
+    assert [a["rule"] for a in alerts] == [
+        "Bucket policy changed",
+        "Bucket policy changed",
+        "Exec into pod",
+    ]
     first = alerts[0]
-    assert set(first) >= {"time", "rule", "priority", "source", "hostname", "output", "tags",
-                          "output_fields", "uuid"}
+    assert set(first) >= {
+        "time",
+        "rule",
+        "priority",
+        "source",
+        "hostname",
+        "output",
+        "tags",
+        "output_fields",
+        "uuid",
+    }
     assert first["priority"] == "Warning"
     assert first["source"] == "aws_cloudtrail"
     assert first["time"] == "2026-11-28T10:05:00.000000000Z"
@@ -105,7 +130,10 @@ def test_scan_prints_falco_json_alerts_and_reports_bad_input(tmp_path: Path) -> 
     # Problems are on stderr with their location, and counted; the scan went on.
     assert "truncated.json.gz: bad input:" in result.stderr
     assert "audit.log:2: bad input: not JSON" in result.stderr
-    assert "scanned 3 events (aws_cloudtrail: 2, k8s_audit: 1); 3 alerts; 2 bad input(s)" in result.stderr
+    assert (
+        "scanned 3 events (aws_cloudtrail: 2, k8s_audit: 1); 3 alerts; 2 bad input(s)"
+        in result.stderr
+    )
 
 
 def test_scan_text_lines_and_min_priority(tmp_path: Path) -> None:
@@ -123,8 +151,10 @@ def test_scan_text_lines_and_min_priority(tmp_path: Path) -> None:
 
 def test_scan_with_broken_rules_exits_1_with_location(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
-    bad.write_text("- rule: r\n  desc: d\n  condition: ka.verb = create and\n  output: o\n  priority: INFO\n"
-                   "  source: k8s_audit\n")
+    bad.write_text(
+        "- rule: r\n  desc: d\n  condition: ka.verb = create and\n  output: o\n  priority: INFO\n"
+        "  source: k8s_audit\n"
+    )
     result = CliRunner().invoke(main, ["scan", "-r", str(bad), str(tmp_path)])
     assert result.exit_code == 1
     assert f"{bad}:3:" in result.stderr

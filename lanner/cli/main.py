@@ -126,7 +126,7 @@ def rules_list(rule_paths: tuple[str, ...], source: str | None, as_json: bool) -
             )
         else:
             state = "" if r.enabled else "  (disabled)"
-            click.echo(f"{r.source:<15} {str(r.priority):<13} {r.name}{state}")
+            click.echo(f"{r.source:<15} {r.priority!s:<13} {r.name}{state}")
 
 
 @main.command("fields")
@@ -213,7 +213,7 @@ def scan(
     min_priority: str | None,
     paths: tuple[str, ...],
 ) -> None:
-    """Evaluate rules over recorded events: CloudTrail files, audit logs, JSON lines, directories."""
+    """Evaluate rules over recorded events: CloudTrail, audit logs, JSON lines, directories."""
     from lanner.cli.readers import BadInput, count_inputs, read_paths
 
     _ruleset, engine = _load(rule_paths, min_priority)

@@ -53,14 +53,21 @@ def generic_fields() -> list[FieldDef]:
     """Rows for the generic event fields; each source's registry starts with these."""
     t = FieldType
     return [
-        simple("evt.num", t.UINT, "Event number, in the order events were read.", lambda ev: ev.num),
+        simple(
+            "evt.num", t.UINT, "Event number, in the order events were read.", lambda ev: ev.num
+        ),
         simple(
             "evt.time",
             t.STRING,
             "Event time as HH:MM:SS.nnnnnnnnn (UTC).",
             _fmt(format_clock),
         ),
-        simple("evt.time.s", t.STRING, "Event time as HH:MM:SS (UTC).", _fmt(lambda ns: format_clock(ns)[:8])),
+        simple(
+            "evt.time.s",
+            t.STRING,
+            "Event time as HH:MM:SS (UTC).",
+            _fmt(lambda ns: format_clock(ns)[:8]),
+        ),
         simple(
             "evt.time.iso8601",
             t.STRING,

@@ -26,8 +26,8 @@ Decisions:
 from __future__ import annotations
 
 import calendar
-import functools
 import datetime as _dt
+import functools
 import json
 import math
 import re
@@ -56,7 +56,7 @@ _DIGITS = re.compile(r"\d+(?:\.\d+)?")
 _NS_LIMIT = 1 << 63  # past year 2262: no int64 nanosecond time
 
 
-_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
+_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
 
 
 def parse_rfc3339(text: str) -> int | None:

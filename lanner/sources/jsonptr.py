@@ -62,5 +62,3 @@ def render(value: Any) -> str | None:
     if isinstance(value, int | float):
         return json.dumps(value)
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-
-
