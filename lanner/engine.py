@@ -33,6 +33,7 @@ from lanner.fields import Source
 from lanner.loader import Rule, RuleSet
 from lanner.output import Alert, OutputFormat, compile_output
 from lanner.priority import Priority
+from lanner.sources.generic import event_time_ns
 
 _ALERT_NS = uuid.UUID("5b0f3c7e-9a43-4c55-8f5e-0d6a3c1e4b21")
 _CANDIDATE_CACHE_MAX = 4096
@@ -57,33 +58,68 @@ class EngineStats:
     last_errors: list[str] = field(default_factory=list)
 
 
-class _SourceRules:
-    """The compiled, enabled rules of one source with their index."""
+class _Group:
+    """The rules an event with given index values can meet, and one function evaluating them."""
 
-    def __init__(self, source: Source, rules: list[CompiledRule]) -> None:
+    __slots__ = ("fn", "rules")
+
+    def __init__(self, rules: tuple[CompiledRule, ...], fn: Callable[..., Any]) -> None:
+        self.rules = rules
+        self.fn = fn
+
+
+class _SourceRules:
+    """The compiled, enabled rules of one source, indexed by the values of its index fields.
+
+    Each distinct set of candidate rules is compiled once into a group function
+    (see ``Compiler.compile_group``), memoised by the index values that lead to it.
+    """
+
+    def __init__(
+        self,
+        source: Source,
+        rules: list[CompiledRule],
+        compiler: Compiler,
+        keys: tuple[FieldKey, ...],
+        first: bool,
+    ) -> None:
         self.source = source
         self.rules = rules
-        self.keys: tuple[FieldKey, ...] = ()
-        self._cache: dict[tuple[Any, ...], tuple[CompiledRule, ...]] = {}
-
-    def set_keys(self, keys: tuple[FieldKey, ...]) -> None:
+        self.compiler = compiler
         self.keys = keys
+        # Index values are read straight from their extractors: the group function
+        # gets them as arguments, so the event's cache need not hold them.
+        self.extractors = tuple(k.extract for k in keys)
+        self.first = first
+        self._by_values: dict[tuple[Any, ...], _Group] = {}
+        self._by_rules: dict[tuple[int, ...], _Group] = {}
+        self._all = self._group(tuple(rules))
 
-    def candidates(self, ev: Event) -> tuple[CompiledRule, ...]:
-        if not self.keys:
-            return tuple(self.rules)
-        key = tuple([ev[k] for k in self.keys])
-        try:
-            found = self._cache.get(key)
-        except TypeError:  # an unhashable value (a list): no pre-selection
-            return tuple(self.rules)
+    def _group(self, rules: tuple[CompiledRule, ...]) -> _Group:
+        ident = tuple(r.order for r in rules)
+        found = self._by_rules.get(ident)
         if found is None:
-            found = tuple(
-                r for r in self.rules if all(s.admits(v) for s, v in zip(r.index, key, strict=True))
+            fn = self.compiler.compile_group(
+                [r.rule.condition for r in rules], self.keys, self.first, f"group{len(self._by_rules)}"
             )
-            if len(self._cache) >= _CANDIDATE_CACHE_MAX:
-                self._cache.clear()  # values are attacker-influenced: stay bounded
-            self._cache[key] = found
+            found = self._by_rules[ident] = _Group(rules, fn)
+        return found
+
+    def lookup(self, values: tuple[Any, ...]) -> _Group:
+        try:
+            found = self._by_values.get(values)
+        except TypeError:  # an unhashable value (a list): no pre-selection
+            return self._all
+        if found is None:
+            rules = tuple(
+                r
+                for r in self.rules
+                if all(s.admits(v) for s, v in zip(r.index, values, strict=True))
+            )
+            found = self._group(rules)
+            if len(self._by_values) >= _CANDIDATE_CACHE_MAX:
+                self._by_values.clear()  # values are attacker-influenced: stay bounded
+            self._by_values[values] = found
         return found
 
 
@@ -117,7 +153,6 @@ class Engine:
         self._by_source: dict[str, _SourceRules] = {}
         self._num = 0
         # The event time is extracted once per event, like any field (rules may use it too).
-        self._time_key = FieldKey(_event_time, "<event time>")
         self._compile()
 
     # --- compilation ---
@@ -162,7 +197,6 @@ class Engine:
             raise RuleLoadErrors(errors)
         for name, rules in compiled.items():
             source = self.sources[name]
-            sr = _SourceRules(source, rules)
             compiler = compilers[name]
             keys = []
             for fname in source.index_fields:
@@ -170,8 +204,9 @@ class Engine:
                 if fdef is None or fdef.is_list:
                     continue
                 keys.append(compiler.bind(FieldRef(fname)).key)
-            sr.set_keys(tuple(keys))
-            self._by_source[name] = sr
+            self._by_source[name] = _SourceRules(
+                source, rules, compiler, tuple(keys), self.first_match
+            )
 
     def _compile_rule(
         self, rule: Rule, compiler: Compiler, source: Source, order: int
@@ -228,6 +263,13 @@ class Engine:
 
     # --- evaluation ---
 
+    def candidates(self, ev: Event) -> tuple[CompiledRule, ...]:
+        """The rules ``ev`` meets after index pre-selection, in evaluation order."""
+        sr = self._by_source.get(ev.source.name)
+        if sr is None:
+            return ()
+        return sr.lookup(tuple([x(ev) for x in sr.extractors])).rules
+
     def rules_for(self, source: str) -> list[CompiledRule]:
         sr = self._by_source.get(source)
         return list(sr.rules) if sr else []
@@ -245,8 +287,26 @@ class Engine:
         sr = self._by_source.get(ev.source.name)
         if sr is None:
             return []
+        values = tuple([x(ev) for x in sr.extractors])
+        group = sr.lookup(values)
+        try:
+            found = group.fn(ev, *values)
+        except Exception:
+            # One bad document must not stop a batch: find the rule that failed.
+            return self._evaluate_slowly(group.rules, ev)
+        if type(found) is int:
+            if found < 0:
+                return []
+            self.stats.alerts += 1
+            return [self._alert(group.rules[found], ev)]
+        alerts = [self._alert(group.rules[i], ev) for i in found]
+        self.stats.alerts += len(alerts)
+        return alerts
+
+    def _evaluate_slowly(self, rules: tuple[CompiledRule, ...], ev: Event) -> list[Alert]:
+        """Rule by rule, so that a rule failing on this event is counted and skipped."""
         alerts: list[Alert] = []
-        for cr in sr.candidates(ev):
+        for cr in rules:
             try:
                 hit = cr.predicate(ev)
             except Exception as exc:
@@ -273,7 +333,7 @@ class Engine:
         except Exception as exc:
             self._rule_error(cr, exc)
             message, fields = cr.rule.output, {}
-        ts = ev[self._time_key]
+        ts = event_time_ns(ev)
         time_ns = ts if ts is not None else self.clock()
         host = src.hostname(ev.doc) or self.hostname
         return Alert(
@@ -289,11 +349,6 @@ class Engine:
         )
 
 
-def _event_time(ev: Event) -> int | None:
-    t: int | None = ev.source.event_time(ev.doc)
-    return t
-
-
 def _alert_uuid(rule: str, src: Source, doc: Any, time_ns: int) -> str:
     """A deterministic id: the same rule on the same event always gives the same uuid,
     so a retried delivery can be recognised downstream."""
@@ -304,7 +359,14 @@ def _alert_uuid(rule: str, src: Source, doc: Any, time_ns: int) -> str:
         except (TypeError, ValueError):
             blob = repr(doc)
         ident = hashlib.sha256(blob.encode("utf-8", "surrogateescape")).hexdigest()
-    return str(uuid.uuid5(_ALERT_NS, f"{rule}\x00{src.name}\x00{ident}\x00{time_ns}"))
+    name = f"{rule}\x00{src.name}\x00{ident}\x00{time_ns}".encode("utf-8", "surrogateescape")
+    # RFC 4122 version 5 (SHA-1, name-based), built by hand: uuid.uuid5 costs
+    # three times as much, and every alert pays for it.
+    h = bytearray(hashlib.sha1(_ALERT_NS.bytes + name, usedforsecurity=False).digest()[:16])
+    h[6] = (h[6] & 0x0F) | 0x50
+    h[8] = (h[8] & 0x3F) | 0x80
+    x = h.hex()
+    return f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
 
 
 def _compares(e: Expr) -> Iterable[Compare]:

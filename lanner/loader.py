@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from lanner.condition.ast import (
     And,
     Compare,
@@ -34,7 +36,6 @@ from lanner.condition.ast import (
     MacroRef,
     Not,
     Or,
-    Pos,
     Transform,
 )
 from lanner.condition.parser import parse_condition, parse_output_field
@@ -47,7 +48,7 @@ from lanner.errors import (
     RuleLoadErrors,
 )
 from lanner.priority import Priority
-from lanner.yamlpos import Item, Scalar, parse_items
+from lanner.yamlpos import Item, Scalar, mapping_node, node_location, parse_items
 
 # The rule-language version lanner implements, compared with required_engine_version.
 ENGINE_VERSION = (0, 57, 0)
@@ -99,9 +100,9 @@ OVERRIDE_REPLACEABLE = {
             "exceptions",
             "enabled",
             "warn_evttypes",
+            "skip-if-unknown-filter",
             "capture",
             "capture_duration",
-            "source",
         }
     ),
     "macro": frozenset({"condition"}),
@@ -149,13 +150,13 @@ class Text:
 
     @classmethod
     def of(cls, scalar: Scalar) -> Text:
-        return cls(str(scalar.value), [(0, scalar)])
+        return cls(scalar.text, [(0, scalar)])
 
     def append(self, scalar: Scalar) -> None:
         # Falco joins an appended condition or output with one space.
         self.text += " "
         self.parts.append((len(self.text), scalar))
-        self.text += str(scalar.value)
+        self.text += scalar.text
 
     def locate(self, offset: int) -> Location:
         start, scalar = self.parts[0]
@@ -173,12 +174,13 @@ class ListInfo:
     order: int
     visibility: int = 0
     used: bool = False
+    broken: bool = False  # its definition had errors (reported): expands to nothing
 
 
 @dataclass
 class MacroInfo:
     name: str
-    cond: Text
+    cond: Text | None  # None: the definition had errors (reported)
     location: Location
     order: int
     visibility: int = 0
@@ -194,7 +196,9 @@ class ExceptionInfo:
     comps: list[str] | str | None
     values: list[Any]
     location: Location
-    fields_scalar: Scalar | None = None
+    # Positions of each field and value, shaped like ``fields`` and ``values``.
+    field_locs: Any = None
+    value_locs: list[Any] = field(default_factory=list)
 
 
 @dataclass
@@ -214,6 +218,7 @@ class RuleInfo:
     skip_if_unknown_filter: bool = False
     capture: bool = False
     capture_duration: int = 0
+    broken: bool = False  # errors were reported for it: not resolved
 
 
 @dataclass
@@ -258,6 +263,20 @@ class RuleSet:
 
 # --- stage 1: collect ----------------------------------------------------------------------
 
+# Names Falco accepts (its reader checks them with these expressions).
+_MACRO_NAME = re.compile(r"[a-zA-Z]+[a-zA-Z0-9_]*")
+_LIST_NAME = re.compile(r"[^()\"'\s=,]+")
+_SEMVER = re.compile(r"\s*(\d+)\.(\d+)\.(\d+)")
+_UINT32 = re.compile(r"\d{1,10}")
+
+
+def _semver(text: str) -> tuple[int, int, int] | None:
+    """Falco reads versions as "%u.%u.%u" (anything may follow: "0.10.0-rc1")."""
+    m = _SEMVER.match(text)
+    if m is None:
+        return None
+    return int(m[1]), int(m[2]), int(m[3])
+
 
 class _Collector:
     def __init__(self) -> None:
@@ -284,26 +303,24 @@ class _Collector:
     # -- items --
 
     def add_file(self, text: str, name: str) -> None:
-        try:
-            items = parse_items(text, name)
-        except RuleFileError as exc:
-            self.errors.append(exc)
-            return
+        items, errors = parse_items(text, name)
+        self.errors.extend(errors)
         for item in items:
             self.add_item(item)
 
     def add_item(self, item: Item) -> None:
+        # Falco's precedence when an item has several kinds of key.
         f = item.fields
-        if "rule" in f:
-            self._rule(item)
-        elif "macro" in f:
-            self._macro(item)
-        elif "list" in f:
-            self._list(item)
-        elif "required_engine_version" in f:
+        if "required_engine_version" in f:
             self._engine_version(f["required_engine_version"])
         elif "required_plugin_versions" in f:
             self._plugin_versions(f["required_plugin_versions"])
+        elif "list" in f:
+            self._list(item)
+        elif "macro" in f:
+            self._macro(item)
+        elif "rule" in f:
+            self._rule(item)
         else:
             keys = ", ".join(sorted(f)) or "nothing"
             self.warn(f"unknown top-level item ({keys}); skipped", item, "unknown-item")
@@ -315,17 +332,21 @@ class _Collector:
 
     def _name(self, item: Item, key: str) -> str | None:
         sc = item.fields[key]
-        if not isinstance(sc.value, str) or not sc.value.strip():
+        if not sc.is_scalar or sc.is_null or not sc.text.strip():
             self.error(f"'{key}' must be a non-empty string", sc)
             return None
-        return sc.value
+        return sc.text
 
     def _str(self, item: Item, key: str) -> Scalar | None:
+        """The scalar of a string key; None (with an error) when it is not a non-empty string."""
         sc = item.fields.get(key)
         if sc is None:
             return None
-        if isinstance(sc.value, bool) or sc.value is None or isinstance(sc.value, list | dict):
+        if not sc.is_scalar or sc.is_null:
             self.error(f"'{key}' must be a string", sc)
+            return None
+        if not sc.text.strip():
+            self.error(f"'{key}' must not be empty", sc)
             return None
         return sc
 
@@ -333,48 +354,88 @@ class _Collector:
         sc = item.fields.get(key)
         if sc is None:
             return default
-        if not isinstance(sc.value, bool):
+        value = sc.as_bool()
+        if value is None:
             self.error(f"'{key}' must be true or false", sc)
             return default
-        return sc.value
+        return value
 
-    def _merge_mode(self, item: Item, kind: str) -> tuple[bool, dict[str, str]]:
-        """(append?, override map key -> 'append'|'replace'), validated."""
+    def _strings(self, sc: Scalar, what: str) -> list[str] | None:
+        """A sequence of scalars as strings (list items, tags); None with an error otherwise."""
+        if not isinstance(sc.node, yaml.SequenceNode) or not isinstance(sc.value, list):
+            self.error(f"{what} must be a sequence of values", sc)
+            return None
+        out: list[str] = []
+        ok = True
+        for node, v in zip(sc.node.value, sc.value, strict=True):
+            if not isinstance(v, str):
+                kind = "empty (null)" if v is None else "not a single value"
+                self.error(f"an entry of {what} is {kind}", node_location(node, sc.file))
+                ok = False
+                continue
+            out.append(v)
+        return out if ok else None
+
+    def _merge_mode(self, item: Item, kind: str) -> tuple[bool, dict[str, str]] | None:
+        """(append?, override map key -> 'append'|'replace'); None when invalid (reported)."""
+        errors = len(self.errors)
         append = self._bool(item, "append", False)
+        if append:
+            self.warn(
+                "'append' is deprecated: list the keys to append under 'override' instead "
+                "(e.g. 'override: {condition: append}')",
+                item,
+                "deprecated",
+            )
         ov: dict[str, str] = {}
         sc = item.fields.get("override")
         if sc is None:
-            return append, ov
-        if append:
-            self.error("'append' and 'override' cannot be used together", sc)
-            return False, ov
-        if not isinstance(sc.value, dict):
+            return (append, ov) if len(self.errors) == errors else None
+        if not isinstance(sc.node, yaml.MappingNode) or not isinstance(sc.value, dict):
             self.error("'override' must map keys to 'append' or 'replace'", sc)
-            return False, ov
+            return None
+        key_nodes = {
+            str(k.value): (k, v) for k, v in sc.node.value if isinstance(k, yaml.ScalarNode)
+        }
         for key, mode in sc.value.items():
+            knode, vnode = key_nodes.get(key, (sc.node, sc.node))
             if mode == "append":
                 allowed = OVERRIDE_APPENDABLE[kind]
             elif mode == "replace":
                 allowed = OVERRIDE_REPLACEABLE[kind]
             else:
-                self.error(f"override of '{key}' must be 'append' or 'replace', not '{mode}'", sc)
+                self.error(
+                    f"override of '{key}' must be 'append' or 'replace', not '{mode}'",
+                    node_location(vnode, sc.file),
+                )
                 continue
             if key not in allowed:
-                self.error(f"key '{key}' cannot be overridden with '{mode}' in a {kind}", sc)
+                hint = ", use 'replace' instead" if key in OVERRIDE_REPLACEABLE[kind] else ""
+                self.error(
+                    f"key '{key}' of a {kind} cannot be overridden with '{mode}'{hint}",
+                    node_location(knode, sc.file),
+                )
                 continue
             if key not in item.fields:
-                self.error(f"'override' names '{key}' but the {kind} does not define it", sc)
+                self.error(
+                    f"'override' names '{key}' but the {kind} does not define it",
+                    node_location(knode, sc.file),
+                )
                 continue
             ov[key] = mode
+        if append and sc.value:
+            self.error("'append' and 'override' cannot be used together", item.fields["append"])
         for key in item.fields:
-            if key in (kind, "override") or key in ov:
+            if key in (kind, "override", "append") or key in ov:
                 continue
             if key in OVERRIDE_REPLACEABLE[kind] | OVERRIDE_APPENDABLE[kind]:
                 self.error(
                     f"key '{key}' is defined but not listed under 'override'",
                     item.fields[key],
                 )
-        return False, ov
+        if len(self.errors) != errors:
+            return None
+        return append, ov
 
     # -- list --
 
@@ -383,32 +444,43 @@ class _Collector:
         name = self._name(item, "list")
         if name is None:
             return
+        if not _LIST_NAME.fullmatch(name):
+            self.error(
+                f"invalid list name '{name}': it may not contain blanks, quotes, "
+                "parentheses, '=' or ','",
+                item.fields["list"],
+            )
+            return
+        merge = self._merge_mode(item, "list")
         sc = item.fields.get("items")
         if sc is None:
             self.error(f"list '{name}' has no 'items'", item)
             return
-        values = sc.value if sc.value is not None else []
-        if not isinstance(values, list) or any(isinstance(v, list | dict) for v in values):
-            self.error(f"'items' of list '{name}' must be a sequence of values", sc)
+        items = self._strings(sc, f"'items' of list '{name}'")
+        if merge is None or items is None:
+            self._define_list(name, [], item, broken=True)
             return
-        items = [_scalar_text(v) for v in values]
-        append, ov = self._merge_mode(item, "list")
+        append, ov = merge
         if append or ov.get("items") == "append":
             prev = self.lists.get(name)
             if prev is None:
-                self.error(f"list '{name}' has 'append' but no list by that name exists", item)
+                self.error(f"list '{name}' uses 'append' but no list by that name exists", item)
                 return
             prev.items.extend(items)
             prev.visibility = self.next_order()
             return
+        self._define_list(name, items, item)
+
+    def _define_list(self, name: str, items: list[str], item: Item, broken: bool = False) -> None:
         prev = self.lists.get(name)
         if prev is not None:
             prev.items = items
             prev.location = item.location
             prev.visibility = self.next_order()
+            prev.broken = broken
         else:
             order = self.next_order()
-            self.lists[name] = ListInfo(name, items, item.location, order, order)
+            self.lists[name] = ListInfo(name, items, item.location, order, order, broken=broken)
 
     # -- macro --
 
@@ -417,27 +489,45 @@ class _Collector:
         name = self._name(item, "macro")
         if name is None:
             return
-        sc = self._str(item, "condition")
-        if sc is None:
-            if "condition" not in item.fields:
-                self.error(f"macro '{name}' has no 'condition'", item)
+        if not _MACRO_NAME.fullmatch(name):
+            self.error(
+                f"invalid macro name '{name}': it must start with a letter and "
+                "contain only letters, digits and '_'",
+                item.fields["macro"],
+            )
             return
-        append, ov = self._merge_mode(item, "macro")
+        merge = self._merge_mode(item, "macro")
+        if "condition" not in item.fields:
+            self.error(f"macro '{name}' has no 'condition'", item)
+            return
+        sc = self._str(item, "condition")
+        if merge is None or sc is None:
+            self._define_macro(name, None, item)
+            return
+        append, ov = merge
         prev = self.macros.get(name)
         if append or ov.get("condition") == "append":
             if prev is None:
-                self.error(f"macro '{name}' has 'append' but no macro by that name exists", item)
+                self.error(f"macro '{name}' uses 'append' but no macro by that name exists", item)
                 return
-            prev.cond.append(sc)
+            if prev.cond is not None:
+                prev.cond.append(sc)
             prev.visibility = self.next_order()
             return
+        self._define_macro(name, sc, item)
+
+    def _define_macro(self, name: str, sc: Scalar | None, item: Item) -> None:
+        # ``sc`` None: a broken definition; it exists (no cascade of "undefined
+        # macro" errors) but is never compiled.
+        cond = Text.of(sc) if sc is not None else None
+        prev = self.macros.get(name)
         if prev is not None:
-            prev.cond = Text.of(sc)
+            prev.cond = cond
             prev.location = item.location
             prev.visibility = self.next_order()
         else:
             order = self.next_order()
-            self.macros[name] = MacroInfo(name, Text.of(sc), item.location, order, order)
+            self.macros[name] = MacroInfo(name, cond, item.location, order, order)
 
     # -- rule --
 
@@ -446,20 +536,32 @@ class _Collector:
         name = self._name(item, "rule")
         if name is None:
             return
-        append, ov = self._merge_mode(item, "rule")
+        merge = self._merge_mode(item, "rule")
+        if merge is None:
+            return
+        append, ov = merge
         prev = self.rules.get(name)
         if append or ov:
             if prev is None:
-                self.error(f"rule '{name}' has 'append' but no rule by that name exists", item)
+                how = "'append' or 'override: {key: append}'"
+                if not append and "append" not in ov.values():
+                    how = "'override: {key: replace}'"
+                self.error(f"rule '{name}' uses {how} but no rule by that name exists", item)
                 return
             self._merge_rule(prev, item, append, ov)
             return
-        keys = set(item.fields) - {"rule"}
-        if keys <= {"enabled"} and keys:
+        f = item.fields
+        if not any(k in f for k in ("condition", "output", "desc", "priority")):
             # Falco's short form: an existing rule switched on or off.
+            if "enabled" not in f:
+                self.error(
+                    f"rule '{name}' needs 'condition', 'output', 'desc' and 'priority' "
+                    "(or only 'enabled', to switch an existing rule)",
+                    item,
+                )
+                return
             self.warn(
-                "a rule item with only 'enabled' is deprecated: use "
-                "'override: {enabled: replace}'",
+                "a rule item with only 'enabled' is deprecated: use 'override: {enabled: replace}'",
                 item,
                 "deprecated",
             )
@@ -469,23 +571,24 @@ class _Collector:
             prev.enabled = self._bool(item, "enabled", prev.enabled)
             return
         info = RuleInfo(name, item.location, prev.order if prev else self.next_order())
-        missing = [k for k in ("condition", "output", "desc", "priority") if k not in item.fields]
+        missing = [k for k in ("condition", "output", "desc", "priority") if k not in f]
         if missing:
             self.error(f"rule '{name}' is missing required key(s): {', '.join(missing)}", item)
-            return
-        self._fill_rule(info, item, replace_all=True)
+            info.broken = True
+        errors = len(self.errors)
+        self._fill_rule(info, item)
+        if len(self.errors) != errors:
+            info.broken = True
         if prev is not None and prev.source != info.source:
             self.error(
                 f"rule '{name}' is redefined with source '{info.source}' "
                 f"but was defined with source '{prev.source}'",
-                item,
+                f.get("source", item),
             )
             return
         self.rules[name] = info
 
-    def _fill_rule(
-        self, info: RuleInfo, item: Item, replace_all: bool, keys: Iterable[str] | None = None
-    ) -> None:
+    def _fill_rule(self, info: RuleInfo, item: Item, keys: Iterable[str] | None = None) -> None:
         f = item.fields
         wanted = set(f) if keys is None else set(keys)
         if "condition" in wanted and (sc := self._str(item, "condition")):
@@ -493,14 +596,14 @@ class _Collector:
         if "output" in wanted and (sc := self._str(item, "output")):
             info.output = Text.of(sc)
         if "desc" in wanted and (sc := self._str(item, "desc")):
-            info.desc = str(sc.value)
+            info.desc = sc.text
         if "priority" in wanted and (sc := self._str(item, "priority")):
             try:
-                info.priority = Priority.parse(str(sc.value))
+                info.priority = Priority.parse(sc.text)
             except ValueError as exc:
                 self.error(str(exc), sc)
         if "source" in wanted and (sc := self._str(item, "source")):
-            info.source = str(sc.value)
+            info.source = sc.text.strip()
         if "tags" in wanted:
             info.tags = self._tags(f["tags"])
         if "enabled" in wanted:
@@ -512,41 +615,37 @@ class _Collector:
         if "capture" in wanted:
             info.capture = self._bool(item, "capture", False)
         if "capture_duration" in wanted:
-            v = f["capture_duration"].value
-            if isinstance(v, int) and not isinstance(v, bool) and v >= 0:
-                info.capture_duration = v
+            sc = f["capture_duration"]
+            if sc.is_scalar and sc.text.strip().isdigit():
+                info.capture_duration = int(sc.text)
             else:
-                self.error("'capture_duration' must be a non-negative integer", f["capture_duration"])
+                self.error("'capture_duration' must be a non-negative integer", sc)
         if "exceptions" in wanted:
-            info.exceptions = self._exceptions(f["exceptions"], info.name, require_fields=True)
+            info.exceptions = self._exceptions(f["exceptions"], info.name, appending=False)
 
     def _tags(self, sc: Scalar) -> list[str]:
-        if sc.value is None:
-            return []
-        if not isinstance(sc.value, list) or any(isinstance(t, list | dict) for t in sc.value):
-            self.error("'tags' must be a list of strings", sc)
-            return []
-        return [_scalar_text(t) for t in sc.value]
+        tags = self._strings(sc, "'tags'")
+        # Falco keeps tags as a set: each once.
+        return list(dict.fromkeys(tags)) if tags else []
 
     def _merge_rule(self, prev: RuleInfo, item: Item, append: bool, ov: dict[str, str]) -> None:
         f = item.fields
         if append:
-            self.warn(
-                "'append' is deprecated: list the keys to append under 'override' instead "
-                "(e.g. 'override: {condition: append}')",
-                item,
-                "deprecated",
-            )
             # Falco's legacy append only ever extended the condition and the exceptions.
             ov = {k: "append" for k in ("condition", "exceptions") if k in f}
             if not ov:
-                self.error(f"appended rule '{prev.name}' has neither 'condition' nor 'exceptions'", item)
+                self.error(
+                    f"appended rule '{prev.name}' has neither 'condition' nor 'exceptions'", item
+                )
             for k in f:
                 if k not in ("rule", "append", "condition", "exceptions"):
-                    self.warn(f"key '{k}' is ignored in an 'append: true' rule", f[k], "ignored-key")
+                    self.warn(
+                        f"key '{k}' is ignored in an 'append: true' rule", f[k], "ignored-key"
+                    )
+        errors = len(self.errors)
         for key, mode in ov.items():
             if mode == "replace":
-                self._fill_rule(prev, item, replace_all=False, keys=[key])
+                self._fill_rule(prev, item, keys=[key])
                 continue
             if key == "condition" and (sc := self._str(item, "condition")):
                 if prev.cond is None:
@@ -559,93 +658,128 @@ class _Collector:
                 else:
                     prev.output.append(sc)
             elif key == "desc" and (sc := self._str(item, "desc")):
-                prev.desc = f"{prev.desc} {sc.value}".strip()
+                prev.desc = f"{prev.desc} {sc.text}".strip()
             elif key == "tags":
                 for t in self._tags(f["tags"]):
                     if t not in prev.tags:
                         prev.tags.append(t)
             elif key == "exceptions":
                 self._append_exceptions(prev, f["exceptions"])
+        if len(self.errors) != errors:
+            prev.broken = True
 
     # -- exceptions --
 
-    def _exceptions(self, sc: Scalar, rule: str, require_fields: bool) -> list[ExceptionInfo]:
-        if sc.value is None:
+    def _exceptions(self, sc: Scalar, rule: str, appending: bool) -> list[ExceptionInfo]:
+        if sc.is_null:
             return []
-        if not isinstance(sc.value, list):
-            self.error(f"'exceptions' of rule '{rule}' must be a list", sc)
+        if not isinstance(sc.node, yaml.SequenceNode) or not isinstance(sc.value, list):
+            self.error(f"'exceptions' of rule '{rule}' must be a sequence", sc)
             return []
         out: list[ExceptionInfo] = []
-        seq = sc.node.value  # type: ignore[attr-defined]
-        for i, raw in enumerate(sc.value):
-            node = seq[i]
-            loc = Location(sc.file, node.start_mark.line + 1, node.start_mark.column + 1)
-            if not isinstance(raw, dict) or not isinstance(raw.get("name"), str):
+        names: set[str] = set()
+        for node, raw in zip(sc.node.value, sc.value, strict=True):
+            loc = node_location(node, sc.file)
+            name = raw.get("name") if isinstance(raw, dict) else None
+            if not isinstance(name, str) or not name.strip():
                 self.error(f"each exception of rule '{rule}' needs a 'name'", loc)
                 continue
-            unknown = set(raw) - {"name", "fields", "comps", "values"}
-            for k in sorted(unknown):
-                self.warn(f"unknown key '{k}' in exception '{raw['name']}'; ignored", loc)
-            exc = ExceptionInfo(
-                raw["name"], raw.get("fields"), raw.get("comps"), raw.get("values") or [], loc
-            )
-            if self._check_exception(exc, rule, require_fields):
+            if name in names:
+                self.error(f"rule '{rule}' has two exceptions named '{name}'", loc)
+                continue
+            names.add(name)
+            for k in sorted(set(raw) - {"name", "fields", "comps", "values"}):
+                self.warn(f"unknown key '{k}' in exception '{name}'; ignored", loc, "unknown-key")
+            exc = ExceptionInfo(name, raw.get("fields"), raw.get("comps"), [], loc)
+            exc.field_locs = _locs(mapping_node(node, "fields"), sc.file, loc)
+            if "values" in raw:
+                values = raw["values"]
+                vnode = mapping_node(node, "values")
+                if not isinstance(values, list) or vnode is None:
+                    self.error(
+                        f"exception '{name}' of rule '{rule}': 'values' must be a sequence", loc
+                    )
+                    continue
+                exc.values = values
+                exc.value_locs = _locs(vnode, sc.file, loc)
+            elif appending:
+                self.warn(f"exception '{name}' is appended with no values", loc, "no-values")
+            if self._check_exception(exc, rule, require_fields=not appending):
                 out.append(exc)
         return out
 
     def _check_exception(self, e: ExceptionInfo, rule: str, require_fields: bool) -> bool:
         where = f"exception '{e.name}' of rule '{rule}'"
+
+        def bad(message: str) -> bool:
+            self.error(f"{where}: {message}", e.location)
+            return False
+
         if e.fields is None:
             if require_fields:
-                self.error(f"{where} has no 'fields'", e.location)
-                return False
-            return True
+                return bad("it has no 'fields'")
+            if e.comps is not None:
+                return True  # reported by the append, which has the context
+            return self._check_values(e, where) if e.values else True
         if isinstance(e.fields, str):
+            if not e.fields.strip():
+                return bad("'fields' must not be empty")
             if e.comps is not None and not isinstance(e.comps, str):
-                self.error(f"{where}: 'fields' is one field, so 'comps' must be one operator", e.location)
-                return False
-            comp = e.comps or "in"
+                return bad("'fields' is one field, so 'comps' must be one operator")
+            comp = e.comps if e.comps is not None else "in"
             if comp not in _LIST_OPS:
-                self.error(
-                    f"{where}: when 'fields' is one field, 'comps' must be one of "
-                    f"in, pmatch, intersects (got '{comp}')",
-                    e.location,
+                return bad(
+                    "when 'fields' is one field, 'comps' must be one of in, pmatch, intersects "
+                    f"(got '{comp}')"
                 )
-                return False
-            if not isinstance(e.values, list):
-                self.error(f"{where}: 'values' must be a list", e.location)
-                return False
-            return True
-        if not isinstance(e.fields, list) or not all(isinstance(x, str) for x in e.fields):
-            self.error(f"{where}: 'fields' must be a field name or a list of them", e.location)
-            return False
+            e.comps = comp
+            return self._check_values(e, where)
+        if not isinstance(e.fields, list) or not all(
+            isinstance(x, str) and x.strip() for x in e.fields
+        ):
+            return bad("'fields' must be a field name or a list of field names")
+        if not e.fields:
+            return bad("'fields' must not be empty")
         comps = e.comps if e.comps is not None else ["="] * len(e.fields)
         if not isinstance(comps, list) or len(comps) != len(e.fields):
-            self.error(
-                f"{where}: 'fields' and 'comps' must have the same number of entries", e.location
-            )
-            return False
+            return bad("'fields' and 'comps' must have the same number of entries")
         for c in comps:
             if c not in EXCEPTION_OPS:
-                self.error(f"{where}: unknown comparison operator '{c}'", e.location)
-                return False
+                return bad(f"'{c}' is not a supported comparison operator")
         e.comps = comps
-        if not isinstance(e.values, list):
-            self.error(f"{where}: 'values' must be a list", e.location)
+        return self._check_values(e, where)
+
+    def _check_values(self, e: ExceptionInfo, where: str) -> bool:
+        def bad(message: str, at: Any) -> bool:
+            self.error(f"{where}: {message}", _at(at, e.location))
             return False
-        for v in e.values:
-            if not isinstance(v, list) or len(v) != len(e.fields):
-                self.error(
-                    f"{where}: each entry of 'values' must be a list of {len(e.fields)} value(s), "
-                    f"one per field; got {v!r}",
-                    e.location,
+
+        if isinstance(e.fields, str):
+            for v, loc in zip(e.values, e.value_locs, strict=True):
+                if not isinstance(v, str):
+                    return bad("with one field, each value must be a single string", loc)
+            return True
+        n = len(e.fields) if isinstance(e.fields, list) else None
+        for row, rloc in zip(e.values, e.value_locs, strict=True):
+            if not isinstance(row, list) or (n is not None and len(row) != n):
+                return bad(
+                    f"each entry of 'values' must be a list of {n} value(s), one per field", rloc
                 )
-                return False
+            comps = e.comps if isinstance(e.comps, list) else [None] * len(row)
+            cell_locs = rloc if isinstance(rloc, list) else [rloc] * len(row)
+            for cell, comp, cloc in zip(row, comps, cell_locs, strict=False):
+                if isinstance(cell, list):
+                    if comp is not None and comp not in _LIST_OPS:
+                        return bad(f"operator '{comp}' takes one value, not a list", cloc)
+                    if not all(isinstance(x, str) for x in cell):
+                        return bad("a list of values may only hold single values", cloc)
+                elif not isinstance(cell, str):
+                    return bad("a value is empty (null) or not a single value", cloc)
         return True
 
     def _append_exceptions(self, prev: RuleInfo, sc: Scalar) -> None:
         by_name = {e.name: e for e in prev.exceptions}
-        for e in self._exceptions(sc, prev.name, require_fields=False):
+        for e in self._exceptions(sc, prev.name, appending=True):
             old = by_name.get(e.name)
             if old is None:
                 if e.fields is None or not e.values:
@@ -655,8 +789,9 @@ class _Collector:
                         e.location,
                     )
                     continue
-                prev.exceptions.append(e)
-                by_name[e.name] = e
+                if self._check_exception(e, prev.name, require_fields=True):
+                    prev.exceptions.append(e)
+                    by_name[e.name] = e
                 continue
             if e.fields is not None or e.comps is not None:
                 self.error(
@@ -665,26 +800,30 @@ class _Collector:
                     e.location,
                 )
                 continue
-            probe = ExceptionInfo(e.name, old.fields, old.comps, e.values, e.location)
-            if self._check_exception(probe, prev.name, require_fields=True):
+            probe = ExceptionInfo(
+                e.name, old.fields, old.comps, e.values, e.location, old.field_locs, e.value_locs
+            )
+            if self._check_values(probe, f"exception '{e.name}' of rule '{prev.name}'"):
                 old.values = list(old.values) + list(e.values)
+                old.value_locs = list(old.value_locs) + list(e.value_locs)
 
     # -- versions --
 
     def _engine_version(self, sc: Scalar) -> None:
-        v = sc.value
-        try:
-            if isinstance(v, int) and not isinstance(v, bool):
-                req = (0, v, 0)
-            else:
-                parts = [int(p) for p in str(v).strip().split(".")]
-                if len(parts) != 3:
-                    raise ValueError
-                req = (parts[0], parts[1], parts[2])
-        except ValueError:
-            self.error(f"required_engine_version '{v}' is not a number or a semantic version", sc)
+        text = sc.text.strip() if sc.is_scalar and not sc.is_null else ""
+        req: tuple[int, int, int] | None
+        if _UINT32.fullmatch(text) and int(text) < 2**32:
+            req = (0, int(text), 0)  # the old integer form means 0.N.0
+        else:
+            req = _semver(text)
+        if req is None:
+            shown = f"'{text}'" if sc.is_scalar else "a sequence or mapping"
+            self.error(
+                f"required_engine_version {shown} is not a number or a semantic version (x.y.z)",
+                sc,
+            )
             return
-        if req > ENGINE_VERSION:
+        if req[0] != ENGINE_VERSION[0] or req > ENGINE_VERSION:
             have = ".".join(map(str, ENGINE_VERSION))
             self.error(
                 f"rules require engine version {'.'.join(map(str, req))}, lanner implements {have}",
@@ -694,33 +833,86 @@ class _Collector:
             self.engine_version = req
 
     def _plugin_versions(self, sc: Scalar) -> None:
-        if not isinstance(sc.value, list):
-            self.error("required_plugin_versions must be a list of {name, version}", sc)
+        if not isinstance(sc.node, yaml.SequenceNode) or not isinstance(sc.value, list):
+            self.error("required_plugin_versions must be a sequence of {name, version}", sc)
             return
-        for entry in sc.value:
-            if not isinstance(entry, dict) or "name" not in entry or "version" not in entry:
-                self.error("each required plugin needs 'name' and 'version'", sc)
+        for node, entry in zip(sc.node.value, sc.value, strict=True):
+            loc = node_location(node, sc.file)
+            choices = self._plugin_choices(entry, node, loc, sc.file)
+            if choices is None:
                 continue
-            choices = [entry] + [a for a in entry.get("alternatives") or [] if isinstance(a, dict)]
             ok = False
-            for c in choices:
-                have = PROVIDED_PLUGINS.get(str(c.get("name")))
-                try:
-                    want = tuple(int(x) for x in str(c.get("version")).split("."))
-                except ValueError:
-                    self.error(f"plugin version '{c.get('version')}' is not a semantic version", sc)
-                    ok = True
-                    break
+            for name, want in choices:
+                have = PROVIDED_PLUGINS.get(name)
                 if have is not None and have[0] == want[0] and have >= want:
                     ok = True
                     break
             if not ok:
+                name, want = choices[0]
                 self.warn(
-                    f"plugin '{entry['name']}' {entry['version']} is required; lanner provides "
+                    f"plugin '{name}' {'.'.join(map(str, want))} is required; lanner provides "
                     "its own fields instead of plugins, and has no equivalent for this one",
-                    sc,
+                    loc,
                     "plugin-version",
                 )
+
+    def _plugin_choices(
+        self, entry: Any, node: yaml.Node, loc: Location, file: str | None
+    ) -> list[tuple[str, tuple[int, int, int]]] | None:
+        """A requirement and its alternatives as (name, version), or None (reported)."""
+        if not isinstance(entry, dict):
+            self.error("each required plugin must be a mapping with 'name' and 'version'", loc)
+            return None
+        raw = [(entry, loc)]
+        alts = entry.get("alternatives")
+        if alts is not None:
+            anode = mapping_node(node, "alternatives")
+            if not isinstance(alts, list) or not isinstance(anode, yaml.SequenceNode):
+                self.error("the 'alternatives' of a required plugin must be a sequence", loc)
+                return None
+            raw += [(a, node_location(n, file)) for a, n in zip(alts, anode.value, strict=True)]
+        out: list[tuple[str, tuple[int, int, int]]] = []
+        for choice, cloc in raw:
+            if not isinstance(choice, dict):
+                self.error("a required plugin alternative must be a mapping", cloc)
+                return None
+            name, version = choice.get("name"), choice.get("version")
+            if not isinstance(name, str) or not name or not isinstance(version, str):
+                self.error("each required plugin needs a 'name' and a 'version'", cloc)
+                return None
+            want = _semver(version)
+            if want is None:
+                self.error(f"invalid required version '{version}' for plugin '{name}'", cloc)
+                return None
+            if any(n == name for n, _ in out):
+                self.error(f"plugin '{name}' is listed twice among alternatives", cloc)
+                return None
+            out.append((name, want))
+        return out
+
+
+class _Locs(list[Any]):
+    """The locations of a sequence's entries, and (``at``) of the sequence itself."""
+
+    at: Location
+
+
+def _locs(node: yaml.Node | None, file: str | None, default: Location) -> Any:
+    """Locations shaped like the node's plain value: a Location per scalar, lists for
+    sequences (the positions of exception fields and values)."""
+    if node is None:
+        return default
+    if isinstance(node, yaml.SequenceNode):
+        out = _Locs(_locs(c, file, default) for c in node.value)
+        out.at = node_location(node, file)
+        return out
+    return node_location(node, file)
+
+
+def _at(loc: Any, default: Location) -> Location:
+    if isinstance(loc, Location):
+        return loc
+    return getattr(loc, "at", default)
 
 
 def _unquote(item: str) -> str:
@@ -738,9 +930,6 @@ def _scalar_text(v: Any) -> str:
 
 
 # --- stage 2: resolve ---------------------------------------------------------------------
-
-
-_SIMPLE_VALUE = re.compile(r"^[^\s(),=\"']+$")
 
 
 class _Resolver:
@@ -762,12 +951,10 @@ class _Resolver:
         info = self.col.lists.get(name)
         if info is None:
             return None
-        info.used = True
         out: list[str] = []
         for item in info.items:
             sub = self.col.lists.get(item)
             if sub is not None and sub.order < info.visibility and sub is not info:
-                sub.used = True
                 out.extend(sub.items)
             else:
                 out.append(item)
@@ -781,18 +968,20 @@ class _Resolver:
             return parse_condition(text.text)
         except ConditionSyntaxError as exc:
             off = _offset_of(text.text, exc.location)
-            self.col.errors.append(
-                ConditionSyntaxError(f"{what}: {exc.message}", text.locate(off))
-            )
+            self.col.errors.append(ConditionSyntaxError(f"{what}: {exc.message}", text.locate(off)))
             return None
 
-    def macro(self, name: str, visibility: int | None) -> Expr | None:
+    def macro(self, name: str, visibility: int | None, mark: bool = True) -> Expr | None:
         info = self.col.macros.get(name)
         if info is None or (visibility is not None and info.order >= visibility):
             # A macro sees only macros defined before its own (last) definition.
             return None
-        info.used = True
+        if mark:
+            info.used = True
         if info.ast is not None:
+            return info.ast
+        if info.cond is None:  # broken definition, already reported
+            info.ast = Const(False)
             return info.ast
         if info.resolving:
             self.col.error(f"macro '{name}' refers to itself", info.location)
@@ -803,6 +992,9 @@ class _Resolver:
             info.ast = (
                 Const(False) if parsed is None else self.resolve(parsed, info.cond, info.visibility)
             )
+        except RecursionError:
+            self.col.error(f"macro '{name}': macros are nested too deeply", info.location)
+            info.ast = Const(False)
         finally:
             info.resolving = False
         return info.ast
@@ -872,7 +1064,8 @@ class _Resolver:
         with quotes (``'"10.0.0.0/8"'``) means the unquoted value.
         """
         lit = Literal(_unquote(item), ref.pos)
-        self.node_locations[id(lit)] = text.locate(ref.pos.offset)
+        where = self.node_locations.get(id(ref))
+        self.node_locations[id(lit)] = where if where is not None else text.locate(ref.pos.offset)
         return lit
 
     def _locate_values(self, c: Compare, text: Text) -> None:
@@ -882,7 +1075,9 @@ class _Resolver:
 
     # -- exceptions --
 
-    def exceptions_expr(self, rule: RuleInfo, text: Text) -> Expr | None:
+    def exceptions_expr(self, rule: RuleInfo) -> Expr | None:
+        """``not (...)`` clauses for a rule's exceptions, each node placed at the YAML
+        field or value it came from."""
         clauses: list[Expr] = []
         for e in rule.exceptions:
             if not e.values:
@@ -891,7 +1086,10 @@ class _Resolver:
                 clause = self._exception(e)
             except LannerError as exc:
                 self.col.errors.append(
-                    RuleFileError(f"exception '{e.name}' of rule '{rule.name}': {exc.message}", e.location)
+                    RuleFileError(
+                        f"exception '{e.name}' of rule '{rule.name}': {exc.message}",
+                        exc.location or e.location,
+                    )
                 )
                 continue
             for node in _walk(clause):
@@ -903,67 +1101,84 @@ class _Resolver:
 
     def _exception(self, e: ExceptionInfo) -> Expr:
         if isinstance(e.fields, str):
-            lhs = _field_expr(e.fields)
+            floc = e.field_locs if isinstance(e.field_locs, Location) else e.location
+            lhs = self._field(e.fields, floc)
             comp = e.comps if isinstance(e.comps, str) else "in"
-            comp = "=" if comp == "==" else comp
-            vals = [_scalar_text(v) for v in e.values]
-            if comp in _LIST_OPS:
-                return self._compare(
-                    Compare(lhs, comp, ListLit(tuple(Literal(v) for v in vals))), _NO_TEXT
-                )
-            return _or([self._single(lhs, comp, v) for v in vals])
+            lits = tuple(
+                self._lit(v, loc)
+                for v, loc in zip(e.values, _flat_locs(e, e.value_locs), strict=False)
+            )
+            return self._compare(Compare(lhs, comp, ListLit(lits)), _At(e.location))
         assert isinstance(e.fields, list) and isinstance(e.comps, list)
+        field_locs = _flat_locs(e, e.field_locs)
         alts: list[Expr] = []
-        for row in e.values:
+        for row, row_locs in zip(e.values, _flat_locs(e, e.value_locs), strict=False):
+            cell_locs = row_locs if isinstance(row_locs, list) else [row_locs] * len(row)
             terms: list[Expr] = []
-            for fname, comp, value in zip(e.fields, e.comps, row, strict=True):
-                lhs = _field_expr(fname)
+            for fname, floc, comp, cell, cloc in zip(
+                e.fields, field_locs, e.comps, row, cell_locs, strict=False
+            ):
+                lhs = self._field(fname, floc)
                 comp = "=" if comp == "==" else comp
-                if comp in _LIST_OPS:
-                    if isinstance(value, list):
-                        lit = ListLit(tuple(Literal(_scalar_text(v)) for v in value))
-                        terms.append(self._compare(Compare(lhs, comp, lit), _NO_TEXT))
-                    else:
-                        # A bare value with a list operator names a list (or is one item).
-                        v = _scalar_text(value)
-                        lit = ListLit((Literal(v),))
-                        terms.append(self._compare(Compare(lhs, comp, lit), _NO_TEXT))
+                at = _At(cloc if isinstance(cloc, Location) else e.location)
+                if isinstance(cell, list):
+                    locs = cloc if isinstance(cloc, list) else [cloc] * len(cell)
+                    lit = ListLit(
+                        tuple(self._lit(v, loc) for v, loc in zip(cell, locs, strict=False))
+                    )
+                    terms.append(self._compare(Compare(lhs, comp, lit), at))
+                elif comp in _LIST_OPS:
+                    # A bare value with a list operator names a list (or is one item).
+                    lit = ListLit((self._lit(cell, at.loc),))
+                    terms.append(self._compare(Compare(lhs, comp, lit), at))
                 else:
-                    if isinstance(value, list):
-                        raise RuleFileError(
-                            f"operator '{comp}' of field '{fname}' takes one value, not a list"
-                        )
-                    terms.append(self._single(lhs, comp, _scalar_text(value)))
+                    terms.append(Compare(lhs, comp, self._lit(cell, at.loc)))
             alts.append(terms[0] if len(terms) == 1 else And(tuple(terms)))
         return _or(alts)
 
-    def _single(self, lhs: FieldRef | Transform, comp: str, value: str) -> Expr:
-        # A value naming a macro-free list is still just a value here, as in Falco.
-        return Compare(lhs, comp, Literal(value))
+    def _field(self, text: str, loc: Any) -> FieldRef | Transform:
+        where = loc if isinstance(loc, Location) else None
+        try:
+            expr, end = parse_output_field(text.strip(), 0)
+        except ConditionSyntaxError:
+            raise RuleFileError(f"'{text}' is not a field name", where) from None
+        if end != len(text.strip()):
+            raise RuleFileError(f"'{text}' is not a field name", where)
+        if where is not None:
+            for node in _operand_nodes(Compare(expr, "exists")):
+                self.node_locations[id(node)] = where
+        return expr
+
+    def _lit(self, value: Any, loc: Any) -> Literal:
+        lit = Literal(_scalar_text(value))
+        if isinstance(loc, Location):
+            self.node_locations[id(lit)] = loc
+        return lit
 
 
-class _NoText(Text):
+class _At(Text):
+    """A stand-in for condition text: every offset is one fixed place in the file."""
+
+    def __init__(self, loc: Location) -> None:
+        super().__init__("", [])
+        self.loc = loc
+
     def locate(self, offset: int) -> Location:
-        return Location()
+        return self.loc
 
 
-_NO_TEXT = _NoText("", [])
+def _flat_locs(e: ExceptionInfo, locs: Any) -> list[Any]:
+    """``locs`` as a list (a lone Location, or nothing, repeated for every entry)."""
+    if isinstance(locs, list):
+        return locs
+    n = max(len(e.values), len(e.fields) if isinstance(e.fields, list) else 1)
+    return [locs if isinstance(locs, Location) else e.location] * n
 
 
 def _or(alts: list[Expr]) -> Expr:
     if not alts:
         return Const(False)
     return alts[0] if len(alts) == 1 else Or(tuple(alts))
-
-
-def _field_expr(text: str) -> FieldRef | Transform:
-    try:
-        expr, end = parse_output_field(text.strip(), 0)
-    except ConditionSyntaxError:
-        raise RuleFileError(f"'{text}' is not a field name") from None
-    if end != len(text.strip()):
-        raise RuleFileError(f"'{text}' is not a field name")
-    return expr
 
 
 def _operand_nodes(c: Compare) -> list[Any]:
@@ -1047,7 +1262,9 @@ def _expand(paths: Iterable[str | Path], col: _Collector) -> list[Path]:
                 c for c in path.iterdir() if c.suffix in (".yaml", ".yml") and c.is_file()
             )
             if not found:
-                col.errors.append(RuleFileError("no *.yaml rules files in directory", Location(str(path))))
+                col.errors.append(
+                    RuleFileError("no *.yaml rules files in directory", Location(str(path)))
+                )
             out.extend(found)
         elif path.exists():
             out.append(path)
@@ -1058,16 +1275,27 @@ def _expand(paths: Iterable[str | Path], col: _Collector) -> list[Path]:
 
 def _resolve(col: _Collector, files: list[str]) -> RuleSet:
     res = _Resolver(col)
+    # Macros first, in definition order: each one's references are then mostly
+    # resolved already, which keeps long chains of macros from recursing deeply.
+    # Like Falco, this also reports errors in macros no rule uses.
+    for m in sorted(col.macros.values(), key=lambda m: m.order):
+        res.macro(m.name, None, mark=False)
     rules: list[Rule] = []
     for info in sorted(col.rules.values(), key=lambda r: r.order):
+        if info.broken:
+            continue
         if info.cond is None or info.output is None:
             col.error(f"rule '{info.name}' has no condition or output", info.location)
             continue
         parsed = res.parse(info.cond, f"in rule '{info.name}'")
         if parsed is None:
             continue
-        cond = res.resolve(parsed, info.cond)
-        exc = res.exceptions_expr(info, info.cond)
+        try:
+            cond = res.resolve(parsed, info.cond)
+        except RecursionError:
+            col.error(f"rule '{info.name}': the condition is nested too deeply", info.location)
+            continue
+        exc = res.exceptions_expr(info)
         if exc is not None:
             cond = And((cond, exc))
         rules.append(
@@ -1088,26 +1316,22 @@ def _resolve(col: _Collector, files: list[str]) -> RuleSet:
                 cond_text=info.cond,
             )
         )
-    # Macros no rule reached are still parsed and resolved, so their errors show.
     for name, m in col.macros.items():
-        if m.ast is None and not m.resolving:
-            was_used = m.used
-            res.macro(name, None)
-            m.used = was_used
-    for name, m in col.macros.items():
-        if not m.used:
+        if not m.used and m.cond is not None:
             col.warn(f"macro '{name}' is never used", m.location, "unused-macro")
+    used_lists = _lists_used(col)
     for name, li in col.lists.items():
-        res.list_items(name)
-    used_lists = _lists_used(col, res)
-    for name, li in col.lists.items():
-        if name not in used_lists:
+        if name not in used_lists and not li.broken:
             col.warn(f"list '{name}' is never used", li.location, "unused-list")
     if col.errors:
-        raise RuleLoadErrors(col.errors)
+        raise RuleLoadErrors([_one_line(e) for e in _in_file_order(col.errors, files)])
+    col.warnings = [
+        Diagnostic(_escape(w.message), w.location, w.code) if _needs_escape(w.message) else w
+        for w in col.warnings
+    ]
     return RuleSet(
         rules=rules,
-        lists={n: res.lists.get(n, li.items) for n, li in col.lists.items()},
+        lists={n: res.list_items(n) or [] for n in col.lists},
         macros={n: m.ast for n, m in col.macros.items() if m.ast is not None},
         warnings=col.warnings,
         files=files,
@@ -1116,20 +1340,74 @@ def _resolve(col: _Collector, files: list[str]) -> RuleSet:
     )
 
 
-def _lists_used(col: _Collector, res: _Resolver) -> set[str]:
-    """Lists referenced by a used macro, a rule, an exception, or another used list."""
-    used: set[str] = set()
-    texts = [r.cond.text for r in col.rules.values() if r.cond]
-    texts += [m.cond.text for m in col.macros.values() if m.used]
+_DELIMS = re.compile(r"[ \t\n\r(),=]+")
+
+
+def _lists_used(col: _Collector) -> set[str]:
+    """Lists Falco counts as used: named in any macro's or rule's condition or exception
+    (as a word between blanks, parentheses, commas or '='), or expanded in another list."""
+    words: set[str] = set()
     for r in col.rules.values():
+        if r.cond is not None:
+            words.update(_DELIMS.split(r.cond.text))
         for e in r.exceptions:
-            texts.append(repr(e.values))
-    words = set(re.findall(r"[A-Za-z_][A-Za-z0-9_.\-]*", " ".join(texts)))
-    frontier = [n for n in col.lists if n in words]
-    while frontier:
-        n = frontier.pop()
-        if n in used:
-            continue
-        used.add(n)
-        frontier.extend(i for i in col.lists[n].items if i in col.lists)
+            words.update(_strings_in(e.values))
+    for m in col.macros.values():
+        if m.cond is not None:
+            words.update(_DELIMS.split(m.cond.text))
+    used = {n for n in col.lists if n in words}
+    for info in col.lists.values():
+        for item in info.items:
+            sub = col.lists.get(item)
+            if sub is not None and sub.order < info.visibility and sub is not info:
+                used.add(item)
     return used
+
+
+def _strings_in(v: Any) -> Iterable[str]:
+    if isinstance(v, list):
+        for x in v:
+            yield from _strings_in(x)
+    elif isinstance(v, str):
+        yield v
+
+
+def _in_file_order(errors: list[LannerError], files: list[str]) -> list[LannerError]:
+    """Errors sorted by file (in load order), line and column; the sort is stable."""
+    rank = {f: i for i, f in enumerate(files)}
+
+    def key(e: LannerError) -> tuple[int, int, int]:
+        loc = e.location or Location()
+        return rank.get(loc.file or "", -1), loc.line, loc.col
+
+    return sorted(errors, key=key)
+
+
+# Names and values in messages come from the file; a line break in one must not
+# split a "FILE:LINE:COL: error: ..." line.
+_CONTROL = {i: f"\\x{i:02x}" for i in range(32)} | {
+    0x0A: "\\n",
+    0x0D: "\\r",
+    0x09: "\\t",
+    0x7F: "\\x7f",
+    0x85: "\\x85",
+    0x2028: "\\u2028",
+    0x2029: "\\u2029",
+}
+
+
+def _needs_escape(message: str) -> bool:
+    return len(message.splitlines()) > 1 or any(ord(c) in _CONTROL for c in message)
+
+
+def _escape(message: str) -> str:
+    return message.translate(_CONTROL)
+
+
+def _one_line(e: LannerError) -> LannerError:
+    if not _needs_escape(e.message):
+        return e
+    clone = e.with_location(e.location) if e.location is not None else e
+    clone.message = _escape(e.message)
+    Exception.__init__(clone, clone.message)
+    return clone

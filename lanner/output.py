@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from lanner.condition.ast import FieldRef, Transform
+from lanner.condition.ast import FieldRef, Transform, ValueExpr
 from lanner.condition.compiler import BoundValue, Compiler
 from lanner.condition.parser import parse_output_field
 from lanner.errors import (
@@ -19,12 +19,13 @@ from lanner.errors import (
     Location,
     UnknownFieldError,
 )
-from lanner.event import Event
+from lanner.event import Event, FieldKey
 from lanner.priority import Priority
 from lanner.sources.generic import format_clock, format_iso8601
 
 NA = "<NA>"
 _WIDTH = re.compile(r"\d+")
+_FIELD_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z][A-Za-z0-9_]*)+")
 
 
 def render_value(value: Any) -> str:
@@ -53,10 +54,12 @@ def json_value(value: Any) -> Any:
 
 @dataclass(frozen=True, slots=True)
 class _Token:
-    label: str  # the key in output_fields: the field as written
-    bound: BoundValue
+    bound: BoundValue  # what the text shows
     width: int | None
-    in_json: bool  # transformed values are rendered, but Falco keeps them out of output_fields
+    # The output_fields entries, label -> key. A plain field is its own entry; a
+    # transformer contributes the plain fields inside it, untransformed, as Falco
+    # keeps transformed values out of output_fields.
+    fields: tuple[tuple[str, FieldKey], ...]
 
 
 class OutputFormat:
@@ -75,12 +78,14 @@ class OutputFormat:
                 continue
             assert isinstance(p, _Token)
             v = ev[p.bound.key]
-            text = render_value(v)
+            # Most values are plain strings: skip the general renderers for them.
+            text = v if type(v) is str else render_value(v)
             if p.width is not None:
                 text = text[: p.width].ljust(p.width)
             out.append(text)
-            if p.in_json:
-                values[p.label] = json_value(v)
+            for label, key in p.fields:
+                jv = ev[key]
+                values[label] = jv if type(jv) is str or type(jv) is int else json_value(jv)
         return "".join(out), values
 
 
@@ -89,8 +94,8 @@ def compile_output(
 ) -> OutputFormat:
     """Parses ``%field`` tokens (``%proc.aname[2]``, ``%tolower(fd.name)``, ``%20proc.name``).
 
-    An unknown field name is shortened until it names a known field, as Falco
-    does, so ``%ka.user.name's`` reads ``ka.user.name`` followed by ``'s``.
+    A token that does not compile is shortened until it names a field, as
+    Falco does, so ``%ka.user.name's`` reads ``ka.user.name`` followed by ``'s``.
     """
     parts: list[str | _Token] = []
     lit: list[str] = []
@@ -114,44 +119,61 @@ def compile_output(
         if m:
             width = int(m.group())
             i = m.end()
-        token, end = _parse_token(text, i, compiler, fail)
+            if i >= n:
+                raise fail(CompileError, "an output cannot end with a field width", start)
+        expr, bound, end = _parse_token(text, i, compiler, fail)
         if lit:
             parts.append("".join(lit))
             lit = []
-        bound = token
-        parts.append(_Token(bound.label, bound, width, _is_plain_field(bound)))
+        parts.append(_Token(bound, width, _output_fields(expr, compiler)))
         i = end
     if lit:
         parts.append("".join(lit))
     return OutputFormat(parts)
 
 
-def _is_plain_field(bound: BoundValue) -> bool:
-    return not bound.label.endswith(")")
+def _output_fields(expr: ValueExpr, compiler: Compiler) -> tuple[tuple[str, FieldKey], ...]:
+    found: dict[str, FieldKey] = {}
+
+    def walk(e: Any) -> None:
+        if isinstance(e, FieldRef):
+            b = compiler.bind(e)
+            found.setdefault(b.label, b.key)
+        elif isinstance(e, Transform):
+            for a in e.args:
+                walk(a)
+
+    walk(expr)
+    return tuple(found.items())
 
 
 def _parse_token(
     text: str, i: int, compiler: Compiler, fail: Callable[..., LannerError]
-) -> tuple[BoundValue, int]:
+) -> tuple[ValueExpr, BoundValue, int]:
+    expr: ValueExpr | None = None
     try:
         expr, end = parse_output_field(text, i)
-    except ConditionSyntaxError:
-        raise fail(CompileError, f"invalid output token at '%{text[i : i + 20]}'", i) from None
-    try:
-        return compiler.bind(expr), end
+        return expr, compiler.bind(expr), end
+    except ConditionSyntaxError as exc:
+        error: LannerError = fail(CompileError, f"invalid output token: {exc.message}", i)
     except (UnknownFieldError, FieldArgumentError, CompileError) as exc:
-        if isinstance(expr, FieldRef) and expr.arg is None and isinstance(exc, UnknownFieldError):
-            name = expr.name
-            while "." in name:
-                name = name[:-1].rstrip(".")
-                if compiler.source.fields.resolve(name, None) is not None:
-                    try:
-                        return compiler.bind(FieldRef(name)), i + len(name)
-                    except LannerError:
-                        break
-        if isinstance(expr, Transform | FieldRef):
-            raise fail(type(exc), exc.message, i) from None
-        raise
+        error = fail(type(exc), exc.message, i)
+    # Like Falco, fall back to the longest prefix of the token that is a field:
+    # '%proc.name's' is proc.name then "'s"; '%proc.name[2]' is proc.name then '[2]'.
+    m = _FIELD_NAME.match(text, i)
+    name = m.group() if m else ""
+    if isinstance(expr, FieldRef) and expr.arg is None:
+        name = name[:-1]
+    while "." in name:
+        name = name.rstrip(".")
+        if "." in name and compiler.source.fields.resolve(name, None) is not None:
+            ref = FieldRef(name)
+            try:
+                return ref, compiler.bind(ref), i + len(name)
+            except LannerError:
+                pass
+        name = name[:-1]
+    raise error
 
 
 @dataclass(slots=True)

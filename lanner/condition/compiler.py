@@ -7,18 +7,35 @@ whole condition becomes the body of one generated function, so ``and``/``or``
 short-circuit natively and every constant (sets, compiled regexes, parsed
 numbers) is prepared once here, never per event.
 
-Falco's rule: a field that cannot be extracted (``None``) makes its
-comparison false, for every operator, ``!=`` included.
+Falco's rules, as libsinsp applies them:
+
+- a field that cannot be extracted (``None``) makes its comparison false,
+  for every operator, ``!=`` included (``not (f = x)`` is then true);
+- which operators a field accepts depends on its type: strings take every
+  operator (``<`` and friends compare as ``strcmp``), numbers take ``=``,
+  ``!=``, the orderings, ``in`` and ``intersects``, booleans and addresses
+  only ``=``, ``!=``, ``in`` and ``intersects``, byte buffers add
+  ``contains``, ``startswith``, ``endswith``, ``bcontains`` and
+  ``bstartswith``; list fields take ``exists``, ``in`` and ``intersects``;
+- ``regex`` is RE2 in POSIX mode, matched against the whole value; ``glob``
+  is ``fnmatch(3)`` without flags; ``pmatch`` matches whole path components,
+  each of which may be a glob.
+
+Two kinds of syscall fields hold several values under one name and are
+compared item by item: ``proc.aname`` and the other ancestor fields without
+an index hold when any ancestor matches (``!=`` included), and ``fd.ip``,
+``fd.net``, ``fd.port``, ``fd.proto`` hold when either end matches, except
+``!=``, which needs both ends to differ.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import ipaddress
 import itertools
-import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,8 +60,14 @@ from lanner.condition.ast import (
 from lanner.errors import CompileError, FieldArgumentError, LannerError, Location, UnknownFieldError
 from lanner.event import Event, FieldKey
 from lanner.fields import FieldType, Source
+from lanner.sources.syscall import FLAG_ANY_ANCESTOR, FLAG_EITHER_END
 
 Predicate = Callable[[Event], bool]
+
+# How a field holding several values is compared: "any" holds when one item
+# holds; "either" is the same except that '!=' needs every item to differ.
+ANY_ITEM = "any"
+EITHER_END = "either"
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +78,7 @@ class BoundValue:
     type: FieldType
     is_list: bool
     label: str
+    multi: str | None = None  # ANY_ITEM, EITHER_END or None for a plain value
 
 
 def _err(cls: type[LannerError], message: str, node: Any) -> LannerError:
@@ -63,6 +87,61 @@ def _err(cls: type[LannerError], message: str, node: Any) -> LannerError:
     err = cls(message, loc)
     err.node = node  # type: ignore[attr-defined]  # the engine maps it back to the file
     return err
+
+
+# --- operators per type -----------------------------------------------------------------
+
+_ORDER_OPS = frozenset({"<", "<=", ">", ">="})
+_TEXT = frozenset({FieldType.STRING, FieldType.FSPATH})
+_IP = frozenset({FieldType.IPADDR, FieldType.IPNET})
+_BUFFER_OPS = frozenset(
+    {
+        "=",
+        "!=",
+        "contains",
+        "startswith",
+        "endswith",
+        "bcontains",
+        "bstartswith",
+        "in",
+        "intersects",
+    }
+)
+_NUMERIC_OPS = frozenset({"=", "!=", "<", "<=", ">", ">=", "in", "intersects"})
+_EQUALITY_OPS = frozenset({"=", "!=", "in", "intersects"})
+
+
+def _supports(t: FieldType, op: str) -> bool:
+    """Whether Falco accepts ``op`` on a single value of type ``t``."""
+    if op == "exists":
+        return True
+    if t in _TEXT:
+        return op not in ("bcontains", "bstartswith")
+    if t is FieldType.BYTES:
+        return op in _BUFFER_OPS
+    if t.is_numeric:
+        return op in _NUMERIC_OPS
+    if t is FieldType.FLAGS:  # rendered flag names: compared as text
+        return op not in ("bcontains", "bstartswith")
+    return op in _EQUALITY_OPS  # bool, ipaddr, ipnet
+
+
+def _check_op(op: str, b: BoundValue, node: Any) -> None:
+    if not _supports(b.type, op):
+        raise _err(
+            CompileError,
+            f"operator '{op}' is not supported for {b.type.value} field '{b.label}'",
+            node,
+        )
+
+
+def _family(t: FieldType) -> str:
+    """Types whose values can be compared with each other (field against field)."""
+    if t in _TEXT or t is FieldType.FLAGS:
+        return "text"
+    if t.is_numeric:
+        return "number"
+    return t.value
 
 
 # --- value conversion -----------------------------------------------------------------
@@ -107,13 +186,52 @@ def convert_literal(text: str, ftype: FieldType, op: str) -> Any:
         return ipaddress.ip_address(text.strip())
     if ftype is FieldType.IPNET:
         return ipaddress.ip_network(text.strip(), strict=False)
-    if ftype is FieldType.FLAGS:
-        return text
+    if ftype is FieldType.BYTES:
+        return text.encode("utf-8", "surrogateescape")
     return text
 
 
-def _glob_to_regex(pattern: str, icase: bool) -> Any:
-    """Falco's glob: ``*`` any run (``/`` included), ``?`` one char, ``[...]`` a class."""
+# --- glob, regex, pmatch ------------------------------------------------------------------
+
+_POSIX_CLASS = re2.compile(r"\[:[a-z]+:\]")
+
+
+def _bracket(pattern: str, i: int) -> tuple[str, int] | None:
+    """The RE2 class for the fnmatch bracket expression opening at ``pattern[i]``
+    (the char after '['), and the index after its ']'; None if it never closes."""
+    n = len(pattern)
+    j = i
+    out = []
+    if j < n and pattern[j] in "!^":
+        out.append("^")
+        j += 1
+    first = True
+    while j < n:
+        c = pattern[j]
+        if c == "]" and not first:
+            return "[" + "".join(out) + "]", j + 1
+        first = False
+        if c == "[":
+            m = _POSIX_CLASS.match(pattern, j)
+            if m:
+                out.append(m.group())
+                j = m.end()
+                continue
+        if c == "\\" and j + 1 < n:
+            j += 1
+            c = pattern[j]
+        if c == "-" and out and j + 1 < n and pattern[j + 1] != "]":
+            out.append("-")
+        else:
+            out.append(re2.escape(c))
+        j += 1
+    return None
+
+
+@functools.lru_cache(maxsize=1024)
+def glob_regex(pattern: str, icase: bool = False) -> Any:
+    """Falco's glob, ``fnmatch(3)`` with no flags: ``*`` any run (``/`` included),
+    ``?`` one char, ``[...]`` a class (``!`` or ``^`` negates), ``\\x`` a literal x."""
     out = []
     i, n = 0, len(pattern)
     while i < n:
@@ -124,85 +242,152 @@ def _glob_to_regex(pattern: str, icase: bool) -> Any:
         elif c == "?":
             out.append(".")
         elif c == "[":
-            j = i
-            if j < n and pattern[j] in "!^":
-                j += 1
-            if j < n and pattern[j] == "]":
-                j += 1
-            while j < n and pattern[j] != "]":
-                j += 1
-            if j >= n:
+            found = _bracket(pattern, i)
+            if found is None:
                 out.append(re2.escape("["))
             else:
-                body = pattern[i:j]
-                i = j + 1
-                neg = body[:1] in ("!", "^")
-                if neg:
-                    body = body[1:]
-                body = body.replace("\\", "\\\\")
-                out.append(("[^" if neg else "[") + body + "]")
+                cls, i = found
+                out.append(cls)
+        elif c == "\\" and i < n:
+            out.append(re2.escape(pattern[i]))
+            i += 1
         else:
             out.append(re2.escape(c))
     opts = re2.Options()
     opts.dot_nl = True
     opts.case_sensitive = not icase
+    opts.log_errors = False
     return re2.compile("".join(out), options=opts)
 
 
 def _compile_regex(text: str, node: Any) -> Any:
+    # Falco compiles with RE2::POSIX: POSIX syntax (no \d, \w, \b...) and
+    # leftmost-longest matching; '.' does not match a line break.
     opts = re2.Options()
-    # Falco compiles regexes in RE2's POSIX mode; dot_nl keeps '.' total over
-    # multi-line values such as command lines.
-    opts.dot_nl = True
+    opts.posix_syntax = True
+    opts.longest_match = True
+    opts.log_errors = False
     try:
         return re2.compile(text, options=opts)
     except re2.error as exc:
-        raise _err(CompileError, f"invalid regex '{text}': {exc}", node) from None
+        reason = exc.args[0] if exc.args else exc
+        if isinstance(reason, bytes):
+            reason = reason.decode("utf-8", "replace")
+        raise _err(CompileError, f"invalid regex '{text}': {reason}", node) from None
 
 
-def _path_prefixes(items: list[str]) -> tuple[str, ...]:
-    return tuple(p.rstrip("/") or "/" for p in items)
+_GLOB_CHARS = frozenset("*?[")
 
 
-def _pmatch(value: str, prefixes: tuple[str, ...]) -> bool:
+def _components(path: str) -> list[str]:
+    return [p for p in path.split("/") if p]
+
+
+def pmatch_matcher(prefixes: Iterable[str]) -> Callable[[str], bool]:
+    """Falco's ``pmatch``: true when the leading path components of the value are
+    one of ``prefixes``, component by component (``/etc`` matches ``/etc`` and
+    ``/etc/passwd``, not ``/etcd``); a component may be a glob (``/home/*/.ssh``)."""
+    exact: set[tuple[str, ...]] = set()
+    globbed: list[tuple[Any, ...]] = []
     for p in prefixes:
-        if value == p or p == "/" or (value.startswith(p) and value[len(p)] == "/"):
-            return True
-    return False
+        comps = _components(p)
+        if any(_GLOB_CHARS.intersection(c) for c in comps):
+            globbed.append(
+                tuple(glob_regex(c) if _GLOB_CHARS.intersection(c) else c for c in comps)
+            )
+        else:
+            exact.add(tuple(comps))
+    lengths = sorted({len(e) for e in exact})
+
+    def match(value: str) -> bool:
+        comps = _components(value)
+        for k in lengths:
+            if k > len(comps):
+                break
+            if tuple(comps[:k]) in exact:
+                return True
+        for g in globbed:
+            if len(g) <= len(comps) and all(
+                (c == part) if type(c) is str else c.fullmatch(part) is not None
+                for c, part in zip(g, comps, strict=False)
+            ):
+                return True
+        return False
+
+    return match
 
 
 # --- transformers -----------------------------------------------------------------
 
+_B64_ALPHABET = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
 
-def _b64(v: str) -> str | None:
+
+def _b64_bytes(raw: bytes) -> bytes | None:
+    """Decodes base64 with or without its '=' padding; None when it is not base64."""
+    body = raw.rstrip(b"=")
+    if len(raw) - len(body) > 2 or len(body) % 4 == 1 or not _B64_ALPHABET.issuperset(body):
+        return None
     try:
-        return base64.b64decode(v.encode(), validate=False).decode("utf-8", "replace")
+        return base64.b64decode(body + b"=" * (-len(body) % 4), validate=True)
     except (binascii.Error, ValueError):
         return None
 
 
+def _b64(v: Any) -> Any:
+    if isinstance(v, bytes):
+        return _b64_bytes(v)
+    out = _b64_bytes(v.encode("utf-8", "surrogateescape"))
+    return None if out is None else out.decode("utf-8", "replace")
+
+
 def _basename(v: str) -> str:
-    return os.path.basename(v) if not v.endswith("/") else ""
+    return v[v.rfind("/") + 1 :]
 
 
-_UNARY_STR: dict[str, Callable[[str], Any]] = {
-    "tolower": str.lower,
-    "toupper": str.upper,
-    "b64": _b64,
-    "basename": _basename,
+def _byte_len(v: Any) -> int:
+    return len(v) if isinstance(v, bytes) else len(v.encode("utf-8", "surrogateescape"))
+
+
+# name -> (function, accepted input types); the output has the input's type.
+_UNARY: dict[str, tuple[Callable[[Any], Any], frozenset[FieldType]]] = {
+    "tolower": (str.lower, _TEXT),
+    "toupper": (str.upper, _TEXT),
+    "basename": (_basename, _TEXT),
+    "b64": (_b64, _TEXT | {FieldType.BYTES}),
 }
 
 
 def _lift(fn: Callable[[Any], Any], is_list: bool) -> Callable[[Any], Any]:
-    """Applies a per-value transformer to a scalar or to each item of a list value."""
+    """Applies a per-value transformer to a scalar or to each item of a list value;
+    one item that cannot be transformed makes the whole value missing, as in Falco."""
     if not is_list:
         return fn
 
     def each(values: tuple[Any, ...]) -> Any:
-        out = tuple(r for r in (fn(v) for v in values) if r is not None)
-        return out or None
+        out = tuple(fn(v) for v in values)
+        return None if None in out else out
 
     return each
+
+
+def _items_of(v: Any) -> Any:
+    return v if isinstance(v, tuple | list) else (v,)
+
+
+def _any_item(pred: Callable[[Any], bool], v: Any) -> bool:
+    if v is None:
+        return False
+    if isinstance(v, tuple | list):
+        return any(pred(i) for i in v)
+    return pred(v)
+
+
+def _every_item(pred: Callable[[Any], bool], v: Any) -> bool:
+    if v is None:
+        return False
+    if isinstance(v, tuple | list):
+        return bool(v) and all(pred(i) for i in v)
+    return pred(v)
 
 
 class Compiler:
@@ -213,6 +398,8 @@ class Compiler:
     def __init__(self, source: Source) -> None:
         self.source = source
         self._bound: dict[str, BoundValue] = {}
+        # While compiling a group: FieldKey -> local variable holding its value.
+        self._locals: dict[FieldKey, str] | None = None
 
     # --- values ---
 
@@ -242,85 +429,147 @@ class Compiler:
             extract = fdef.extractor(arg)
         except FieldArgumentError as exc:
             raise _err(FieldArgumentError, exc.message, ref) from None
-        return BoundValue(FieldKey(extract, label), fdef.type, fdef.is_list, label)
+        multi = None
+        if FLAG_EITHER_END in fdef.flags:
+            multi = EITHER_END
+        elif FLAG_ANY_ANCESTOR in fdef.flags and arg is None:
+            multi = ANY_ITEM
+        return BoundValue(FieldKey(extract, label), fdef.type, fdef.is_list, label, multi)
+
+    def _operand(self, expr: ValueExpr, transformer: str) -> BoundValue:
+        b = self.bind(expr)
+        if b.multi is not None:
+            raise _err(
+                CompileError,
+                f"field '{b.label}' does not support transformers ('{transformer}')",
+                expr,
+            )
+        return b
 
     def _bind_transform(self, tr: Transform, label: str) -> BoundValue:
         name = tr.name
-        args = [a for a in tr.args if not isinstance(a, Literal)]
-        lits = [a.value for a in tr.args if isinstance(a, Literal)]
-        bound_args = [self.bind(a) for a in args]
-        if name in _UNARY_STR:
-            if len(bound_args) != 1 or lits:
+        if name in _UNARY or name == "len":
+            if len(tr.args) != 1 or isinstance(tr.args[0], Literal):
                 raise _err(CompileError, f"transformer '{name}' takes exactly one field", tr)
-            inner = bound_args[0]
-            if not inner.type.is_string:
+            inner = self._operand(tr.args[0], name)
+            ikey = inner.key
+            if name == "len":
+                return self._bind_len(tr, inner, label)
+            fn, accepted = _UNARY[name]
+            if inner.type not in accepted:
                 raise _err(
                     CompileError,
-                    f"transformer '{name}' needs a string field, "
-                    f"'{inner.label}' is {inner.type.value}",
+                    f"transformer '{name}' does not support {inner.type.value} field "
+                    f"'{inner.label}'",
                     tr,
                 )
-            fn = _lift(_UNARY_STR[name], inner.is_list)
-            ikey = inner.key
+            lifted = _lift(fn, inner.is_list)
 
             def extract_unary(ev: Event) -> Any:
                 v = ev[ikey]
-                return None if v is None else fn(v)
+                return None if v is None else lifted(v)
 
-            return BoundValue(FieldKey(extract_unary, label), FieldType.STRING, inner.is_list, label)
-        if name == "len":
-            if len(bound_args) != 1 or lits:
-                raise _err(CompileError, "transformer 'len' takes exactly one field", tr)
-            inner = bound_args[0]
-            if not (inner.type.is_string or inner.is_list):
-                raise _err(CompileError, f"transformer 'len' cannot measure '{inner.label}'", tr)
-            ikey = inner.key
-
-            def extract_len(ev: Event) -> Any:
-                v = ev[ikey]
-                return 0 if v is None and inner.is_list else (None if v is None else len(v))
-
-            return BoundValue(FieldKey(extract_len, label), FieldType.UINT, False, label)
+            return BoundValue(FieldKey(extract_unary, label), inner.type, inner.is_list, label)
         if name == "join":
-            if len(lits) != 1 or len(bound_args) != 1:
-                raise _err(CompileError, "transformer 'join' takes a separator and one field", tr)
-            sep, inner = lits[0], bound_args[0]
-            ikey = inner.key
+            return self._bind_join(tr, label)
+        if name == "concat":
+            return self._bind_concat(tr, label)
+        raise _err(CompileError, f"unknown transformer '{name}'", tr)
 
-            def extract_join(ev: Event) -> Any:
-                v = ev[ikey]
+    def _bind_len(self, tr: Transform, inner: BoundValue, label: str) -> BoundValue:
+        if not (inner.is_list or inner.type in _TEXT or inner.type is FieldType.BYTES):
+            raise _err(
+                CompileError,
+                f"transformer 'len' does not support {inner.type.value} field '{inner.label}'",
+                tr,
+            )
+        ikey = inner.key
+        measure: Callable[[Any], int] = len if inner.is_list else _byte_len
+
+        def extract_len(ev: Event) -> Any:
+            v = ev[ikey]
+            return None if v is None else measure(v)
+
+        return BoundValue(FieldKey(extract_len, label), FieldType.UINT, False, label)
+
+    def _part(self, arg: FieldRef | Transform | Literal, transformer: str) -> Any:
+        """A join/concat argument: its constant text, or its bound value."""
+        if isinstance(arg, Literal):
+            return arg.value
+        return self._operand(arg, transformer)
+
+    def _bind_join(self, tr: Transform, label: str) -> BoundValue:
+        # Falco's join(separator, list): the separator is a string or a single-valued
+        # field; the list is a list field or a (...) list of fields, transformers and
+        # strings, which the parser flattened into args[1:].
+        if not tr.args:
+            raise _err(CompileError, "join() takes a separator and a list", tr)
+        sep = self._part(tr.args[0], "join")
+        if isinstance(sep, BoundValue) and sep.is_list:
+            raise _err(
+                CompileError,
+                f"the separator of join() must be a single value, '{sep.label}' is a list",
+                tr.args[0],
+            )
+        items = [self._part(a, "join") for a in tr.args[1:]]
+        sep_key = sep.key if isinstance(sep, BoundValue) else None
+        sep_text = sep if isinstance(sep, str) else ""
+        parts = [(i, False) if isinstance(i, str) else (i.key, i.is_list) for i in items]
+
+        def extract_join(ev: Event) -> Any:
+            if sep_key is not None:
+                s = ev[sep_key]
+                if s is None:
+                    return None
+                s = _to_text(s)
+            else:
+                s = sep_text
+            out: list[str] = []
+            for p, many in parts:
+                if type(p) is str:
+                    out.append(p)
+                    continue
+                v = ev[p]
                 if v is None:
                     return None
-                return sep.join(map(_to_text, v)) if isinstance(v, tuple) else _to_text(v)
-
-            return BoundValue(FieldKey(extract_join, label), FieldType.STRING, False, label)
-        if name == "concat":
-            if len(tr.args) < 2:
-                raise _err(CompileError, "transformer 'concat' takes two or more arguments", tr)
-            parts: list[Any] = []
-            for a in tr.args:
-                if isinstance(a, Literal):
-                    parts.append(a.value)
+                if many:
+                    out.extend(map(_to_text, v))
                 else:
-                    b = self.bind(a)
-                    if b.is_list:
-                        raise _err(CompileError, f"concat cannot take list field '{b.label}'", a)
-                    parts.append(b.key)
+                    out.append(_to_text(v))
+            return s.join(out)
 
-            def extract_concat(ev: Event) -> Any:
-                out = []
-                for p in parts:
-                    if type(p) is str:
-                        out.append(p)
-                    else:
-                        v = ev[p]
-                        if v is None:
-                            return None
-                        out.append(_to_text(v))
-                return "".join(out)
+        return BoundValue(FieldKey(extract_join, label), FieldType.STRING, False, label)
 
-            return BoundValue(FieldKey(extract_concat, label), FieldType.STRING, False, label)
-        raise _err(CompileError, f"unknown transformer '{name}'", tr)
+    def _bind_concat(self, tr: Transform, label: str) -> BoundValue:
+        if len(tr.args) < 2:
+            raise _err(CompileError, "concat() takes two or more arguments", tr)
+        parts: list[Any] = []
+        for a in tr.args:
+            p = self._part(a, "concat")
+            if isinstance(p, BoundValue):
+                if p.is_list or p.type not in _TEXT:
+                    kind = "a list" if p.is_list else p.type.value
+                    raise _err(
+                        CompileError,
+                        f"concat() takes strings, '{p.label}' is {kind}",
+                        a,
+                    )
+                p = p.key
+            parts.append(p)
+
+        def extract_concat(ev: Event) -> Any:
+            out = []
+            for p in parts:
+                if type(p) is str:
+                    out.append(p)
+                else:
+                    v = ev[p]
+                    if v is None:
+                        return None
+                    out.append(v)
+            return "".join(out)
+
+        return BoundValue(FieldKey(extract_concat, label), FieldType.STRING, False, label)
 
     # --- conditions ---
 
@@ -335,10 +584,61 @@ class Compiler:
         fn.__doc__ = body  # kept for debugging: `lanner rules list --debug`
         return fn
 
+    def compile_group(
+        self, exprs: list[Expr], seeds: tuple[FieldKey, ...], first: bool, name: str = "group"
+    ) -> Callable[..., Any]:
+        """One function evaluating several conditions in order on one event.
+
+        ``group(ev, *seed_values)`` returns the index of the first condition that
+        holds (-1 if none) when ``first``, else the list of indices that hold.
+        Each field is extracted at most once, into a local variable, by calling
+        its extractor directly: this is the engine's hot path, and locals are
+        several times cheaper than the event's cache. ``seeds`` are fields the
+        caller already extracted (the index fields), passed in as arguments.
+        """
+        ns: dict[str, Any] = {"_U": _UNSET}
+        self._locals = {k: f"s{i}" for i, k in enumerate(seeds)}
+        try:
+            bodies = [self._expr(e, ns) for e in exprs]
+            local_vars = [v for k, v in self._locals.items() if k not in seeds]
+        finally:
+            self._locals = None
+        lines = [f"def {name}(ev{''.join(f', s{i}' for i in range(len(seeds)))}):"]
+        if local_vars:
+            lines.append("    " + " = ".join(local_vars) + " = _U")
+        if first:
+            for i, b in enumerate(bodies):
+                lines.append(f"    if {b}:\n        return {i}")
+            lines.append("    return -1")
+        else:
+            lines.append("    hits = []")
+            for i, b in enumerate(bodies):
+                lines.append(f"    if {b}:\n        hits.append({i})")
+            lines.append("    return hits")
+        code = compile("\n".join(lines) + "\n", f"<rules {name}>", "exec")
+        exec(code, ns)
+        fn: Callable[..., Any] = ns[name]
+        return fn
+
+    def _access(self, ns: dict[str, Any], key: FieldKey) -> str:
+        """The expression reading ``key``'s value for the event ``ev``."""
+        if self._locals is None:
+            return f"ev[{self._const(ns, key)}]"
+        var = self._locals.get(key)
+        if var is None:
+            var = self._locals[key] = f"v{len(self._locals)}"
+        elif var.startswith("s"):
+            return var
+        x = self._const(ns, key.extract)
+        return f"({var} if {var} is not _U else ({var} := {x}(ev)))"
+
     def _const(self, ns: dict[str, Any], value: Any) -> str:
         name = f"k{len(ns)}"
         ns[name] = value
         return name
+
+    def _lambda(self, ns: dict[str, Any], body: str) -> str:
+        return self._const(ns, eval(f"lambda x: {body}", ns))  # the body is our own generated code
 
     def _expr(self, e: Expr, ns: dict[str, Any]) -> str:
         match e:
@@ -358,8 +658,7 @@ class Compiler:
 
     def _compare(self, c: Compare, ns: dict[str, Any]) -> str:
         lhs = self.bind(c.lhs)
-        k = self._const(ns, lhs.key)
-        v = f"ev[{k}]"
+        v = self._access(ns, lhs.key)
         op = c.op
         if op == "exists":
             return f"({v} is not None)"
@@ -370,25 +669,37 @@ class Compiler:
             return self._compare_fields(c, lhs, v, rhs, ns)
         if lhs.is_list:
             return self._compare_list_field(c, lhs, v, ns)
+        if lhs.multi is None:
+            return self._compare_one(c, lhs, v, ns)
+        # One predicate per item: the ancestors of proc.aname, the two ends of fd.ip.
+        lam = self._lambda(ns, self._compare_one(c, lhs, "x", ns))
+        every = lhs.multi == EITHER_END and op == "!=" and c.modifier is None
+        fk = self._const(ns, _every_item if every else _any_item)
+        return f"{fk}({lam}, {v})"
+
+    def _compare_one(self, c: Compare, lhs: BoundValue, v: str, ns: dict[str, Any]) -> str:
+        """``c`` on the single value the expression ``v`` yields."""
+        op = c.op
+        _check_op(op, lhs, c)
         if c.modifier is not None:
             return self._compare_modifier(c, lhs, v, ns)
+        rhs = c.rhs
         if op in ("in", "intersects", "pmatch"):
-            items = self._items(c, lhs, ns)
+            items = self._items(c, lhs)
             if op == "pmatch":
-                if not lhs.type.is_string:
-                    raise _err(CompileError, f"'pmatch' needs a string field, not '{lhs.label}'", c)
-                pk = self._const(ns, _path_prefixes([str(i) for i in items]))
-                fk = self._const(ns, _pmatch)
-                return f"({v} is not None and {fk}({v}, {pk}))"
-            if lhs.type is FieldType.IPNET or lhs.type is FieldType.IPADDR:
-                return self._ip_in(v, items, lhs, ns)
+                mk = self._const(ns, pmatch_matcher(str(i) for i in items))
+                return f"({v} is not None and {mk}({v}))"
+            if lhs.type in _IP:
+                return self._ip_in(v, items, ns)
             sk = self._const(ns, frozenset(items))
+            if lhs.type is FieldType.BYTES:
+                return f"({v} is not None and {self._const(ns, _as_bytes)}({v}) in {sk})"
             return f"({v} in {sk})"
         if isinstance(rhs, ListLit):
             raise _err(CompileError, f"operator '{op}' takes a single value, not a list", rhs)
         if not isinstance(rhs, Literal):
             raise _err(CompileError, f"operator '{op}' needs a value", c)
-        return self._compare_scalar(op, lhs, v, rhs, ns, c)
+        return self._compare_scalar(op, lhs, v, rhs, ns)
 
     def _convert(self, text: str, lhs: BoundValue, op: str, node: Any) -> Any:
         try:
@@ -400,7 +711,7 @@ class Compiler:
                 node,
             ) from None
 
-    def _items(self, c: Compare, lhs: BoundValue, ns: dict[str, Any]) -> list[Any]:
+    def _items(self, c: Compare, lhs: BoundValue) -> list[Any]:
         rhs = c.rhs
         if isinstance(rhs, ListLit):
             lits = list(rhs.items)
@@ -408,97 +719,109 @@ class Compiler:
             lits = [rhs]
         else:
             raise _err(CompileError, f"operator '{c.op}' needs a list of values", c)
+        if c.op == "pmatch":
+            return [i.value for i in lits]
         return [self._convert(i.value, lhs, c.op, i) for i in lits]
 
-    def _ip_in(self, v: str, items: list[Any], lhs: BoundValue, ns: dict[str, Any]) -> str:
-        nets = tuple(ipaddress.ip_network(i) if not hasattr(i, "network_address") else i for i in items)
+    def _ip_in(self, v: str, items: list[Any], ns: dict[str, Any]) -> str:
+        nets = tuple(
+            ipaddress.ip_network(i) if not hasattr(i, "network_address") else i for i in items
+        )
         fk = self._const(ns, _ip_in_nets)
         nk = self._const(ns, nets)
         return f"({v} is not None and {fk}({v}, {nk}))"
 
     def _compare_scalar(
-        self, op: str, lhs: BoundValue, v: str, rhs: Literal, ns: dict[str, Any], node: Any
+        self, op: str, lhs: BoundValue, v: str, rhs: Literal, ns: dict[str, Any]
     ) -> str:
         t = lhs.type
-        if op in ("<", "<=", ">", ">="):
-            if not t.is_numeric:
-                raise _err(
-                    CompileError,
-                    f"operator '{op}' needs a numeric field, '{lhs.label}' is {t.value}",
-                    node,
-                )
-            kk = self._const(ns, self._convert(rhs.value, lhs, op, rhs))
-            return f"({v} is not None and {v} {op} {kk})"
+        guard = f"{v} is not None"
+        if t is FieldType.BYTES:
+            if op in ("bcontains", "bstartswith"):
+                try:
+                    needle = bytes.fromhex(rhs.value)
+                except ValueError:
+                    raise _err(
+                        CompileError, f"'{op}' takes hex bytes, '{rhs.value}' is not hex", rhs
+                    ) from None
+            else:
+                needle = self._convert(rhs.value, lhs, op, rhs)
+            nk = self._const(ns, needle)
+            b = f"{self._const(ns, _as_bytes)}({v})"
+            test = {
+                "=": f"{b} == {nk}",
+                "!=": f"{b} != {nk}",
+                "contains": f"{nk} in {b}",
+                "bcontains": f"{nk} in {b}",
+                "startswith": f"{b}.startswith({nk})",
+                "bstartswith": f"{b}.startswith({nk})",
+                "endswith": f"{b}.endswith({nk})",
+            }[op]
+            return f"({guard} and {test})"
+        if op in _ORDER_OPS:
+            value = self._convert(rhs.value, lhs, op, rhs) if t.is_numeric else rhs.value
+            return f"({guard} and {v} {op} {self._const(ns, value)})"
         if op in ("=", "!="):
-            if t in (FieldType.IPADDR, FieldType.IPNET):
-                items = [self._convert(rhs.value, lhs, op, rhs)]
-                expr = self._ip_in(v, items, lhs, ns)
-                return expr if op == "=" else f"({v} is not None and not {expr})"
+            if t in _IP:
+                expr = self._ip_in(v, [self._convert(rhs.value, lhs, op, rhs)], ns)
+                return expr if op == "=" else f"({guard} and not {expr})"
             kk = self._const(ns, self._convert(rhs.value, lhs, op, rhs))
             if op == "=":
                 return f"({v} == {kk})"
-            return f"({v} is not None and {v} != {kk})"
-        if not t.is_string:
-            raise _err(
-                CompileError,
-                f"operator '{op}' needs a string field, '{lhs.label}' is {t.value}",
-                node,
-            )
+            return f"({guard} and {v} != {kk})"
         text = rhs.value
         if op == "contains":
-            return f"({v} is not None and {self._const(ns, text)} in {v})"
+            return f"({guard} and {self._const(ns, text)} in {v})"
         if op == "icontains":
-            return f"({v} is not None and {self._const(ns, text.lower())} in {v}.lower())"
+            return f"({guard} and {self._const(ns, text.lower())} in {v}.lower())"
         if op == "startswith":
-            return f"({v} is not None and {v}.startswith({self._const(ns, text)}))"
+            return f"({guard} and {v}.startswith({self._const(ns, text)}))"
         if op == "endswith":
-            return f"({v} is not None and {v}.endswith({self._const(ns, text)}))"
-        if op in ("bcontains", "bstartswith"):
-            try:
-                needle = bytes.fromhex(text)
-            except ValueError:
-                raise _err(
-                    CompileError, f"'{op}' takes hex bytes, '{text}' is not hex", rhs
-                ) from None
-            nk = self._const(ns, needle)
-            bk = self._const(ns, _as_bytes)
-            if op == "bcontains":
-                return f"({v} is not None and {nk} in {bk}({v}))"
-            return f"({v} is not None and {bk}({v}).startswith({nk}))"
+            return f"({guard} and {v}.endswith({self._const(ns, text)}))"
         if op in ("glob", "iglob"):
-            rk = self._const(ns, _glob_to_regex(text, op == "iglob"))
-            return f"({v} is not None and {rk}.fullmatch({v}) is not None)"
+            rk = self._const(ns, glob_regex(text, op == "iglob"))
+            return f"({guard} and {rk}.fullmatch({v}) is not None)"
         if op == "regex":
             rk = self._const(ns, _compile_regex(text, rhs))
-            return f"({v} is not None and {rk}.fullmatch({v}) is not None)"
-        raise _err(CompileError, f"unknown operator '{op}'", node)
+            return f"({guard} and {rk}.fullmatch({v}) is not None)"
+        raise _err(CompileError, f"unknown operator '{op}'", rhs)
 
     def _compare_modifier(self, c: Compare, lhs: BoundValue, v: str, ns: dict[str, Any]) -> str:
-        items = c.rhs.items if isinstance(c.rhs, ListLit) else (c.rhs,)  # type: ignore[union-attr]
+        # proc.name startswith anyof (a, b): the operator against each value, then
+        # oneof = exactly one holds, anyof = at least one, allof = every one.
+        if c.op in ("in", "intersects", "pmatch") or c.op in _ORDER_OPS:
+            raise _err(CompileError, f"modifier '{c.modifier}' cannot follow '{c.op}'", c)
+        rhs = c.rhs
+        items = rhs.items if isinstance(rhs, ListLit) else (rhs,)
         preds = []
         for item in items:
-            assert isinstance(item, Literal)
-            sub_ns_expr = self._compare_scalar(c.op, lhs, "x", item, ns, c)
-            preds.append(sub_ns_expr)
+            if not isinstance(item, Literal):
+                raise _err(CompileError, f"modifier '{c.modifier}' needs a list of values", c)
+            preds.append(self._compare_scalar(c.op, lhs, "x", item, ns))
         if not preds:
             return "False"
-        lam = self._const(ns, eval(f"lambda x: [{', '.join(preds)}]", ns))  # noqa: S307
-        mod = c.modifier
-        if mod == "anyof":
+        lam = self._lambda(ns, f"[{', '.join(preds)}]")
+        if c.modifier == "anyof":
             return f"({v} is not None and any({lam}({v})))"
-        if mod == "allof":
+        if c.modifier == "allof":
             return f"({v} is not None and all({lam}({v})))"
         return f"({v} is not None and sum({lam}({v})) == 1)"
 
     def _compare_list_field(self, c: Compare, lhs: BoundValue, v: str, ns: dict[str, Any]) -> str:
         op = c.op
-        if op not in ("in", "intersects"):
+        if op not in ("in", "intersects") or c.modifier is not None:
             raise _err(
                 CompileError,
                 f"list field '{lhs.label}' only supports 'exists', 'in' and 'intersects'",
                 c,
             )
-        items = self._items(c, lhs, ns)
+        items = self._items(c, lhs)
+        if lhs.type in _IP:
+            nets = tuple(ipaddress.ip_network(i) for i in items)
+            nk = self._const(ns, nets)
+            fk = self._const(ns, _ip_in_nets)
+            agg = "all" if op == "in" else "any"
+            return f"({v} is not None and {agg}({fk}(i, {nk}) for i in {v}))"
         sk = self._const(ns, frozenset(items))
         if op == "in":
             return f"({v} is not None and {sk}.issuperset({v}))"
@@ -507,18 +830,49 @@ class Compiler:
     def _compare_fields(
         self, c: Compare, lhs: BoundValue, v: str, rhs: Any, ns: dict[str, Any]
     ) -> str:
+        op = c.op
         inner = rhs.expr if isinstance(rhs, FieldValue) else rhs
         other = self.bind(inner)
-        if other.type is not lhs.type and not (other.type.is_string and lhs.type.is_string):
+        for b, node in ((lhs, c), (other, inner)):
+            if b.multi is not None:
+                raise _err(
+                    CompileError,
+                    f"field '{b.label}' cannot be compared with another field",
+                    node,
+                )
+        if op in ("pmatch", "regex") or c.modifier is not None:
+            raise _err(CompileError, f"operator '{op}' does not support a field on its right", c)
+        if lhs.type is FieldType.IPNET:
+            raise _err(
+                CompileError, f"field '{lhs.label}' cannot be compared with another field", c
+            )
+        if _family(other.type) != _family(lhs.type):
             raise _err(
                 CompileError,
                 f"'{lhs.label}' ({lhs.type.value}) cannot be compared with "
                 f"'{other.label}' ({other.type.value})",
                 c,
             )
-        w = f"ev[{self._const(ns, other.key)}]"
-        op = c.op
+        listy = op in ("in", "intersects")
+        for b in (lhs, other):
+            if b.is_list and not listy:
+                raise _err(
+                    CompileError,
+                    f"list field '{b.label}' only supports 'exists', 'in' and 'intersects'",
+                    c,
+                )
+        _check_op(op, lhs, c)
+        w = self._access(ns, other.key)
         guard = f"{v} is not None and {w} is not None"
+        if listy:
+            wl = f"{self._const(ns, _items_of)}({w})"
+            if lhs.is_list:
+                test = (
+                    f"set({v}).issubset({wl})" if op == "in" else f"not set({v}).isdisjoint({wl})"
+                )
+            else:
+                test = f"{v} in {wl}"
+            return f"({guard} and {test})"
         table = {
             "=": f"{v} == {w}",
             "!=": f"{v} != {w}",
@@ -527,24 +881,25 @@ class Compiler:
             ">": f"{v} > {w}",
             ">=": f"{v} >= {w}",
             "contains": f"{w} in {v}",
+            "bcontains": f"{w} in {v}",
             "icontains": f"{w}.lower() in {v}.lower()",
             "startswith": f"{v}.startswith({w})",
+            "bstartswith": f"{v}.startswith({w})",
             "endswith": f"{v}.endswith({w})",
         }
-        if op in ("in", "intersects"):
-            wl = f"({w} if type({w}) is tuple else ({w},))"
-            if lhs.is_list:
-                test = (
-                    f"set({v}).issubset({wl})" if op == "in" else f"not set({v}).isdisjoint({wl})"
-                )
-            else:
-                test = f"{v} in {wl}"
-            return f"({guard} and {test})"
+        gk = self._const(ns, glob_regex)
+        table["glob"] = f"{gk}({w}).fullmatch({v}) is not None"
+        table["iglob"] = f"{gk}({w}, True).fullmatch({v}) is not None"
+        if lhs.type in _IP:
+            fk = self._const(ns, _same_ip)
+            table["="] = f"{fk}({v}, {w})"
+            table["!="] = f"not {fk}({v}, {w})"
         if op not in table:
             raise _err(CompileError, f"operator '{op}' does not support a field on its right", c)
-        if op in ("<", "<=", ">", ">=") and not lhs.type.is_numeric:
-            raise _err(CompileError, f"operator '{op}' needs numeric fields", c)
         return f"({guard} and {table[op]})"
+
+
+_UNSET = object()
 
 
 def _ip_in_nets(value: Any, nets: tuple[Any, ...]) -> bool:
@@ -555,6 +910,13 @@ def _ip_in_nets(value: Any, nets: tuple[Any, ...]) -> bool:
     return any(ip.version == n.version and ip in n for n in nets)
 
 
+def _same_ip(a: Any, b: Any) -> bool:
+    try:
+        return ipaddress.ip_address(str(a)) == ipaddress.ip_address(str(b))
+    except ValueError:
+        return False
+
+
 def _as_bytes(v: Any) -> bytes:
     return v if isinstance(v, bytes) else str(v).encode("utf-8", "surrogateescape")
 
@@ -562,6 +924,8 @@ def _as_bytes(v: Any) -> bytes:
 def _to_text(v: Any) -> str:
     if isinstance(v, bool):
         return "true" if v else "false"
+    if isinstance(v, bytes):
+        return v.decode("utf-8", "replace")
     return str(v)
 
 

@@ -7,7 +7,9 @@ unconstrained. The result over-approximates: the rule is only evaluated on
 events whose value is in the set, and never misses one it could match.
 
 Sets are kept as ``ValueSet(values, negated)``: ``negated`` means "every
-value except these", so complements need no universe.
+value except these", so complements need no universe. A missing value is
+``None``, a member like any other: ``f != x`` is false when ``f`` is missing,
+so ``not f != x`` must admit events without ``f``.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from lanner.condition.ast import And, Compare, Const, Expr, FieldRef, ListLit, L
 
 @dataclass(frozen=True, slots=True)
 class ValueSet:
-    values: frozenset[str]
+    values: frozenset[str | None]
     negated: bool
 
     def admits(self, value: object) -> bool:
@@ -53,6 +55,7 @@ class ValueSet:
 
 ALL = ValueSet(frozenset(), True)
 NONE = ValueSet(frozenset(), False)
+_PRESENT = ValueSet(frozenset({None}), True)
 
 
 def infer(expr: Expr, field: str, negate: bool = False) -> ValueSet:
@@ -92,9 +95,11 @@ def _leaf(c: Compare, field: str) -> ValueSet | None:
     if c.op == "=" and isinstance(rhs, Literal):
         return ValueSet(frozenset({rhs.value}), False)
     if c.op == "!=" and isinstance(rhs, Literal):
-        return ValueSet(frozenset({rhs.value}), True)
+        return ValueSet(frozenset({rhs.value, None}), True)
     if c.op in ("in", "intersects") and isinstance(rhs, ListLit):
         return ValueSet(frozenset(i.value for i in rhs.items), False)
+    if c.op in ("in", "intersects") and isinstance(rhs, Literal):
+        return ValueSet(frozenset({rhs.value}), False)
     if c.op == "exists":
-        return ALL
+        return _PRESENT
     return None

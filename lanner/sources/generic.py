@@ -16,7 +16,8 @@ from lanner.event import Event
 from lanner.fields import FieldDef, FieldType, simple
 
 
-def _time_ns(ev: Event) -> int | None:
+def event_time_ns(ev: Event) -> int | None:
+    """The event's time in ns since the epoch, read once per event."""
     cache = ev.cache
     if "__time_ns" in cache:
         t: int | None = cache["__time_ns"]
@@ -43,7 +44,7 @@ def format_datetime(ns: int) -> str:
 
 def _fmt(fn: Any) -> Any:
     def extract(ev: Event) -> Any:
-        ns = _time_ns(ev)
+        ns = event_time_ns(ev)
         return None if ns is None else fn(ns)
 
     return extract
@@ -86,7 +87,7 @@ def generic_fields() -> list[FieldDef]:
             "Event time as YYYY-MM-DD HH:MM:SS (UTC).",
             _fmt(lambda ns: format_datetime(ns)[:19]),
         ),
-        simple("evt.rawtime", t.ABSTIME, "Event time in nanoseconds since the epoch.", _time_ns),
+        simple("evt.rawtime", t.ABSTIME, "Event time in nanoseconds since the epoch.", event_time_ns),
         simple(
             "evt.rawtime.s",
             t.UINT,

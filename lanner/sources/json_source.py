@@ -186,6 +186,16 @@ def _bind_value(arg: str | None) -> Extractor:
     if not arg:
         raise FieldArgumentError("json.value needs a JSON pointer, e.g. json.value[/user/name]")
     keys = parse_pointer(arg)
+    if len(keys) == 1:
+        # A top-level key (``jevt.value[/stage]`` in every audit rule): one get.
+        (key,) = keys
+
+        def top_value(ev: Event) -> str | None:
+            d = ev.doc
+            v = d.get(key) if type(d) is dict else None
+            return v if type(v) is str else _text(v)
+
+        return top_value
 
     def json_value(ev: Event) -> str | None:
         return _text(lookup(ev.doc, keys))
