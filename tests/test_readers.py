@@ -475,3 +475,17 @@ def test_a_huge_json_lines_file_is_streamed(tmp_path: Path, gz: bool) -> None:
     # Were the file loaded whole, 20 MB would show up here.
     assert peak_first < 2_000_000
     assert peak_all < 2_000_000
+
+
+def test_directory_walk_passes_over_docs_and_scripts(tmp_path: Path) -> None:
+    (tmp_path / "README.md").write_text("# recorded logs\n")
+    (tmp_path / "make.py").write_text("print('hi')\n")
+    (tmp_path / "audit.log").write_text(
+        json.dumps({"apiVersion": "audit.k8s.io/v1", "kind": "Event", "auditID": "a", "stage": "ResponseComplete"})
+        + "\n"
+    )
+    items = list(read_paths([tmp_path]))
+    assert [type(i).__name__ for i in items] == ["Record"]
+    # Named explicitly, a file is read whatever its name, and a bad one is reported.
+    explicit = list(read_paths([tmp_path / "README.md"]))
+    assert len(explicit) == 1 and isinstance(explicit[0], BadInput)

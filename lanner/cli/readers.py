@@ -108,6 +108,11 @@ def _expand(paths: Sequence[str | Path]) -> Iterator[Path | BadInput]:
             yield path
 
 
+# Files a directory walk passes over: never event logs, often found beside them.
+# A file named on the command line is read whatever its name.
+_NOT_EVENTS = frozenset({".md", ".rst", ".txt", ".py", ".sh", ".yaml", ".yml", ".toml", ".html"})
+
+
 def _walk(directory: Path) -> Iterator[Path | BadInput]:
     try:
         with os.scandir(directory) as scan:
@@ -118,6 +123,8 @@ def _walk(directory: Path) -> Iterator[Path | BadInput]:
     for entry in entries:
         if entry.name.startswith(".") or _DIGEST_MARK in entry.name:
             continue
+        if os.path.splitext(entry.name)[1].lower() in _NOT_EVENTS:
+            continue  # docs and scripts beside the logs (a README, a generator)
         child = directory / entry.name
         try:
             # Symlinked directories are not followed: they can loop.
