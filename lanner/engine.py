@@ -89,9 +89,9 @@ class _SourceRules:
         self.keys = keys
         # Index values are read straight from their extractors: the group function
         # gets them as arguments, so the event's cache need not hold them.
-        self.extractors = tuple(k.extract for k in keys)
+        self.values = compiler.compile_values(keys)
         self.first = first
-        self._by_values: dict[tuple[Any, ...], _Group] = {}
+        self.by_values: dict[tuple[Any, ...], _Group] = {}
         self._by_rules: dict[tuple[int, ...], _Group] = {}
         self._all = self._group(tuple(rules))
 
@@ -107,7 +107,7 @@ class _SourceRules:
 
     def lookup(self, values: tuple[Any, ...]) -> _Group:
         try:
-            found = self._by_values.get(values)
+            found = self.by_values.get(values)
         except TypeError:  # an unhashable value (a list): no pre-selection
             return self._all
         if found is None:
@@ -117,9 +117,9 @@ class _SourceRules:
                 if all(s.admits(v) for s, v in zip(r.index, values, strict=True))
             )
             found = self._group(rules)
-            if len(self._by_values) >= _CANDIDATE_CACHE_MAX:
-                self._by_values.clear()  # values are attacker-influenced: stay bounded
-            self._by_values[values] = found
+            if len(self.by_values) >= _CANDIDATE_CACHE_MAX:
+                self.by_values.clear()  # values are attacker-influenced: stay bounded
+            self.by_values[values] = found
         return found
 
 
@@ -268,7 +268,7 @@ class Engine:
         sr = self._by_source.get(ev.source.name)
         if sr is None:
             return ()
-        return sr.lookup(tuple([x(ev) for x in sr.extractors])).rules
+        return sr.lookup(sr.values(ev)).rules
 
     def rules_for(self, source: str) -> list[CompiledRule]:
         sr = self._by_source.get(source)
@@ -276,19 +276,34 @@ class Engine:
 
     def evaluate(self, doc: Any, source: str) -> list[Alert]:
         """Alerts for one decoded event of ``source`` (empty when nothing matches)."""
-        src = self.sources.get(source)
-        if src is None:
-            raise KeyError(f"unknown source '{source}'")
+        sr = self._by_source.get(source)
+        if sr is None:
+            src = self.sources.get(source)
+            if src is None:
+                raise KeyError(f"unknown source '{source}'")
+            self.stats.events += 1
+            return []
         self._num += 1
-        return self.evaluate_event(Event(doc, src, self._num))
+        return self._run(sr, Event(doc, sr.source, self._num))
 
     def evaluate_event(self, ev: Event) -> list[Alert]:
-        self.stats.events += 1
+        """Alerts for an Event already built (its ``source`` says which rules apply)."""
         sr = self._by_source.get(ev.source.name)
         if sr is None:
+            self.stats.events += 1
             return []
-        values = tuple([x(ev) for x in sr.extractors])
-        group = sr.lookup(values)
+        return self._run(sr, ev)
+
+    def _run(self, sr: _SourceRules, ev: Event) -> list[Alert]:
+        # The per-event hot path: index values, the memoised group, one call.
+        self.stats.events += 1
+        values = sr.values(ev)
+        try:
+            group = sr.by_values[values]
+        except KeyError:
+            group = sr.lookup(values)
+        except TypeError:  # an unhashable index value (a list): no pre-selection
+            group = sr.lookup(values)
         try:
             found = group.fn(ev, *values)
         except Exception:

@@ -426,7 +426,7 @@ class _Collector:
         if append and sc.value:
             self.error("'append' and 'override' cannot be used together", item.fields["append"])
         for key in item.fields:
-            if key in (kind, "override", "append") or key in ov:
+            if key in (kind, "override", "append") or key in sc.value:
                 continue
             if key in OVERRIDE_REPLACEABLE[kind] | OVERRIDE_APPENDABLE[kind]:
                 self.error(
@@ -1014,6 +1014,12 @@ class _Resolver:
             case Not(child=c):
                 out = Not(self.resolve(c, text, visibility), e.pos)
             case MacroRef(name=name):
+                info = self.col.macros.get(name)
+                visible = info is not None and (visibility is None or info.order < visibility)
+                if info is not None and visible and info.resolving:
+                    where = text.locate(e.pos.offset)
+                    self.col.errors.append(RuleFileError(f"macro '{name}' refers to itself", where))
+                    return Const(False)
                 found = self.macro(name, visibility)
                 if found is None:
                     self.col.errors.append(

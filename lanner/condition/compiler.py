@@ -400,6 +400,9 @@ class Compiler:
         self._bound: dict[str, BoundValue] = {}
         # While compiling a group: FieldKey -> local variable holding its value.
         self._locals: dict[FieldKey, str] | None = None
+        # While compiling generated functions: guard key -> local holding the guarded doc
+        # (None: any dict document).
+        self._guards: dict[str | None, str] = {}
 
     # --- values ---
 
@@ -598,12 +601,15 @@ class Compiler:
         """
         ns: dict[str, Any] = {"_U": _UNSET}
         self._locals = {k: f"s{i}" for i, k in enumerate(seeds)}
+        self._guards = {}
         try:
             bodies = [self._expr(e, ns) for e in exprs]
             local_vars = [v for k, v in self._locals.items() if k not in seeds]
+            guards = dict(self._guards)
         finally:
             self._locals = None
         lines = [f"def {name}(ev{''.join(f', s{i}' for i in range(len(seeds)))}):"]
+        lines += _guard_prologue(guards, ns)
         if local_vars:
             lines.append("    " + " = ".join(local_vars) + " = _U")
         if first:
@@ -620,6 +626,17 @@ class Compiler:
         fn: Callable[..., Any] = ns[name]
         return fn
 
+    def compile_values(self, keys: tuple[FieldKey, ...]) -> Callable[[Event], tuple[Any, ...]]:
+        """A function returning the values of ``keys`` for an event, as a tuple."""
+        ns: dict[str, Any] = {}
+        self._guards = {}
+        exprs = [self._inline(ns, k) or f"{self._const(ns, k.extract)}(ev)" for k in keys]
+        lines = ["def values(ev):", *_guard_prologue(self._guards, ns)]
+        lines.append("    return (" + "".join(f"{e}, " for e in exprs) + ")")
+        exec(compile("\n".join(lines) + "\n", "<index values>", "exec"), ns)
+        fn: Callable[[Event], tuple[Any, ...]] = ns["values"]
+        return fn
+
     def _access(self, ns: dict[str, Any], key: FieldKey) -> str:
         """The expression reading ``key``'s value for the event ``ev``."""
         if self._locals is None:
@@ -629,8 +646,34 @@ class Compiler:
             var = self._locals[key] = f"v{len(self._locals)}"
         elif var.startswith("s"):
             return var
+        read = self._inline(ns, key) or f"{self._const(ns, key.extract)}(ev)"
+        return f"({var} if {var} is not _U else ({var} := {read}))"
+
+    def _inline(self, ns: dict[str, Any], key: FieldKey) -> str | None:
+        """Inline code for a field that is "the string at this path of the document".
+
+        Extractors built for such fields carry ``inline_path = (guard, keys)``:
+        the value is the string found at ``keys`` when the document is a dict
+        holding ``guard``. The inline code takes that string straight from the
+        document and leaves every other case (missing, not a string, odd shapes)
+        to the extractor itself, so results are the extractor's exactly.
+        """
+        spec = getattr(key.extract, "inline_path", None)
+        if spec is None or not 1 <= len(spec[1]) <= 3:
+            return None
+        guard, path = spec
+        g = self._guards.setdefault(guard, f"g{len(self._guards)}")
         x = self._const(ns, key.extract)
-        return f"({var} if {var} is not _U else ({var} := {x}(ev)))"
+        steps = [f"type(_i1 := {g}.get({path[0]!r})) is dict"]
+        for depth, k in enumerate(path[1:-1], start=2):
+            steps.append(f"type(_i{depth} := _i{depth - 1}.get({k!r})) is dict")
+        if len(path) == 1:
+            last = f"type(_t := {g}.get({path[0]!r})) is str"
+            steps = []
+        else:
+            last = f"type(_t := _i{len(path) - 1}.get({path[-1]!r})) is str"
+        cond = " and ".join([f"{g} is not None", *steps, last])
+        return f"(_t if {cond} else {x}(ev))"
 
     def _const(self, ns: dict[str, Any], value: Any) -> str:
         name = f"k{len(ns)}"
@@ -900,6 +943,19 @@ class Compiler:
 
 
 _UNSET = object()
+
+
+def _guard_prologue(guards: dict[str | None, str], ns: dict[str, Any]) -> list[str]:
+    """Lines binding each guard local: the document if it is a dict holding the key."""
+    if not guards:
+        return []
+    lines = ["    d = ev.doc", "    dd = type(d) is dict"]
+    for key, var in guards.items():
+        if key is None:
+            lines.append(f"    {var} = d if dd else None")
+        else:
+            lines.append(f"    {var} = d if dd and {key!r} in d else None")
+    return lines
 
 
 def _ip_in_nets(value: Any, nets: tuple[Any, ...]) -> bool:

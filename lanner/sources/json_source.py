@@ -195,6 +195,7 @@ def _bind_value(arg: str | None) -> Extractor:
             v = d.get(key) if type(d) is dict else None
             return v if type(v) is str else _text(v)
 
+        top_value.inline_path = (None, keys)  # type: ignore[attr-defined]  # see Compiler._inline
         return top_value
 
     def json_value(ev: Event) -> str | None:

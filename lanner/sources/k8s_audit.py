@@ -148,6 +148,7 @@ def _at(*keys: str) -> Extractor:
             v = d.get(k1)
             return v if type(v) is str else _text(v)
 
+        at1.inline_path = ("auditID", keys)  # type: ignore[attr-defined]  # see Compiler._access
         return at1
     if len(keys) == 2:
         k1, k2 = keys
@@ -162,6 +163,7 @@ def _at(*keys: str) -> Extractor:
             v = inner.get(k2)
             return v if type(v) is str else _text(v)
 
+        at2.inline_path = ("auditID", keys)  # type: ignore[attr-defined]
         return at2
 
     def at_n(ev: Event) -> str | None:
