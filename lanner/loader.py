@@ -365,16 +365,12 @@ class _Collector:
         if not isinstance(sc.node, yaml.SequenceNode) or not isinstance(sc.value, list):
             self.error(f"{what} must be a sequence of values", sc)
             return None
-        out: list[str] = []
-        ok = True
         for node, v in zip(sc.node.value, sc.value, strict=True):
             if not isinstance(v, str):
                 kind = "empty (null)" if v is None else "not a single value"
                 self.error(f"an entry of {what} is {kind}", node_location(node, sc.file))
-                ok = False
-                continue
-            out.append(v)
-        return out if ok else None
+                return None
+        return list(sc.value)
 
     def _merge_mode(self, item: Item, kind: str) -> tuple[bool, dict[str, str]] | None:
         """(append?, override map key -> 'append'|'replace'); None when invalid (reported)."""
@@ -1288,10 +1284,9 @@ def _resolve(col: _Collector, files: list[str]) -> RuleSet:
         res.macro(m.name, None, mark=False)
     rules: list[Rule] = []
     for info in sorted(col.rules.values(), key=lambda r: r.order):
-        if info.broken:
-            continue
         if info.cond is None or info.output is None:
-            col.error(f"rule '{info.name}' has no condition or output", info.location)
+            if not info.broken:  # a broken rule's errors are reported already
+                col.error(f"rule '{info.name}' has no condition or output", info.location)
             continue
         parsed = res.parse(info.cond, f"in rule '{info.name}'")
         if parsed is None:
@@ -1304,6 +1299,8 @@ def _resolve(col: _Collector, files: list[str]) -> RuleSet:
         exc = res.exceptions_expr(info)
         if exc is not None:
             cond = And((cond, exc))
+        if info.broken:  # resolved only to report the errors in its condition
+            continue
         rules.append(
             Rule(
                 name=info.name,

@@ -63,13 +63,53 @@ class _Token:
 
 
 class OutputFormat:
-    """A compiled output string: literal text and field tokens."""
+    """A compiled output string: literal text and field tokens.
 
-    def __init__(self, parts: list[str | _Token]) -> None:
+    With a compiler, every field the output shows or reports is read by one
+    generated function (``Compiler.compile_values``), straight from the
+    document where it can be: formatting runs once per alert, and an alert
+    typically shows half a dozen fields.
+    """
+
+    def __init__(self, parts: list[str | _Token], compiler: Compiler | None = None) -> None:
         self.parts = parts
         self.fields = [p for p in parts if isinstance(p, _Token)]
+        keys: dict[FieldKey, int] = {}
+        for t in self.fields:
+            keys.setdefault(t.bound.key, len(keys))
+            for _label, key in t.fields:
+                keys.setdefault(key, len(keys))
+        self._slots = keys
+        self._read = compiler.compile_values(tuple(keys)) if compiler is not None else None
+        self._fmt = self._generate() if self._read is not None else None
+
+    def _generate(self) -> Callable[[tuple[Any, ...]], tuple[str, dict[str, Any]]]:
+        """``values -> (text, output_fields)`` as one generated expression: alerts are
+        formatted as soon as they are raised, so this sits on the detection path."""
+        ns: dict[str, Any] = {"_r": render_value, "_j": json_value, "_w": _fit}
+        texts: list[str] = []
+        fields: list[str] = []
+        for p in self.parts:
+            if type(p) is str:
+                ns[f"k{len(ns)}"] = p
+                texts.append(f"k{len(ns) - 1}")
+                continue
+            assert isinstance(p, _Token)
+            a = f"v[{self._slots[p.bound.key]}]"
+            text = f"({a} if type({a}) is str else _r({a}))"
+            texts.append(text if p.width is None else f"_w({text}, {p.width})")
+            for label, key in p.fields:
+                b = f"v[{self._slots[key]}]"
+                fields.append(f"{label!r}: ({b} if type({b}) is str else _j({b}))")
+        body = f'("".join(({", ".join(texts)},)), {{{", ".join(fields)}}})'
+        code = compile(f"def fmt(v):\n    return {body}\n", "<output>", "exec")
+        exec(code, ns)
+        fn: Callable[[tuple[Any, ...]], tuple[str, dict[str, Any]]] = ns["fmt"]
+        return fn
 
     def format(self, ev: Event) -> tuple[str, dict[str, Any]]:
+        if self._fmt is not None and self._read is not None:
+            return self._fmt(self._read(ev))
         out: list[str] = []
         values: dict[str, Any] = {}
         for p in self.parts:
@@ -78,15 +118,18 @@ class OutputFormat:
                 continue
             assert isinstance(p, _Token)
             v = ev[p.bound.key]
-            # Most values are plain strings: skip the general renderers for them.
             text = v if type(v) is str else render_value(v)
             if p.width is not None:
-                text = text[: p.width].ljust(p.width)
+                text = _fit(text, p.width)
             out.append(text)
             for label, key in p.fields:
-                jv = ev[key]
-                values[label] = jv if type(jv) is str or type(jv) is int else json_value(jv)
+                values[label] = json_value(ev[key])
         return "".join(out), values
+
+
+def _fit(text: str, width: int) -> str:
+    """``%20field``: the value cut or padded to a fixed width."""
+    return text[:width].ljust(width)
 
 
 def compile_output(
@@ -129,7 +172,7 @@ def compile_output(
         i = end
     if lit:
         parts.append("".join(lit))
-    return OutputFormat(parts)
+    return OutputFormat(parts, compiler)
 
 
 def _output_fields(expr: ValueExpr, compiler: Compiler) -> tuple[tuple[str, FieldKey], ...]:

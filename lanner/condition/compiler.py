@@ -400,6 +400,11 @@ class Compiler:
         self._bound: dict[str, BoundValue] = {}
         # While compiling a group: FieldKey -> local variable holding its value.
         self._locals: dict[FieldKey, str] | None = None
+        # While compiling a group: fields surely read already at the point being
+        # generated, and the accessors generated for the comparison at hand.
+        self._assigned: set[FieldKey] = set()
+        self._seen: set[FieldKey] = set()
+        self._fresh: list[tuple[str, str]] = []
         # While compiling generated functions: guard key -> local holding the guarded doc
         # (None: any dict document).
         self._guards: dict[str | None, str] = {}
@@ -602,6 +607,8 @@ class Compiler:
         ns: dict[str, Any] = {"_U": _UNSET}
         self._locals = {k: f"s{i}" for i, k in enumerate(seeds)}
         self._guards = {}
+        self._assigned = set()
+        self._seen = set()
         try:
             bodies = [self._expr(e, ns) for e in exprs]
             local_vars = [v for k, v in self._locals.items() if k not in seeds]
@@ -644,10 +651,17 @@ class Compiler:
         var = self._locals.get(key)
         if var is None:
             var = self._locals[key] = f"v{len(self._locals)}"
-        elif var.startswith("s"):
+        elif var.startswith("s") or key in self._assigned:
             return var
         read = self._inline(ns, key) or f"{self._const(ns, key.extract)}(ev)"
-        return f"({var} if {var} is not _U else ({var} := {read}))"
+        if key in self._seen:
+            text = f"({var} if {var} is not _U else ({var} := {read}))"
+        else:
+            # No code before this point can have read it: no need to check.
+            self._seen.add(key)
+            text = f"({var} := {read})"
+        self._fresh.append((text, var))
+        return text
 
     def _inline(self, ns: dict[str, Any], key: FieldKey) -> str | None:
         """Inline code for a field that is "the string at this path of the document".
@@ -686,18 +700,51 @@ class Compiler:
     def _expr(self, e: Expr, ns: dict[str, Any]) -> str:
         match e:
             case And(children=children):
-                return "(" + " and ".join(self._expr(c, ns) for c in children) + ")"
+                return "(" + " and ".join(self._chain(children, ns)) + ")"
             case Or(children=children):
-                return "(" + " or ".join(self._expr(c, ns) for c in children) + ")"
+                return "(" + " or ".join(self._chain(children, ns)) + ")"
             case Not(child=child):
                 return f"(not {self._expr(child, ns)})"
             case Const(value=value):
                 return "True" if value else "False"
             case Compare():
-                return self._compare(e, ns)
+                if self._locals is None:
+                    return self._compare(e, ns)
+                return self._compare_in_group(e, ns)
             case MacroRef(name=name):
                 raise _err(CompileError, f"undefined macro '{name}'", e)
         raise _err(CompileError, f"unexpected node {type(e).__name__}", e)
+
+    def _chain(self, children: tuple[Expr, ...], ns: dict[str, Any]) -> list[str]:
+        """The operands of ``and``/``or``, tracking which fields are surely read.
+
+        Operand i only runs after operands 0..i-1 ran, so it can use what they
+        read as plain locals; after the chain, only the first operand surely ran.
+        """
+        parts: list[str] = []
+        after_first: set[FieldKey] | None = None
+        for c in children:
+            parts.append(self._expr(c, ns))
+            if after_first is None:
+                after_first = set(self._assigned)
+        if after_first is not None and self._locals is not None:
+            self._assigned = after_first
+        return parts
+
+    def _compare_in_group(self, c: Compare, ns: dict[str, Any]) -> str:
+        """A comparison in a group function: a field is read (and assigned) where it
+        first appears; its later uses in the comparison are the plain local."""
+        self._fresh = []
+        code = self._compare(c, ns)
+        for text, var in self._fresh:
+            i = code.find(text)
+            if i >= 0:
+                j = i + len(text)
+                code = code[:j] + code[j:].replace(text, var)
+        self._fresh = []
+        # Every comparison reads its left side first, whatever else it skips.
+        self._assigned.add(self.bind(c.lhs).key)
+        return code
 
     def _compare(self, c: Compare, ns: dict[str, Any]) -> str:
         lhs = self.bind(c.lhs)
