@@ -65,6 +65,22 @@ _NUMERIC = frozenset(
 )
 
 
+# Flags on field rows that change how the compiler treats a field.
+# The argument may follow a dot instead of brackets: ``evt.arg.flags`` is ``evt.arg[flags]``.
+FLAG_DOTTED_ARG = "DOTTED_ARG"
+# Without an argument the field yields a tuple with one value per ancestor, and every
+# check on it (``!=`` included) holds when it holds for at least one ancestor: Falco's
+# ``proc.aname = sshd``. With an argument it yields one plain value.
+FLAG_ANY_ANCESTOR = "ANY_ANCESTOR"
+# The field yields a tuple of the client's and the server's value (one item for
+# listening sockets). ``=`` and ``in`` hold when either item matches, ``!=`` when none
+# equals: Falco's ``fd.ip``, ``fd.net``, ``fd.port``, ``fd.proto``.
+FLAG_EITHER_END = "EITHER_END"
+# Falco types the value by the event parameter named in the argument (PT_DYN); the
+# declared type is only the common case.
+FLAG_DYNAMIC_TYPE = "DYNAMIC_TYPE"
+
+
 class Arg(StrEnum):
     """What a field accepts between brackets."""
 
@@ -156,7 +172,7 @@ class FieldRegistry:
         """The field ``name`` names, with its argument.
 
         Besides ``evt.arg[flags]``, Falco accepts the dotted form ``evt.arg.flags``
-        for fields keyed by a name: the longest declared prefix wins.
+        for the fields flagged ``FLAG_DOTTED_ARG``: the longest declared prefix wins.
         """
         f = self._fields.get(name)
         if f is not None:
@@ -166,7 +182,7 @@ class FieldRegistry:
         cut = name.rfind(".")
         while cut > 0:
             f = self._fields.get(name[:cut])
-            if f is not None and f.arg in (Arg.KEY, Arg.KEY_OPTIONAL):
+            if f is not None and FLAG_DOTTED_ARG in f.flags:
                 return f, name[cut + 1 :]
             cut = name.rfind(".", 0, cut)
         return None

@@ -18,7 +18,6 @@ from lanner.sources.syscall import (
     FLAG_DOTTED_ARG,
     FLAG_EITHER_END,
     SYSCALL_EVENT_TYPES,
-    split_dotted_arg,
     syscall_fields,
     syscall_source,
 )
@@ -235,7 +234,9 @@ def test_event_arguments_by_name_position_and_dotted_name() -> None:
     assert x(RECORD, "evt.arg", "0") == "3(<f>/etc/shadow)"
     assert x(RECORD, "evt.arg", "9") is None
     assert x(RECORD, "evt.arg", "nope") is None
-    row, arg = split_dotted_arg(SRC.fields, "evt.arg.name")  # type: ignore[misc]
+    found = SRC.fields.resolve("evt.arg.name", None)
+    assert found is not None
+    row, arg = found
     assert row.name == "evt.arg" and arg == "name"
     assert row.extractor(arg)(Event(RECORD, SRC)) == "/etc/shadow"
     assert x({"evt.rawarg": {"res": -2}}, "evt.rawarg", "res") == -2
@@ -249,13 +250,14 @@ def test_the_registry_resolves_dotted_arguments() -> None:
 
 
 def test_dotted_arguments_resolve_only_for_flagged_fields() -> None:
-    assert split_dotted_arg(SRC.fields, "evt.type.is.open")[1] == "open"  # type: ignore[index]
-    assert split_dotted_arg(SRC.fields, "thread.cgroup.cpuacct")[1] == "cpuacct"  # type: ignore[index]
-    got = split_dotted_arg(SRC.fields, "k8s.pod.label.app.kubernetes.io")
+    assert SRC.fields.resolve("evt.type.is.open", None)[1] == "open"  # type: ignore[index]
+    assert SRC.fields.resolve("thread.cgroup.cpuacct", None)[1] == "cpuacct"  # type: ignore[index]
+    got = SRC.fields.resolve("k8s.pod.label.app.kubernetes.io", None)
     assert got is not None and got[0].name == "k8s.pod.label"
     assert got[1] == "app.kubernetes.io"
-    assert split_dotted_arg(SRC.fields, "proc.aname.x") is None
-    assert split_dotted_arg(SRC.fields, "evt.nosuch") is None
+    assert SRC.fields.resolve("proc.aname.x", None) is None
+    assert SRC.fields.resolve("proc.env.HOME", None) is None
+    assert SRC.fields.resolve("evt.nosuch", None) is None
     assert FLAG_DOTTED_ARG not in SRC.fields.get("proc.env").flags  # type: ignore[union-attr]
     assert x(RECORD, "evt.type.is", "openat") == 1
     assert x(RECORD, "evt.type.is", "execve") == 0

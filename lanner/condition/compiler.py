@@ -59,8 +59,7 @@ from lanner.condition.ast import (
 )
 from lanner.errors import CompileError, FieldArgumentError, LannerError, Location, UnknownFieldError
 from lanner.event import Event, FieldKey
-from lanner.fields import FieldType, Source
-from lanner.sources.syscall import FLAG_ANY_ANCESTOR, FLAG_EITHER_END
+from lanner.fields import FLAG_ANY_ANCESTOR, FLAG_EITHER_END, FieldType, Source
 
 Predicate = Callable[[Event], bool]
 

@@ -33,7 +33,7 @@ record does not have is ``None``: Falco's "cannot be extracted".
 
 Falco accepts some arguments after a dot instead of in brackets (``evt.arg.flags``,
 ``thread.cgroup.cpuacct``, ``k8s.pod.label.app``, ``evt.type.is.open``). Rows that do
-carry :data:`FLAG_DOTTED_ARG`; :func:`split_dotted_arg` resolves such names.
+carry :data:`FLAG_DOTTED_ARG`; :meth:`FieldRegistry.resolve` resolves such names.
 """
 
 from __future__ import annotations
@@ -45,6 +45,10 @@ from typing import Any
 
 from lanner.event import Event
 from lanner.fields import (
+    FLAG_ANY_ANCESTOR,
+    FLAG_DOTTED_ARG,
+    FLAG_DYNAMIC_TYPE,
+    FLAG_EITHER_END,
     Arg,
     Extractor,
     FieldDef,
@@ -62,24 +66,9 @@ __all__ = [
     "FLAG_DYNAMIC_TYPE",
     "FLAG_EITHER_END",
     "SYSCALL_EVENT_TYPES",
-    "split_dotted_arg",
     "syscall_fields",
     "syscall_source",
 ]
-
-# The argument may follow a dot instead of brackets: ``evt.arg.flags`` is ``evt.arg[flags]``.
-FLAG_DOTTED_ARG = "DOTTED_ARG"
-# Without an argument the field yields a tuple with one value per ancestor, and every
-# check on it (``!=`` included) holds when it holds for at least one ancestor: Falco's
-# ``proc.aname = sshd``. With an argument it yields one plain value.
-FLAG_ANY_ANCESTOR = "ANY_ANCESTOR"
-# The field yields a tuple of the client's and the server's value (one item for
-# listening sockets). ``=`` and ``in`` hold when either item matches, ``!=`` when none
-# equals: Falco's ``fd.ip``, ``fd.net``, ``fd.port``, ``fd.proto``.
-FLAG_EITHER_END = "EITHER_END"
-# Falco types the value by the event parameter named in the argument (PT_DYN); the
-# declared type is only the common case.
-FLAG_DYNAMIC_TYPE = "DYNAMIC_TYPE"
 
 _FILTER_ONLY = "EPF_FILTER_ONLY"
 _TABLE_ONLY = "EPF_TABLE_ONLY"
@@ -1419,23 +1408,6 @@ def syscall_fields() -> list[FieldDef]:
         *_container_rows(),
         *_k8s_rows(),
     ]
-
-
-def split_dotted_arg(fields: FieldRegistry, name: str) -> tuple[FieldDef, str] | None:
-    """Resolve ``evt.arg.flags`` to (the ``evt.arg`` row, ``"flags"``).
-
-    Only rows flagged :data:`FLAG_DOTTED_ARG` take their argument this way; the longest
-    such prefix wins. Returns None when ``name`` is not of that form. Look the plain
-    name up first: ``evt.args`` is its own field, not ``evt.arg`` with argument ``s``.
-    """
-    parts = name.split(".")
-    for n in range(len(parts) - 1, 1, -1):
-        base = ".".join(parts[:n])
-        row = fields.get(base)
-        if row is not None and FLAG_DOTTED_ARG in row.flags:
-            rest = name[len(base) + 1 :]
-            return (row, rest) if rest else None
-    return None
 
 
 def _event_time(doc: Any) -> int | None:
