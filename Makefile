@@ -18,8 +18,8 @@ test: $(BIN)/.installed lint
 	$(BIN)/python -m pytest
 
 lint: $(BIN)/.installed
-	$(BIN)/ruff check lanner tests bench
-	$(BIN)/mypy
+	$(BIN)/python -m ruff check lanner tests bench
+	$(BIN)/python -m mypy
 
 bench: $(BIN)/.installed
 	$(BIN)/python bench/engine.py

@@ -100,7 +100,10 @@ class _SourceRules:
         found = self._by_rules.get(ident)
         if found is None:
             fn = self.compiler.compile_group(
-                [r.rule.condition for r in rules], self.keys, self.first, f"group{len(self._by_rules)}"
+                [r.rule.condition for r in rules],
+                self.keys,
+                self.first,
+                f"group{len(self._by_rules)}",
             )
             found = self._by_rules[ident] = _Group(rules, fn)
         return found

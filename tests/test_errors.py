@@ -69,6 +69,23 @@ def test_every_problem_in_a_file_is_reported_in_order() -> None:
     assert all(LINE.match(e) for e in errs), errs
 
 
+def test_several_problems_in_one_rule_are_all_reported() -> None:
+    errs = errors(rule("evt.type = open and", output="''").replace("INFO", "LOUD"))
+    assert errs == [
+        "t.yaml:3:30: error: in rule 'r': expected a condition after 'and'",
+        "t.yaml:4:11: error: 'output' must not be empty",
+        "t.yaml:5:13: error: unknown priority 'LOUD' (expected one of: emergency, alert, "
+        "critical, error, warning, notice, informational, debug)",
+    ]
+
+
+def test_positions_are_right_with_crlf_and_cr_line_ends() -> None:
+    text = rule(">\n    evt.type = open and\n    and").replace("INFO", "LOUD")
+    for eol in ("\r\n", "\r"):
+        errs = errors(text.replace("\n", eol))
+        assert [e.split(": error: ")[0] for e in errs] == ["t.yaml:5:5", "t.yaml:7:13"]
+
+
 def test_a_condition_syntax_error_names_the_rule_and_the_problem() -> None:
     (err,) = errors(rule("evt.type = open and and"))
     assert err == (

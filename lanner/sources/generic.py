@@ -87,7 +87,9 @@ def generic_fields() -> list[FieldDef]:
             "Event time as YYYY-MM-DD HH:MM:SS (UTC).",
             _fmt(lambda ns: format_datetime(ns)[:19]),
         ),
-        simple("evt.rawtime", t.ABSTIME, "Event time in nanoseconds since the epoch.", event_time_ns),
+        simple(
+            "evt.rawtime", t.ABSTIME, "Event time in nanoseconds since the epoch.", event_time_ns
+        ),
         simple(
             "evt.rawtime.s",
             t.UINT,
