@@ -237,8 +237,9 @@ class Engine:
         loc = self.ruleset.node_locations.get(id(node)) if node is not None else None
         if loc is None and exc.location is not None and exc.location.file is not None:
             loc = exc.location
-        prefix = f"rule '{rule.name}': "
-        err = type(exc)(prefix + exc.message, loc or rule.location)
+        # One line per error, whatever the rule name or the offending value holds.
+        message = f"rule '{rule.name}': {exc.message}".replace("\r", "\\r").replace("\n", "\\n")
+        err = type(exc)(message, loc or rule.location)
         return err
 
     def _warn_rule(self, rule: Rule, source: Source, cr: CompiledRule) -> None:

@@ -218,7 +218,7 @@ class RuleInfo:
     skip_if_unknown_filter: bool = False
     capture: bool = False
     capture_duration: int = 0
-    broken: bool = False  # errors were reported for it: not resolved
+    broken: bool = False  # errors were reported for it: checked, but left out of the RuleSet
 
 
 @dataclass
@@ -309,6 +309,10 @@ class _Collector:
             self.add_item(item)
 
     def add_item(self, item: Item) -> None:
+        for key, loc in item.duplicates:
+            self.warn(
+                f"key '{key}' is repeated in this item; the first one is used", loc, "duplicate-key"
+            )
         # Falco's precedence when an item has several kinds of key.
         f = item.fields
         if "required_engine_version" in f:
@@ -1284,7 +1288,7 @@ def _resolve(col: _Collector, files: list[str]) -> RuleSet:
         res.macro(m.name, None, mark=False)
     rules: list[Rule] = []
     for info in sorted(col.rules.values(), key=lambda r: r.order):
-        if info.cond is None or info.output is None:
+        if info.cond is None or (info.output is None and not info.broken):
             if not info.broken:  # a broken rule's errors are reported already
                 col.error(f"rule '{info.name}' has no condition or output", info.location)
             continue
@@ -1299,7 +1303,7 @@ def _resolve(col: _Collector, files: list[str]) -> RuleSet:
         exc = res.exceptions_expr(info)
         if exc is not None:
             cond = And((cond, exc))
-        if info.broken:  # resolved only to report the errors in its condition
+        if info.broken or info.output is None:  # resolved only to report its errors
             continue
         rules.append(
             Rule(

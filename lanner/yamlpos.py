@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
@@ -215,6 +215,8 @@ class Item:
     node: yaml.MappingNode
     fields: dict[str, Scalar]
     file: str | None
+    # Keys given again after their first use: like yaml-cpp, the first one counts.
+    duplicates: list[tuple[str, Location]] = field(default_factory=list)
 
     @property
     def location(self) -> Location:
@@ -358,7 +360,8 @@ def _plain(node: yaml.Node, budget: list[int]) -> Any:
     for k, v in _pairs(node, budget):
         if not isinstance(k, yaml.ScalarNode):
             raise _Bad("mapping keys must be plain strings", k)
-        out[k.value] = _plain(v, budget)
+        if k.value not in out:  # the first of duplicate keys counts, as in yaml-cpp
+            out[k.value] = _plain(v, budget)
     return out
 
 
@@ -461,6 +464,7 @@ def _item(
     errors: list[RuleFileError],
 ) -> Item | None:
     fields: dict[str, Scalar] = {}
+    duplicates: list[tuple[str, Location]] = []
     ok = True
     try:
         pairs = _pairs(node, budget)
@@ -474,6 +478,9 @@ def _item(
             )
             ok = False
             continue
+        if str(knode.value) in fields:
+            duplicates.append((str(knode.value), node_location(knode, file)))
+            continue
         try:
             value = _plain(vnode, budget)
         except _Bad as exc:
@@ -482,4 +489,4 @@ def _item(
             ok = False
             continue
         fields[str(knode.value)] = Scalar(value, vnode, file, src)
-    return Item(node, fields, file) if ok else None
+    return Item(node, fields, file, duplicates) if ok else None

@@ -601,6 +601,14 @@ def test_yaml_merge_keys_are_applied() -> None:
     ]
 
 
+def test_a_repeated_key_keeps_its_first_value_and_warns() -> None:
+    rs = load(rule() + "  condition: evt.type = close\n")
+    assert rs.rules[0].condition_text == "evt.type = open"
+    assert warnings(rs) == [
+        "t.yaml:6:3: warning: key 'condition' is repeated in this item; the first one is used"
+    ]
+
+
 def test_tags_are_kept_once_each() -> None:
     (r,) = load(rule(tags="[b, a, b]")).rules
     assert r.tags == ("b", "a")

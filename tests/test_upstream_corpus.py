@@ -6,6 +6,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -31,6 +32,14 @@ FILES = sorted(EXPECTED)
 SUMMARY = re.compile(
     r"^valid: (\d+) file\(s\); (.+); (\d+) macros, (\d+) lists; (\d+) warning\(s\)$"
 )
+
+
+def lanner_script() -> str:
+    """The installed ``lanner`` console script: beside this Python first, then on PATH."""
+    here = Path(sys.executable).parent / "lanner"
+    found = str(here) if here.is_file() else shutil.which("lanner")
+    assert found is not None, "the lanner console script is not installed"
+    return found
 
 
 def rule_names_in(path: Path) -> list[str]:
@@ -100,9 +109,7 @@ def test_cli_validate_prints_a_one_line_summary(name: str) -> None:
 
 @needs_corpus
 def test_the_lanner_console_script_validates_all_files() -> None:
-    exe = shutil.which("lanner")
-    assert exe is not None, "the lanner console script is not installed"
-    args = [exe, "rules", "validate"]
+    args = [lanner_script(), "rules", "validate"]
     for name in FILES:
         args += ["-r", str(CORPUS / name)]
     done = subprocess.run(args, capture_output=True, text=True, timeout=120)
@@ -165,10 +172,11 @@ def test_cli_validate_reports_unknown_fields_without_a_traceback(tmp_path: Path)
         "- rule: r\n  desc: d\n  condition: ka.verb = get and ka.nope = x\n  output: o\n"
         "  priority: INFO\n  source: k8s_audit\n"
     )
-    exe = shutil.which("lanner")
-    assert exe is not None
     done = subprocess.run(
-        [exe, "rules", "validate", "-r", str(path)], capture_output=True, text=True, timeout=120
+        [lanner_script(), "rules", "validate", "-r", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 1
     assert done.stderr.splitlines() == [
