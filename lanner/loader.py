@@ -24,6 +24,9 @@ from typing import Any
 import yaml
 
 from lanner.condition.ast import (
+    LIST_OPS,
+    NUM_OPS,
+    STR_OPS,
     And,
     Compare,
     Const,
@@ -108,30 +111,9 @@ OVERRIDE_REPLACEABLE = {
     "macro": frozenset({"condition"}),
     "list": frozenset({"items"}),
 }
-EXCEPTION_OPS = frozenset(
-    {
-        "=",
-        "==",
-        "!=",
-        "<",
-        "<=",
-        ">",
-        ">=",
-        "contains",
-        "icontains",
-        "bcontains",
-        "startswith",
-        "bstartswith",
-        "endswith",
-        "glob",
-        "iglob",
-        "regex",
-        "in",
-        "intersects",
-        "pmatch",
-    }
-)
-_LIST_OPS = frozenset({"in", "intersects", "pmatch"})
+# Every binary operator of the condition language ("==" as written) may compare an exception field.
+EXCEPTION_OPS = STR_OPS | NUM_OPS | LIST_OPS | {"=="}
+_LIST_OPS = LIST_OPS
 DEFAULT_SOURCE = "syscall"
 
 

@@ -16,93 +16,36 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
+from rulecases import CaseTable
 
 DATA = Path(__file__).parent / "data" / "k8s_audit"
 UPSTREAM = Path(__file__).resolve().parents[2] / "shared/corpus/falco/k8s_audit_rules.yaml"
-SOURCE = "k8s_audit"
-
-CASES: list[dict[str, Any]] = yaml.safe_load((DATA / "cases.yaml").read_text())
-CASE_IDS = [f"{i:02d}-{c['event'].removesuffix('.json')}" for i, c in enumerate(CASES)]
+TABLE = CaseTable(DATA, UPSTREAM, "k8s_audit")
 
 needs_upstream = pytest.mark.skipif(
     not UPSTREAM.exists(), reason="upstream Falco rules (/work/shared) not available"
 )
 
 
-def rule_names(path: Path) -> set[str]:
-    return {item["rule"] for item in yaml.safe_load(path.read_text()) if "rule" in item}
-
-
-def compile_files(paths: list[Path], match: str) -> Any:
-    from lanner import compile_rules, load_rules
-
-    return compile_rules(load_rules([str(p) for p in paths]), match=match)
-
-
-@pytest.fixture(scope="module")
-def engines() -> dict[str, Any]:
-    return {match: compile_files([UPSTREAM], match) for match in ("all", "first")}
-
-
-def engine_for(case: dict[str, Any], engines: dict[str, Any], match: str, tmp: Path) -> Any:
-    """The shared engine, or one with the case's overrides loaded after the upstream file."""
-    if not case.get("overrides"):
-        return engines[match]
-    extra = tmp / "overrides.yaml"
-    extra.write_text(yaml.safe_dump(case["overrides"], sort_keys=False))
-    return compile_files([UPSTREAM, extra], match)
-
-
-def alerts_for(case: dict[str, Any], engine: Any) -> dict[str, Any]:
-    doc = json.loads((DATA / case["event"]).read_text())
-    alerts = engine.evaluate(doc, SOURCE)
-    assert all(a.source == SOURCE for a in alerts)
-    return {a.rule: a for a in alerts}
+@needs_upstream
+@pytest.mark.parametrize("case", TABLE.cases, ids=TABLE.ids)
+def test_every_matching_rule(case: dict[str, Any], tmp_path: Path) -> None:
+    TABLE.check_all_matches(case, tmp_path)
 
 
 @needs_upstream
-@pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
-def test_every_matching_rule(case: dict[str, Any], engines: Any, tmp_path: Path) -> None:
-    """With match="all", each expected rule fires with its output fields; the others do not."""
-    by_rule = alerts_for(case, engine_for(case, engines, "all", tmp_path))
-    for want in case.get("expect") or []:
-        name = want["rule"]
-        assert name in by_rule, f"{name!r} did not fire; fired: {sorted(by_rule)}"
-        alert = by_rule[name]
-        for field, value in (want.get("output_fields") or {}).items():
-            assert field in alert.output_fields, f"{name}: no output field {field}"
-            assert str(alert.output_fields[field]) == str(value), f"{name}: {field}"
-            assert str(value) in alert.output, f"{name}: {value!r} not in {alert.output!r}"
-    for name in case.get("expect_not") or []:
-        assert name not in by_rule, f"{name!r} fired on {case['event']}"
+@pytest.mark.parametrize("case", TABLE.cases, ids=TABLE.ids)
+def test_first_matching_rule(case: dict[str, Any], tmp_path: Path) -> None:
+    TABLE.check_first_match(case, tmp_path)
 
 
 @needs_upstream
-@pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
-def test_first_matching_rule(case: dict[str, Any], engines: Any, tmp_path: Path) -> None:
-    """With Falco's default match="first", the first expected rule (in file order) wins."""
-    by_rule = alerts_for(case, engine_for(case, engines, "first", tmp_path))
-    assert len(by_rule) <= 1
-    if case.get("expect"):
-        assert list(by_rule) == [case["expect"][0]["rule"]]
-    for name in case.get("expect_not") or []:
-        assert name not in by_rule
+def test_cases_name_existing_rules() -> None:
+    TABLE.check_rule_names()
 
 
-# --- the case table itself ---------------------------------------------------------------
-
-
-def test_every_case_has_an_expectation() -> None:
-    for case_id, case in zip(CASE_IDS, CASES, strict=True):
-        assert case.get("expect") or case.get("expect_not"), case_id
-        assert (DATA / case["event"]).is_file(), case_id
-
-
-def test_every_event_file_is_used() -> None:
-    used = {c["event"] for c in CASES}
-    used |= {c["event"] for c in yaml.safe_load((DATA / "bundled_cases.yaml").read_text())}
-    assert {p.name for p in DATA.glob("*.json")} == used
+def test_case_table_is_complete() -> None:
+    TABLE.check_table(other_tables=("bundled_cases.yaml",))
 
 
 @pytest.mark.parametrize("path", sorted(DATA.glob("*.json")), ids=lambda p: p.stem)
@@ -120,18 +63,6 @@ def test_event_files_are_audit_events(path: Path) -> None:
 
 def test_twins_target_the_same_kind_of_object() -> None:
     """A benign twin changes one detail of its attack case, not the kind of object."""
-    twins = sorted(DATA.glob("*.benign*.json"))
-    assert twins
-    for twin in twins:
-        attack = DATA / (twin.name.split(".benign")[0] + ".json")
-        a, b = json.loads(attack.read_text()), json.loads(twin.read_text())
-        if "objectRef" in b:  # a probe of /healthz has none
-            assert a["objectRef"]["resource"] == b["objectRef"]["resource"], twin.name
-
-
-@needs_upstream
-def test_cases_name_existing_rules() -> None:
-    known = rule_names(UPSTREAM)
-    for case_id, case in zip(CASE_IDS, CASES, strict=True):
-        named = [w["rule"] for w in case.get("expect") or []] + list(case.get("expect_not") or [])
-        assert set(named) <= known, (case_id, set(named) - known)
+    for attack, twin, name in TABLE.twins():
+        if "objectRef" in twin:  # a probe of /healthz has none
+            assert attack["objectRef"]["resource"] == twin["objectRef"]["resource"], name
