@@ -9,6 +9,7 @@ share are the writes and risky calls rules look at.
 from __future__ import annotations
 
 import random
+import time
 import uuid
 from typing import Any
 
@@ -51,12 +52,24 @@ _IMAGES = [
 ]
 
 
-def _ts(rng: random.Random) -> str:
-    return f"2026-11-28T{rng.randrange(24):02d}:{rng.randrange(60):02d}:{rng.randrange(60):02d}.{rng.randrange(10**6):06d}Z"
+class _Clock:
+    """Time-ordered timestamps, as in a real log: about ``rate`` events a second."""
+
+    def __init__(self, rng: random.Random, rate: float) -> None:
+        self.rng = rng
+        self.rate = rate
+        self.us = 1_795_860_000 * 1_000_000  # 2026-11-28T10:00:00Z
+
+    def next(self, fraction: bool = True) -> str:
+        self.us += int(self.rng.expovariate(self.rate) * 1_000_000)
+        secs, us = divmod(self.us, 1_000_000)
+        text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs))
+        return f"{text}.{us:06d}Z" if fraction else f"{text}Z"
 
 
 def _audit_base(
     rng: random.Random,
+    clock: _Clock,
     verb: str,
     resource: str,
     ns: str | None,
@@ -77,7 +90,7 @@ def _audit_base(
         obj["name"] = name
     if sub:
         obj["subresource"] = sub
-    ts = _ts(rng)
+    ts = clock.next()
     return {
         "kind": "Event",
         "apiVersion": "audit.k8s.io/v1",
@@ -127,6 +140,7 @@ def _pod_spec(
 def k8s_audit_events(n: int, seed: int = 7) -> list[dict[str, Any]]:
     """``n`` audit events: ~80% reads/watches, ~15% controller writes, ~5% user writes and risky calls."""
     rng = random.Random(seed)
+    clock = _Clock(rng, rate=300.0)  # a busy cluster's API server
     out: list[dict[str, Any]] = []
     for _ in range(n):
         r = rng.random()
@@ -137,14 +151,20 @@ def k8s_audit_events(n: int, seed: int = 7) -> list[dict[str, Any]]:
             res = rng.choice(_READ_RESOURCES)
             out.append(
                 _audit_base(
-                    rng, verb, res, ns, f"obj-{rng.randrange(500)}" if verb == "get" else None, user
+                    rng,
+                    clock,
+                    verb,
+                    res,
+                    ns,
+                    f"obj-{rng.randrange(500)}" if verb == "get" else None,
+                    user,
                 )
             )
         elif r < 0.95:
             user = rng.choice(_USERS[:5])
             verb = rng.choice(["update", "patch"])
             res = rng.choice(["leases", "endpoints", "configmaps", "pods"])
-            ev = _audit_base(rng, verb, res, ns, f"obj-{rng.randrange(500)}", user)
+            ev = _audit_base(rng, clock, verb, res, ns, f"obj-{rng.randrange(500)}", user)
             if res == "pods":
                 ev["objectRef"]["subresource"] = "status"
             out.append(ev)
@@ -152,7 +172,9 @@ def k8s_audit_events(n: int, seed: int = 7) -> list[dict[str, Any]]:
             user = rng.choice(_USERS[6:8])
             kind = rng.random()
             if kind < 0.5:
-                ev = _audit_base(rng, "create", "pods", ns, f"web-{rng.randrange(999)}", user, 201)
+                ev = _audit_base(
+                    rng, clock, "create", "pods", ns, f"web-{rng.randrange(999)}", user, 201
+                )
                 ev["requestObject"] = {
                     "kind": "Pod",
                     "apiVersion": "v1",
@@ -163,12 +185,12 @@ def k8s_audit_events(n: int, seed: int = 7) -> list[dict[str, Any]]:
                 }
             elif kind < 0.7:
                 ev = _audit_base(
-                    rng, "create", "pods", ns, f"web-{rng.randrange(999)}", user, 101, "exec"
+                    rng, clock, "create", "pods", ns, f"web-{rng.randrange(999)}", user, 101, "exec"
                 )
                 ev["requestURI"] += "?command=sh&container=app&stdin=true&tty=true"
             elif kind < 0.85:
                 ev = _audit_base(
-                    rng, "create", "configmaps", ns, f"cfg-{rng.randrange(99)}", user, 201
+                    rng, clock, "create", "configmaps", ns, f"cfg-{rng.randrange(99)}", user, 201
                 )
                 ev["requestObject"] = {
                     "kind": "ConfigMap",
@@ -177,7 +199,9 @@ def k8s_audit_events(n: int, seed: int = 7) -> list[dict[str, Any]]:
                     "data": {"app.properties": "mode=prod\nretries=3"},
                 }
             else:
-                ev = _audit_base(rng, "delete", "secrets", ns, f"sec-{rng.randrange(99)}", user)
+                ev = _audit_base(
+                    rng, clock, "delete", "secrets", ns, f"sec-{rng.randrange(99)}", user
+                )
             out.append(ev)
     return out
 
@@ -211,6 +235,7 @@ _CT_WRITES = [
 def cloudtrail_records(n: int, seed: int = 11) -> list[dict[str, Any]]:
     """``n`` CloudTrail records: ~85% read-only calls by roles, the rest writes by roles and users."""
     rng = random.Random(seed)
+    clock = _Clock(rng, rate=50.0)  # an account's trail, all regions
     out: list[dict[str, Any]] = []
     for _ in range(n):
         read = rng.random() < 0.85
@@ -244,7 +269,7 @@ def cloudtrail_records(n: int, seed: int = 11) -> list[dict[str, Any]]:
         rec: dict[str, Any] = {
             "eventVersion": "1.09",
             "userIdentity": ident,
-            "eventTime": _ts(rng)[:19] + "Z",
+            "eventTime": clock.next(fraction=False),
             "eventSource": src,
             "eventName": name,
             "awsRegion": rng.choice(["us-east-1", "eu-west-1", "us-west-2"]),

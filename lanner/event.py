@@ -16,6 +16,9 @@ if TYPE_CHECKING:
     from lanner.fields import Source
 
 
+UNREAD = object()
+
+
 class FieldKey:
     """Identity of one bound field expression (field + argument + transformers)."""
 
@@ -37,13 +40,15 @@ class Event(dict[Any, Any]):
     intermediate results here under private string keys (``ev.cache``).
     """
 
-    __slots__ = ("doc", "num", "source")
+    __slots__ = ("doc", "num", "source", "time_ns")
 
     def __init__(self, doc: Any, source: Source, num: int = 0) -> None:
         # dict.__new__ already made the empty mapping; dict.__init__ would only cost time.
         self.doc = doc
         self.source = source
         self.num = num
+        # The event's time in ns, read on first use (``lanner.sources.generic.event_time_ns``).
+        self.time_ns: int | object | None = UNREAD
 
     @property
     def cache(self) -> dict[Any, Any]:

@@ -21,7 +21,7 @@ from typing import Any
 from lanner.event import Event
 from lanner.fields import Extractor, FieldDef, FieldRegistry, FieldType, Source, simple
 from lanner.sources.generic import generic_fields
-from lanner.sources.json_source import json_plugin_fields, parse_rfc3339, rawtime_extractor
+from lanner.sources.json_source import json_plugin_fields, parse_rfc3339
 from lanner.sources.jsonptr import lookup, render
 
 _AMAZONAWS = ".amazonaws.com"
@@ -428,7 +428,7 @@ _PATH_FIELDS: tuple[tuple[str, tuple[str, ...], str], ...] = (
 )
 
 
-def _fields(rawtime: Extractor) -> list[FieldDef]:
+def _fields() -> list[FieldDef]:
     s, u = _S, _U
     at = _at
     rows: list[FieldDef] = [simple(name, s, desc, at(*path)) for name, path, desc in _PATH_FIELDS]
@@ -783,7 +783,7 @@ def _fields(rawtime: Extractor) -> list[FieldDef]:
         ),
     ]
 
-    rows += json_plugin_fields(rawtime, "record")
+    rows += json_plugin_fields("record")
     return rows
 
 
@@ -793,7 +793,7 @@ def cloudtrail_source() -> Source:
     generic = generic_fields()
     return Source(
         name="aws_cloudtrail",
-        fields=FieldRegistry([*generic, *_fields(rawtime_extractor(generic))]),
+        fields=FieldRegistry([*generic, *_fields()]),
         index_fields=("ct.name",),
         event_time=event_time,
         info=plugin_info,

@@ -12,19 +12,16 @@ from __future__ import annotations
 import time as _time
 from typing import Any
 
-from lanner.event import Event
+from lanner.event import UNREAD, Event
 from lanner.fields import FieldDef, FieldType, simple
 
 
 def event_time_ns(ev: Event) -> int | None:
     """The event's time in ns since the epoch, read once per event."""
-    cache = ev.cache
-    if "__time_ns" in cache:
-        t: int | None = cache["__time_ns"]
-        return t
-    t = ev.source.event_time(ev.doc)
-    cache["__time_ns"] = t
-    return t
+    t = ev.time_ns
+    if t is UNREAD:
+        t = ev.time_ns = ev.source.event_time(ev.doc)
+    return t  # type: ignore[return-value]
 
 
 def format_clock(ns: int) -> str:

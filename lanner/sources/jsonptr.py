@@ -53,6 +53,11 @@ def render(value: Any) -> str | None:
     Strings stay as they are; numbers and booleans are their JSON text;
     objects and arrays are compact JSON. None stays None (no value).
     """
+    t = type(value)
+    if t is str:
+        return value
+    if t is int:
+        return str(value)  # what json.dumps writes for an int, at a fifth of the cost
     if value is None:
         return None
     if isinstance(value, str):

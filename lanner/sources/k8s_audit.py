@@ -48,7 +48,6 @@ from lanner.sources.json_source import (
     compact_json,
     json_plugin_fields,
     parse_rfc3339,
-    rawtime_extractor,
 )
 from lanner.sources.jsonptr import render
 
@@ -488,13 +487,12 @@ def event_time(doc: Any) -> int | None:
     epoch; None when neither is a valid RFC 3339 time."""
     if type(doc) is not dict:
         return None
-    for key in ("stageTimestamp", "requestReceivedTimestamp"):
-        text = doc.get(key)
-        if type(text) is str:
-            ns = parse_rfc3339(text)
-            if ns is not None:
-                return ns
-    return None
+    text = doc.get("stageTimestamp")
+    ns = parse_rfc3339(text) if type(text) is str else None
+    if ns is None:
+        text = doc.get("requestReceivedTimestamp")
+        ns = parse_rfc3339(text) if type(text) is str else None
+    return ns
 
 
 # --------------------------------------------------------------------------
@@ -986,7 +984,7 @@ def k8s_audit_source() -> Source:
     rows = [
         *generic,
         *_ka_fields(),
-        *json_plugin_fields(rawtime_extractor(generic), "audit event"),
+        *json_plugin_fields("audit event"),
     ]
     return Source(
         name="k8s_audit",
