@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import socket
+import platform
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
@@ -149,7 +149,7 @@ class Engine:
         self.sources = dict(sources)
         self.min_priority = min_priority
         self.first_match = match == "first"
-        self.hostname = hostname or socket.gethostname()
+        self.hostname = hostname or platform.node()
         self.clock = clock
         self.warnings: list[Diagnostic] = list(ruleset.warnings)
         self.stats = EngineStats()
