@@ -9,6 +9,10 @@ $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv --system-site-packages $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@# The sensor uses Debian's bcc (python3-bpfcc), not a PyPI package: expose just it.
+	@if [ -d /usr/lib/python3/dist-packages/bcc ]; then \
+	  ln -sfn /usr/lib/python3/dist-packages/bcc "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/bcc"; \
+	fi
 	touch $@
 
 demo: $(BIN)/.installed
@@ -18,7 +22,7 @@ test: $(BIN)/.installed lint
 	$(BIN)/python -m pytest
 
 lint: $(BIN)/.installed
-	$(BIN)/python -m ruff check lanner tests bench
+	$(BIN)/python -m ruff check lanner sensor tests bench
 	$(BIN)/python -m mypy
 
 bench: $(BIN)/.installed

@@ -274,6 +274,27 @@ class Engine:
             return ()
         return sr.lookup(sr.values(ev)).rules
 
+    def index_values(self, source: str, field: str) -> frozenset[str] | None:
+        """The values of index field ``field`` on which some enabled rule of ``source``
+        can match, or None when some rule can match any value. The sensor asks this for
+        ``evt.type``: it is the set of syscalls worth capturing at all."""
+        sr = self._by_source.get(source)
+        if sr is None:
+            return frozenset()
+        fields = [
+            f for f in sr.source.index_fields if (fd := sr.source.fields.get(f)) and not fd.is_list
+        ]
+        if field not in fields:
+            return None
+        i = fields.index(field)
+        out: set[str] = set()
+        for cr in sr.rules:
+            vs = cr.index[i]
+            if vs.negated:
+                return None
+            out |= {v for v in vs.values if isinstance(v, str)}
+        return frozenset(out)
+
     def rules_for(self, source: str) -> list[CompiledRule]:
         sr = self._by_source.get(source)
         return list(sr.rules) if sr else []
