@@ -265,3 +265,89 @@ def _summary(events: Counter[str], alerts: Counter[str], bad: int, engine: Engin
 
 def run() -> Any:  # pragma: no cover - console-script shim
     return main()
+
+
+@main.command("sensor")
+@_rules_option
+@click.option("--json", "as_json", is_flag=True, help="One Falco-schema JSON alert per line.")
+@click.option("--record", type=click.Path(dir_okay=False), help="Also write captured events here.")
+@click.option(
+    "--min-priority",
+    type=click.Choice([p.name.lower() for p in Priority], case_sensitive=False),
+    help="Drop rules less severe than this.",
+)
+@click.option("--duration", type=float, help="Stop after this many seconds (default: run until killed).")
+@click.option(
+    "--host-root",
+    default=lambda: os.environ.get("HOST_ROOT", "/"),
+    show_default="$HOST_ROOT or /",
+    help="Where the host's /proc, /etc and /sys are mounted (a DaemonSet mounts them under /host).",
+)
+@click.option(
+    "--heartbeat",
+    type=click.Path(dir_okay=False),
+    default=lambda: os.environ.get("LANNER_HEARTBEAT", "/run/lanner/heartbeat"),
+    help="File the sensor touches every few seconds; --check reads it.",
+)
+@click.option("--check", is_flag=True, help="Exit 0 if a running sensor's heartbeat is fresh.")
+def sensor(
+    rule_paths: tuple[str, ...],
+    as_json: bool,
+    record: str | None,
+    min_priority: str | None,
+    duration: float | None,
+    host_root: str,
+    heartbeat: str,
+    check: bool,
+) -> None:
+    """Capture syscalls on this host with eBPF and print alerts, as Falco does."""
+    from sensor.run import heartbeat_fresh
+
+    if check:
+        sys.exit(0 if heartbeat_fresh(Path(heartbeat)) else 1)
+    from sensor.capture import Capture, CaptureError, supported_event_types
+    from sensor.enrich import Enricher
+    from sensor.run import Recorder, capture_set, exclude_self, run
+
+    _ruleset, engine = _load(rule_paths, min_priority)
+    _print_warnings(engine)
+    types = capture_set(engine, supported_event_types())
+    out = sys.stdout
+
+    def emit(alert: Any) -> None:
+        out.write((alert.to_json() if as_json else alert.output) + "\n")
+        out.flush()
+
+    def drops(counts: dict[str, int]) -> None:
+        # Falco's internal alert for lost events, so a blind spot is never silent.
+        detail = ", ".join(f"{k}={v}" for k, v in sorted(counts.items()))
+        click.echo(f"lanner internal: syscall event drop ({detail})", err=True)
+
+    record_file = open(record, "w", encoding="utf-8") if record else None  # noqa: SIM115
+    try:
+        with Capture(types, exclude_pids=exclude_self()) as capture:
+            enricher = Enricher(proc_root=os.path.join(host_root, "proc"))
+            click.echo(f"lanner sensor: capturing {len(types)} event types", err=True)
+            stats = run(
+                capture,
+                enricher,
+                engine,
+                emit,
+                recorder=Recorder(record_file) if record_file else None,
+                duration=duration,
+                heartbeat=Path(heartbeat) if os.access(Path(heartbeat).parent, os.W_OK)
+                or not Path(heartbeat).parent.exists()
+                else None,
+                drop_alert=drops,
+            )
+    except CaptureError as exc:
+        click.echo(f"lanner sensor: {exc}", err=True)
+        sys.exit(2)
+    finally:
+        if record_file:
+            record_file.close()
+    click.echo(
+        f"captured {stats.captured} events, evaluated {stats.evaluated}, {stats.alerts} alerts, "
+        f"drops: {sum(stats.drops.values())}",
+        err=True,
+    )

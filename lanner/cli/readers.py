@@ -375,9 +375,13 @@ def _record(doc: Any, where: str, source: str | None) -> Record | BadInput | Non
         return BadInput(where, f"record is not a JSON object (it is {_kind(doc)})")
     if "digestStartTime" in doc:
         return None  # a CloudTrail digest: integrity data, not an event
+    if "lanner_record" in doc:
+        return None  # the header line of a `lanner sensor --record` file
     if source is not None:
         return Record(doc, source, where)
     detected = _detect(doc)
+    if detected is None and "evt.type" in doc:
+        detected = "syscall"  # a recorded sensor event: flat, keyed by field names
     if detected is None:
         return BadInput(where, "cannot tell the source of this record; use --source")
     return Record(doc, detected, where)

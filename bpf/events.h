@@ -1,0 +1,100 @@
+/* The wire format between sensor.bpf.c and sensor/decode.py.
+ *
+ * One ring-buffer record per event: a fixed header, then `nrec` argument records, each a
+ * 4-byte record header followed by `len` bytes. Every field is little-endian and packed
+ * (no padding between records), so the Python decoder reads it with `struct` and never
+ * needs this file; decode.py mirrors these numbers and a test checks that they agree.
+ *
+ * Bump EVENT_VERSION when the layout changes: the decoder refuses other versions rather
+ * than misreading them.
+ */
+#ifndef LANNER_EVENTS_H
+#define LANNER_EVENTS_H
+
+#define EVENT_VERSION 1
+
+/* Event type ids: x86_64 syscall numbers are used as is (all below 500); the sched
+ * tracepoints take ids above them. The interest map is indexed by the same ids. */
+#define EVT_SCHED_FORK 500
+#define EVT_SCHED_EXEC 501
+#define EVT_SCHED_EXIT 502
+#define EVT_MAX 512
+
+/* Interest flags, per event type id. */
+#define SC_TP 1   /* handled by the per-syscall tracepoints (syscalls:sys_enter_<name>) */
+#define SC_RAW 2  /* handled by raw_syscalls:sys_enter/exit (no per-syscall tracepoint) */
+#define SC_EMIT 4 /* emit an event at exit; without it the enter is stashed for others */
+
+/* How the enter program reads syscall argument i (interest.kind[i]). */
+#define K_NONE 0
+#define K_INT 1      /* the raw 64-bit register value */
+#define K_STR 2      /* NUL-terminated user string (a path) */
+#define K_SOCKADDR 3 /* user sockaddr; aux = index of the argument holding its length */
+#define K_UBYTES 4   /* aux bytes of user memory (open_how, clone_args...) */
+#define K_MSGNAME 5  /* sendmsg: the sockaddr named by a user msghdr */
+#define K_ARGV 6     /* NULL-terminated array of user strings (execve argv) */
+#define K_SOCKADDR_OUT 7 /* accept: sockaddr written by the kernel, read at exit;
+                          * aux = index of the argument pointing at its length */
+#define K_SCHED_STR 8 /* a string taken from a sched tracepoint (exec filename) */
+#define K_SCHED_INT 9 /* an integer taken from a sched tracepoint */
+
+/* Size limits. A value longer than its limit is cut and flagged, never dropped. */
+#define STR_MAX 4096       /* one path */
+#define SOCKADDR_MAX 128   /* sizeof(struct sockaddr_storage) */
+#define UBYTES_MAX 64
+#define ARGV_MAX_ARGS 32
+#define ARGV_ELEM_MAX 1024 /* one argv element */
+#define ARGV_BYTES_MAX 6144
+#define DATA_MAX 16384     /* all argument records of one event */
+
+/* hdr.flags: bit i (0..5) = argument i was truncated, plus these. */
+#define F_ARGV_COUNT 0x100 /* argv had more than ARGV_MAX_ARGS elements */
+#define F_ARGV_BYTES 0x200 /* argv was longer than ARGV_BYTES_MAX in total */
+#define F_READ_FAILED 0x400 /* some user memory could not be read */
+#define F_DATA_FULL 0x800  /* DATA_MAX reached: later arguments are missing */
+
+/* Drop / loss counters (drops map index). */
+#define D_RINGBUF 0     /* ring buffer full: event lost */
+#define D_READ 1        /* user memory read failed: argument left out */
+#define D_STASH_FULL 2  /* per-thread stash map full: event lost */
+#define D_NO_ENTER 3    /* exit seen without its enter (attached mid-syscall) */
+#define D_SCRATCH 4     /* per-CPU scratch buffer unavailable */
+#define D_NREASONS 5
+
+struct event_hdr {
+    __u64 ts_ns;     /* bpf_ktime_get_ns: monotonic clock */
+    __u64 cgroup_id;
+    __s64 res;       /* syscall return value; 0 for sched events */
+    __u32 type;      /* syscall number or EVT_SCHED_* */
+    __u32 size;      /* bytes of this record, header included */
+    __u32 pid;       /* tgid */
+    __u32 tid;
+    __u32 uid;
+    __u32 gid;
+    __u16 flags;     /* F_* and per-argument truncation bits */
+    __u16 nrec;      /* argument records that follow */
+    __u16 version;   /* EVENT_VERSION */
+    __u16 reserved;
+    char comm[16];
+}; /* 72 bytes */
+
+struct arg_rec {
+    __u8 kind;  /* K_* */
+    __u8 idx;   /* syscall argument index (0..5) or sched field index */
+    __u16 len;  /* bytes of data that follow */
+};
+
+struct event {
+    struct event_hdr hdr;
+    __u8 data[DATA_MAX];
+};
+
+/* What Python writes per event type id: how to read each argument. */
+struct interest {
+    __u8 flags;       /* SC_* */
+    __u8 kind[6];     /* K_* per syscall argument */
+    __u8 reserved;
+    __u16 aux[6];     /* per kind: length argument index or byte count */
+};
+
+#endif

@@ -1,0 +1,50 @@
+# lanner node sensor image (see infra/README.md). Build from the repository root:
+#   docker build -f infra/sensor.Dockerfile -t lanner-sensor:0.1.0 .
+FROM debian:bookworm-slim
+
+# bcc comes from Debian, never from PyPI (the "bcc" project there is not these bindings):
+# python3-bpfcc is built for the libbcc it pulls in, and libbcc carries clang/LLVM as
+# libraries, so no compiler package is needed. bookworm's python3 is 3.11, as lanner requires.
+# No kernel headers are installed: bcc must compile against the headers of the kernel of the
+# node it runs on, which the DaemonSet mounts from the host (/lib/modules and /usr/src).
+# xz-utils lets bcc unpack /sys/kernel/kheaders.tar.xz, its fallback on kernels that ship
+# their headers that way. bpfcc-tools (the command-line tools) are not needed.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends \
+        ca-certificates \
+        python3 \
+        python3-bpfcc \
+        python3-venv \
+        xz-utils \
+    && rm -rf /var/lib/apt/lists/*
+
+WORKDIR /opt/lanner
+# README.md is part of the package metadata (pyproject's readme).
+COPY pyproject.toml README.md ./
+COPY lanner/ lanner/
+COPY sensor/ sensor/
+COPY bpf/ bpf/
+COPY rules/ rules/
+
+# The venv sees Debian's dist-packages, where the bcc module lives. lanner is installed
+# editable so that the installed package keeps the repository layout it resolves its
+# bundled rules and BPF sources from; PYTHONPATH adds the sensor package, which the
+# project's packaging does not list yet. Byte-code is compiled here because the root
+# filesystem is read-only at run time (and each probe is a new Python process).
+RUN python3 -m venv --system-site-packages /opt/lanner/venv \
+    && /opt/lanner/venv/bin/pip install --no-cache-dir --editable /opt/lanner \
+    && /opt/lanner/venv/bin/python -m compileall -q /opt/lanner/lanner /opt/lanner/sensor \
+    && /opt/lanner/venv/bin/python -c "import bcc, lanner"
+
+ENV PATH=/opt/lanner/venv/bin:$PATH \
+    PYTHONPATH=/opt/lanner \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    LANNER_RULES_DIR=/opt/lanner/rules
+
+# No USER: the sensor runs as uid 0. Capabilities are only effective for a non-root uid
+# through file capabilities or ambient sets, which the read-only, no_new_privs container
+# cannot rely on, and /proc of other users' processes, the tracefs files and the host's
+# header trees are root-owned. The DaemonSet drops every capability except the few listed.
+ENTRYPOINT ["lanner"]
+CMD ["sensor", "--json"]

@@ -1,0 +1,924 @@
+"""Enrichment: RawEvents in, flat ``syscall`` documents keyed by Falco field names out.
+
+:class:`Enricher` keeps the process table (``sensor.proctable``), each process's fds
+(``sensor.fdtable``) and containers (``sensor.container``), and for every syscall event
+returns the document ``lanner/sources/syscall.py`` reads: ``evt.*``, ``proc.*``,
+``thread.*``, ``user.*``, ``group.*``, ``fd.*``, ``fs.path.*``, ``container.*``,
+``k8s.pod.uid``. Process-lifecycle events (fork, sched exec, exit) only update state and
+return None; the execve syscall's own result is the event rules see, as in Falco.
+
+Every document is an exit event (``evt.dir`` ``<``). Its parameters are Falco's for that
+syscall's exit event, with the entry event's parameters appended (as Falco merges them
+when enter events are dropped). ``evt.arg[name]`` is Falco's rendered text: fds as
+``<f>/etc/passwd``, errors and flags as names, relative paths made absolute;
+``evt.rawarg[name]`` the raw value (flags in Falco's own encoding). Parameter names::
+
+    open        fd name flags mode dev ino
+    openat      fd dirfd name flags mode dev ino
+    openat2     fd dirfd name flags mode resolve
+    creat       fd name mode dev ino
+    execve(at)  res exe args tid pid ptid cwd comm env tty pgid loginuid flags
+                cap_inheritable cap_permitted cap_effective uid trusted_exepath filename
+    socket      fd domain type proto
+    connect     res tuple fd addr
+    accept(4)   fd tuple queuepct queuelen queuemax [flags]
+    bind        res addr fd
+    listen      res fd backlog
+    sendto      res fd size tuple addr          (sendmsg, recvfrom, recvmsg likewise)
+    close       res fd
+    dup         res oldfd
+    dup2        res oldfd newfd
+    dup3        res oldfd newfd flags
+    ptrace      res addr data request pid
+    symlink     res target linkpath
+    symlinkat   res target linkdirfd linkpath
+    link        res oldpath newpath
+    linkat      res olddir oldpath newdir newpath flags
+    unlink      res path
+    unlinkat    res dirfd name flags
+    rename      res oldpath newpath
+    renameat(2) res olddirfd oldpath newdirfd newpath [flags]
+    mkdir       res path mode           mkdirat  res dirfd path mode
+    rmdir       res path
+    chmod       res filename mode       fchmodat res dirfd filename mode
+    fchmod      res fd mode
+    chdir       res path                fchdir   res fd
+    memfd_create fd name flags
+    init_module res length uargs        finit_module res fd uargs flags
+    setpgid     res pid pgid            setsid   res
+    other       res, then the RawEvent's args as given
+
+RawEvent args the enricher understands (beyond the names above): ``argv`` (execve's
+argv, argv[0] included) or ``args`` (same, as a list or NUL-separated string), ``env``
+(list of ``K=V``), socket addresses as ``{"family": "inet"|"inet6"|"unix", "addr":
+..., "port": ...}`` (or ``"path"`` for unix), and a connection tuple as ``{"family",
+"saddr", "sport", "daddr", "dport"}`` where s is the local end.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sensor import flags as F
+from sensor.events import EXEC, EXIT, FORK, RawEvent
+from sensor.fdtable import (
+    FdEntry,
+    fd_fields,
+    lookup_fd,
+    resolve_path,
+    socket_local_end,
+)
+from sensor.proctable import Process, ProcessTable
+
+SHELLS = frozenset({"ash", "bash", "csh", "ksh", "sh", "tcsh", "zsh", "dash"})
+
+_OPEN_EVENTS = frozenset({"open", "openat", "openat2", "creat", "open_by_handle_at"})
+_EXEC_EVENTS = frozenset({"execve", "execveat"})
+_FAMILY_TYPES = {"inet": "ipv4", "inet6": "ipv6", "unix": "unix"}
+_DOMAIN_TYPES = {F.AF_INET: "ipv4", F.AF_INET6: "ipv6", F.AF_UNIX: "unix", F.AF_NETLINK: "netlink"}
+
+
+@dataclass(slots=True)
+class _Params:
+    """An event's parameters: rendered text, raw values, and the evt.args line."""
+
+    text: dict[str, str] = field(default_factory=dict)
+    raw: dict[str, Any] = field(default_factory=dict)
+    line: list[str] = field(default_factory=list)
+
+    def add(self, name: str, raw: Any, text: str, resolved: str | None = None) -> None:
+        if name in self.raw:
+            return
+        self.raw[name] = raw
+        self.text[name] = resolved if resolved else text
+        self.line.append(f"{name}={text}({resolved})" if resolved else f"{name}={text}")
+
+
+@dataclass(slots=True)
+class _Ctx:
+    """What one event's handler works out, besides the parameters."""
+
+    ev: RawEvent
+    proc: Process
+    enricher: Enricher
+    params: _Params = field(default_factory=_Params)
+    fd_num: int | None = None
+    fd_entry: FdEntry | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def args(self) -> dict[str, Any]:
+        return self.ev.args
+
+    @property
+    def res(self) -> int | None:
+        return self.ev.res
+
+    # --- parameter renderers -----------------------------------------------------------
+
+    def p_errno(self, name: str, value: int | None) -> None:
+        if value is not None:
+            self.params.add(name, value, str(value), F.errno_name(-value) if value < 0 else None)
+
+    def p_fd(self, name: str, value: Any) -> None:
+        if not isinstance(value, int):
+            return
+        resolved: str | None
+        if value == F.AT_FDCWD:
+            resolved = "AT_FDCWD"
+        elif value < 0:
+            resolved = F.errno_name(-value)
+        else:
+            e = self.fd(value)
+            resolved = f"<{e.typechar}>{e.name}" if e is not None else None
+        self.params.add(name, value, str(value), resolved)
+
+    def p_str(self, name: str, value: Any) -> None:
+        if value is not None:
+            self.params.add(name, value, str(value))
+
+    def p_int(self, name: str, value: Any) -> None:
+        if isinstance(value, int):
+            self.params.add(name, value, str(value))
+
+    def p_path(self, name: str, value: Any, base: str | None) -> str | None:
+        """A path parameter; returns it made absolute (None when it is missing)."""
+        if not isinstance(value, str):
+            return None
+        absolute = resolve_path(value, base) if value else value
+        self.params.add(name, value, value, absolute if absolute != value else None)
+        return absolute
+
+    def p_flags(self, name: str, value: Any, table: F.NameTable) -> None:
+        if isinstance(value, int):
+            self.params.add(name, value, str(value), F.render_flags(value, table) or None)
+
+    def p_addr(self, name: str, value: Any) -> None:
+        if isinstance(value, dict):
+            self.params.add(name, value, _addr_text(value))
+
+    # --- state helpers -------------------------------------------------------------------
+
+    def fd(self, num: int) -> FdEntry | None:
+        """The process's entry for fd ``num``, read from /proc when not tracked yet."""
+        fds = self.proc.fds
+        e = fds.get(num)
+        if e is None and num >= 0 and num not in fds.unresolved:
+            e = lookup_fd(self.enricher.proc_root, self.proc.pid, num)
+            if e is not None:
+                fds.set(num, e)
+            else:
+                fds.unresolved.add(num)
+        return e
+
+    def base_dir(self, dirfd: Any) -> str | None:
+        if not isinstance(dirfd, int) or dirfd == F.AT_FDCWD:
+            return self.proc.cwd
+        e = self.fd(dirfd)
+        return e.name if e is not None and e.type in ("directory", "file") else None
+
+    def use_fd(self, num: Any) -> None:
+        if isinstance(num, int):
+            self.fd_num = num
+            self.fd_entry = self.fd(num) if num >= 0 else None
+
+    @property
+    def ok(self) -> bool:
+        return self.res is not None and self.res >= 0
+
+
+def _addr_text(a: dict[str, Any]) -> str:
+    if a.get("family") == "unix":
+        return str(a.get("path", ""))
+    return f"{a.get('addr', '')}:{a.get('port', 0)}"
+
+
+def _end(a: Any) -> tuple[str | None, int | None]:
+    if not isinstance(a, dict):
+        return None, None
+    return a.get("addr"), a.get("port")
+
+
+def _tuple_ends(
+    t: Any,
+) -> tuple[str | None, tuple[str | None, int | None], tuple[str | None, int | None]] | None:
+    """(family, local end, remote end) of a tuple argument."""
+    if not isinstance(t, dict):
+        return None
+    return t.get("family"), (t.get("saddr"), t.get("sport")), (t.get("daddr"), t.get("dport"))
+
+
+def _tuple_text(local: tuple[str | None, int | None], remote: tuple[str | None, int | None]) -> str:
+    return f"{local[0] or '0.0.0.0'}:{local[1] or 0}->{remote[0] or '0.0.0.0'}:{remote[1] or 0}"
+
+
+def _argv(value: Any) -> list[str] | None:
+    if value is None:
+        return None
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "surrogateescape")
+    if isinstance(value, str):
+        items = value.split("\0")
+        if items and items[-1] == "":
+            items.pop()
+        return items
+    return [str(v) for v in value]
+
+
+# --- handlers ---------------------------------------------------------------------------
+
+Handler = Callable[[_Ctx], None]
+
+
+def _h_open(c: _Ctx) -> None:
+    ev, a = c.ev, c.args
+    kind = ev.type
+    raw_flags = a.get("flags")
+    if kind == "creat":
+        raw_flags = F.O_CREAT | F.O_WRONLY | F.O_TRUNC
+    kflags = raw_flags if isinstance(raw_flags, int) else 0
+    mode = a.get("mode")
+    dirfd = a.get("dirfd", a.get("mountfd"))
+    relative_to_dirfd = kind in ("openat", "openat2")
+    base = c.base_dir(dirfd) if relative_to_dirfd else c.proc.cwd
+    raw_name = a.get("name", a.get("path"))
+    path = resolve_path(raw_name, base) if isinstance(raw_name, str) else None
+    if path is not None:
+        is_dir = kflags & F.O_DIRECTORY and not kflags & F._O_TMPFILE_BIT
+        entry = FdEntry(
+            type="directory" if is_dir else "file", name=path, nameraw=raw_name, flags=kflags
+        )
+        if c.ok:
+            assert c.res is not None
+            c.proc.fds.set(c.res, entry)
+            c.fd_num = c.res
+        else:
+            # Falco still describes the file a failed open named, with fd.num -1.
+            c.fd_num = -1
+        c.fd_entry = entry
+    c.p_fd("fd", c.res)
+    if relative_to_dirfd:
+        c.p_fd("dirfd", dirfd if dirfd is not None else F.AT_FDCWD)
+    c.p_path("name", raw_name, base)
+    if kind != "creat":
+        ppm = F.open_flags_to_ppm(kflags)
+        c.params.add("flags", ppm, str(ppm), F.render_flags(ppm, F.FILE_FLAGS))
+    if isinstance(mode, int):
+        c.params.add("mode", mode, F.render_octal(mode))
+    for extra in ("dev", "ino", "resolve"):
+        c.p_int(extra, a.get(extra))
+    acc = kflags & F.O_ACCMODE
+    c.extra["evt.is_open_read"] = acc in (0, F.O_RDWR) and kind != "creat"
+    c.extra["evt.is_open_write"] = acc in (F.O_WRONLY, F.O_RDWR) or kind == "creat"
+    creates = bool(kflags & (F.O_CREAT | F._O_TMPFILE_BIT))
+    c.extra["evt.is_open_exec"] = creates and isinstance(mode, int) and bool(mode & F.S_IXANY)
+    if isinstance(a.get("created"), bool):
+        c.extra["evt.is_open_create"] = a["created"]
+    if path is not None:
+        if relative_to_dirfd:
+            c.extra["evt.abspath"] = path
+        c.extra["fs.path.name"] = path
+        c.extra["fs.path.nameraw"] = raw_name
+
+
+def _h_exec(c: _Ctx) -> None:
+    # State was updated before the proc fields were taken (see Enricher.handle).
+    p, a = c.proc, c.args
+    c.p_errno("res", c.res)
+    c.p_str("exe", p.exe)
+    c.p_str("args", " ".join(p.args))
+    c.p_int("tid", c.ev.tid)
+    c.p_int("pid", p.pid)
+    c.p_int("ptid", p.ppid)
+    c.p_str("cwd", p.cwd)
+    c.p_str("comm", p.name)
+    if p.env is not None:
+        c.p_str("env", " ".join(p.env))
+    c.p_int("tty", p.tty)
+    c.p_int("pgid", p.pgid)
+    c.p_int("loginuid", p.loginuid)
+    exe_flags = 0
+    if p.exe_writable:
+        exe_flags |= F.PPM_EXE_WRITABLE
+    if p.exe_upper_layer:
+        exe_flags |= F.PPM_EXE_UPPER_LAYER
+    if p.exe_from_memfd:
+        exe_flags |= F.PPM_EXE_FROM_MEMFD
+    c.p_flags("flags", exe_flags, F.EXECVE_FLAGS)
+    for cap in ("cap_inheritable", "cap_permitted", "cap_effective"):
+        value = getattr(p, cap)
+        if value is not None:
+            c.params.add(cap, value, f"{value:X}")
+    c.p_int("uid", c.ev.uid)
+    c.p_str("trusted_exepath", p.exepath)
+    filename = a.get("filename", a.get("pathname"))
+    if c.ev.type == "execveat":
+        c.p_fd("dirfd", a.get("dirfd"))
+    c.p_str("filename", filename)
+
+
+def _h_socket(c: _Ctx) -> None:
+    a = c.args
+    domain, stype, proto = a.get("domain"), a.get("type"), a.get("proto", 0)
+    c.p_fd("fd", c.res)
+    if isinstance(domain, int):
+        c.params.add("domain", domain, str(domain), F.render_socket_family(domain))
+    c.p_int("type", stype)
+    c.p_int("proto", proto)
+    if not c.ok or not isinstance(domain, int):
+        return
+    assert c.res is not None
+    ftype = _DOMAIN_TYPES.get(domain, "unknown")
+    entry = FdEntry(type=ftype)
+    if ftype in ("ipv4", "ipv6") and isinstance(stype, int):
+        entry.l4proto = F.l4proto(stype, proto if isinstance(proto, int) else 0)
+    c.proc.fds.set(c.res, entry)
+    c.fd_num, c.fd_entry = c.res, entry
+
+
+def _socket_entry(c: _Ctx, num: int, family: str | None) -> FdEntry:
+    entry = c.fd(num)
+    if entry is None:
+        entry = FdEntry(type=_FAMILY_TYPES.get(family or "", "unknown"))
+        c.proc.fds.set(num, entry)
+    return entry
+
+
+def _h_connect(c: _Ctx) -> None:
+    a = c.args
+    num, addr, tup = a.get("fd"), a.get("addr"), _tuple_ends(a.get("tuple"))
+    entry: FdEntry | None = None
+    if isinstance(num, int) and num >= 0:
+        family = tup[0] if tup else addr.get("family") if isinstance(addr, dict) else None
+        entry = _socket_entry(c, num, family)
+        in_progress = c.res == -115  # EINPROGRESS: a non-blocking connect under way
+        if (c.ok or in_progress) and entry.type == "unix" and isinstance(addr, dict):
+            entry.name = str(addr.get("path", ""))
+        elif (c.ok or in_progress) and entry.type in ("ipv4", "ipv6"):
+            remote = tup[2] if tup else _end(addr)
+            local = tup[1] if tup else (None, None)
+            if local[0] is None:
+                found = socket_local_end(c.enricher.proc_root, c.proc.pid, num)
+                if found is not None:
+                    local = found
+            entry.set_tuple(local, remote, server=False)
+        c.fd_num, c.fd_entry = num, entry
+    c.p_errno("res", c.res)
+    if tup is not None:
+        c.params.add("tuple", a["tuple"], _tuple_text(tup[1], tup[2]))
+    elif entry is not None and entry.connected and entry.type in ("ipv4", "ipv6"):
+        c.params.add("tuple", entry.name, entry.name)
+    c.p_fd("fd", num)
+    c.p_addr("addr", addr)
+
+
+def _h_accept(c: _Ctx) -> None:
+    a = c.args
+    tup, addr = _tuple_ends(a.get("tuple")), a.get("addr")
+    c.p_fd("fd", c.res)
+    if tup is not None:
+        c.params.add("tuple", a["tuple"], _tuple_text(tup[2], tup[1]))
+    for name in ("queuepct", "queuelen", "queuemax", "flags"):
+        c.p_int(name, a.get(name))
+    if not c.ok:
+        return
+    assert c.res is not None
+    listen_fd = a.get("fd", a.get("sockfd"))
+    listener = c.fd(listen_fd) if isinstance(listen_fd, int) else None
+    family = tup[0] if tup else addr.get("family") if isinstance(addr, dict) else None
+    kind = listener.type if listener is not None else _FAMILY_TYPES.get(family or "", "unknown")
+    entry = FdEntry(type=kind, l4proto=listener.l4proto if listener else None)
+    if kind in ("ipv4", "ipv6"):
+        remote = tup[2] if tup else _end(addr)
+        local = tup[1] if tup else (None, None)
+        if local[0] is None and listener is not None:
+            local = (listener.sip, listener.sport)
+        if local[0] is None:
+            found = socket_local_end(c.enricher.proc_root, c.proc.pid, c.res)
+            local = found if found is not None else local
+        entry.set_tuple(local, remote, server=True)
+    elif kind == "unix" and listener is not None:
+        entry.name = listener.name
+    c.proc.fds.set(c.res, entry)
+    c.fd_num, c.fd_entry = c.res, entry
+
+
+def _h_bind(c: _Ctx) -> None:
+    a = c.args
+    num, addr = a.get("fd"), a.get("addr")
+    c.p_errno("res", c.res)
+    c.p_addr("addr", addr)
+    c.p_fd("fd", num)
+    if not isinstance(num, int) or num < 0:
+        return
+    family = addr.get("family") if isinstance(addr, dict) else None
+    entry = _socket_entry(c, num, family)
+    if c.ok and isinstance(addr, dict):
+        if entry.type == "unix":
+            entry.name = str(addr.get("path", ""))
+        elif entry.type in ("ipv4", "ipv6"):
+            entry.sip, entry.sport = _end(addr)
+            entry.is_server = True
+            entry.name = f"{_addr_text(addr)}"
+    c.fd_num, c.fd_entry = num, entry
+
+
+def _h_send_recv(c: _Ctx) -> None:
+    a = c.args
+    num = a.get("fd")
+    c.p_errno("res", c.res)
+    c.p_fd("fd", num)
+    c.p_int("size", a.get("size"))
+    addr, tup = a.get("addr"), _tuple_ends(a.get("tuple"))
+    if tup is not None:
+        c.params.add("tuple", a["tuple"], _tuple_text(tup[1], tup[2]))
+    c.p_addr("addr", addr)
+    c.use_fd(num)
+    entry = c.fd_entry
+    if entry is None or entry.type not in ("ipv4", "ipv6") or not c.ok:
+        return
+    remote = tup[2] if tup else _end(addr)
+    if remote[0] is None or entry.connected:
+        return
+    # An unconnected (UDP) socket: each datagram may name a new peer, and Falco's
+    # fd.name follows it (fd.name_changed says this event changed it).
+    local = tup[1] if tup else entry.local
+    before = entry.name
+    sending = c.ev.type in ("sendto", "sendmsg")
+    if sending:
+        entry.set_tuple(local, remote, server=False)
+    else:
+        entry.set_tuple(local, remote, server=True)
+    entry.connected = False
+    c.extra["fd.name_changed"] = entry.name != before
+
+
+def _h_listen(c: _Ctx) -> None:
+    c.p_errno("res", c.res)
+    c.p_fd("fd", c.args.get("fd"))
+    c.p_int("backlog", c.args.get("backlog"))
+    c.use_fd(c.args.get("fd"))
+
+
+def _h_close(c: _Ctx) -> None:
+    num = c.args.get("fd")
+    c.p_errno("res", c.res)
+    c.p_fd("fd", num)
+    c.use_fd(num)
+    if c.ok and isinstance(num, int):
+        c.proc.fds.close(num)
+
+
+def _h_dup(c: _Ctx) -> None:
+    a = c.args
+    old = a.get("oldfd", a.get("fd"))
+    new = a.get("newfd")
+    c.p_fd("res", c.res)
+    c.p_fd("oldfd", old)
+    if c.ev.type in ("dup2", "dup3"):
+        c.p_fd("newfd", new if new is not None else c.res)
+    if c.ev.type == "dup3":
+        flags = a.get("flags")
+        if isinstance(flags, int):
+            ppm = F.open_flags_to_ppm(flags)
+            c.params.add("flags", ppm, str(ppm), F.render_flags(ppm, F.FILE_FLAGS))
+    # Falco's fd fields of a dup are the duplicated (old) fd's.
+    c.use_fd(old)
+    if c.ok and isinstance(old, int) and c.res is not None:
+        c.proc.fds.dup(old, c.res)
+
+
+def _h_ptrace(c: _Ctx) -> None:
+    a = c.args
+    c.p_errno("res", c.res)
+    c.p_int("addr", a.get("addr"))
+    c.p_int("data", a.get("data"))
+    req = a.get("request")
+    if isinstance(req, int):
+        ppm = F.ptrace_request_to_ppm(req)
+        c.params.add("request", ppm, str(ppm), F.render_enum(ppm, F.PTRACE_REQUESTS))
+    c.p_int("pid", a.get("pid"))
+
+
+def _two_paths(
+    c: _Ctx, old_key: str, new_key: str, old_base: str | None, new_base: str | None
+) -> None:
+    a = c.args
+    src = resolve_path(a[old_key], old_base) if isinstance(a.get(old_key), str) else None
+    dst = resolve_path(a[new_key], new_base) if isinstance(a.get(new_key), str) else None
+    c.extra["fs.path.source"], c.extra["fs.path.sourceraw"] = src, a.get(old_key)
+    c.extra["fs.path.target"], c.extra["fs.path.targetraw"] = dst, a.get(new_key)
+
+
+def _h_link_like(c: _Ctx) -> None:
+    a, t = c.args, c.ev.type
+    c.p_errno("res", c.res)
+    cwd = c.proc.cwd
+    if t in ("link", "rename"):
+        c.p_path("oldpath", a.get("oldpath"), cwd)
+        c.p_path("newpath", a.get("newpath"), cwd)
+        _two_paths(c, "oldpath", "newpath", cwd, cwd)
+        return
+    oldk, newk = ("olddir", "newdir") if t == "linkat" else ("olddirfd", "newdirfd")
+    old_base, new_base = c.base_dir(a.get(oldk)), c.base_dir(a.get(newk))
+    c.p_fd(oldk, a.get(oldk, F.AT_FDCWD))
+    src = c.p_path("oldpath", a.get("oldpath"), old_base)
+    c.p_fd(newk, a.get(newk, F.AT_FDCWD))
+    dst = c.p_path("newpath", a.get("newpath"), new_base)
+    table = F.LINKAT_FLAGS if t == "linkat" else F.RENAMEAT2_FLAGS
+    if t != "renameat":
+        c.p_flags("flags", a.get("flags"), table)
+    c.extra["evt.abspath.src"], c.extra["evt.abspath.dst"] = src, dst
+    _two_paths(c, "oldpath", "newpath", old_base, new_base)
+
+
+def _h_symlink(c: _Ctx) -> None:
+    a = c.args
+    c.p_errno("res", c.res)
+    # The target is stored as given (it is the link's content, not a path looked up now).
+    c.p_str("target", a.get("target"))
+    if c.ev.type == "symlinkat":
+        dirfd = a.get("linkdirfd", F.AT_FDCWD)
+        c.p_fd("linkdirfd", dirfd)
+        base = c.base_dir(dirfd)
+    else:
+        base = c.proc.cwd
+    link = c.p_path("linkpath", a.get("linkpath"), base)
+    if c.ev.type == "symlinkat":
+        c.extra["evt.abspath"] = link
+    _two_paths(c, "target", "linkpath", c.proc.cwd, base)
+
+
+def _h_one_path(c: _Ctx) -> None:
+    """unlink(at), mkdir(at), rmdir, chmod, fchmodat, chdir."""
+    a, t = c.args, c.ev.type
+    c.p_errno("res", c.res)
+    key = {"unlinkat": "name", "chmod": "filename", "fchmodat": "filename"}.get(t, "path")
+    raw = a.get(key, a.get("path", a.get("name", a.get("filename"))))
+    if t.endswith("at"):
+        dirfd = a.get("dirfd", F.AT_FDCWD)
+        c.p_fd("dirfd", dirfd)
+        base = c.base_dir(dirfd)
+    else:
+        base = c.proc.cwd
+    path = c.p_path(key, raw, base)
+    if t == "unlinkat":
+        c.p_flags("flags", a.get("flags"), F.UNLINKAT_FLAGS)
+    mode = a.get("mode")
+    if isinstance(mode, int):
+        if t in ("chmod", "fchmodat"):
+            c.params.add("mode", mode, F.render_octal(mode), F.render_mode(mode) or None)
+        else:
+            c.params.add("mode", mode, F.render_octal(mode))
+    if t.endswith("at"):
+        c.extra["evt.abspath"] = path
+    c.extra["fs.path.name"], c.extra["fs.path.nameraw"] = path, raw
+    if t == "chdir" and c.ok and path:
+        c.proc.cwd = path
+
+
+def _h_fd_only(c: _Ctx) -> None:
+    """Syscalls acting on one fd (fchmod, fchdir, fstat, read, write, ioctl...)."""
+    a = c.args
+    c.p_errno("res", c.res)
+    num = a.get("fd")
+    c.p_fd("fd", num)
+    mode = a.get("mode")
+    if isinstance(mode, int):
+        c.params.add("mode", mode, F.render_octal(mode), F.render_mode(mode) or None)
+    for k, v in a.items():
+        if k not in c.params.raw and isinstance(v, (int, str)):
+            c.params.add(k, v, str(v))
+    c.use_fd(num)
+    if c.ev.type == "fchdir" and c.ok and c.fd_entry is not None:
+        c.proc.cwd = c.fd_entry.name
+
+
+def _h_memfd(c: _Ctx) -> None:
+    a = c.args
+    c.p_fd("fd", c.res)
+    c.p_str("name", a.get("name"))
+    c.p_flags("flags", a.get("flags"), F.MEMFD_CREATE_FLAGS)
+    if c.ok:
+        assert c.res is not None
+        entry = FdEntry(type="memfd", name=f"memfd:{a.get('name', '')}")
+        c.proc.fds.set(c.res, entry)
+        c.fd_num, c.fd_entry = c.res, entry
+
+
+def _h_pipe(c: _Ctx) -> None:
+    a = c.args
+    c.p_errno("res", c.res)
+    for k in ("fd1", "fd2"):
+        num = a.get(k)
+        c.p_int(k, num)
+        if c.ok and isinstance(num, int):
+            c.proc.fds.set(num, FdEntry(type="pipe"))
+
+
+def _h_module(c: _Ctx) -> None:
+    a = c.args
+    c.p_errno("res", c.res)
+    if c.ev.type == "finit_module":
+        c.p_fd("fd", a.get("fd"))
+        c.use_fd(a.get("fd"))
+    else:
+        c.p_int("length", a.get("length"))
+    c.p_str("uargs", a.get("uargs"))
+    c.p_int("flags", a.get("flags"))
+
+
+def _h_setpgid(c: _Ctx) -> None:
+    a = c.args
+    c.p_errno("res", c.res)
+    c.p_int("pid", a.get("pid"))
+    c.p_int("pgid", a.get("pgid"))
+    if not c.ok:
+        return
+    pid, pgid = a.get("pid") or c.proc.pid, a.get("pgid")
+    target = c.enricher.procs.peek(pid) if isinstance(pid, int) else None
+    if target is None:
+        return
+    # pgid 0 means "the target's own pid"; ids are the caller's namespace's (for a
+    # process outside containers, the host's).
+    new = pgid or (target.vpid if target.vpid is not None else target.pid)
+    target.vpgid = new
+    if target.container.is_host:
+        target.pgid = new
+
+
+def _h_setsid(c: _Ctx) -> None:
+    c.p_errno("res", c.res)
+    if c.ok:
+        p = c.proc
+        p.sid = p.pgid = p.pid
+        p.vsid = p.vpgid = p.vpid if p.vpid is not None else p.pid
+
+
+def _h_generic(c: _Ctx) -> None:
+    c.p_errno("res", c.res)
+    for k, v in c.args.items():
+        if isinstance(v, dict):
+            c.p_addr(k, v)
+        elif isinstance(v, (int, str)):
+            c.params.add(k, v, str(v))
+    if isinstance(c.args.get("fd"), int):
+        c.use_fd(c.args["fd"])
+
+
+_HANDLERS: dict[str, Handler] = {
+    **dict.fromkeys(_OPEN_EVENTS, _h_open),
+    **dict.fromkeys(_EXEC_EVENTS, _h_exec),
+    "socket": _h_socket,
+    "connect": _h_connect,
+    "accept": _h_accept,
+    "accept4": _h_accept,
+    "bind": _h_bind,
+    "listen": _h_listen,
+    **dict.fromkeys(("sendto", "sendmsg", "recvfrom", "recvmsg"), _h_send_recv),
+    "close": _h_close,
+    **dict.fromkeys(("dup", "dup2", "dup3"), _h_dup),
+    "ptrace": _h_ptrace,
+    **dict.fromkeys(("link", "linkat", "rename", "renameat", "renameat2"), _h_link_like),
+    **dict.fromkeys(("symlink", "symlinkat"), _h_symlink),
+    **dict.fromkeys(
+        ("unlink", "unlinkat", "mkdir", "mkdirat", "rmdir", "chmod", "fchmodat", "chdir"),
+        _h_one_path,
+    ),
+    **dict.fromkeys(
+        ("fchmod", "fchdir", "fstat", "read", "write", "ioctl", "getdents", "getdents64"),
+        _h_fd_only,
+    ),
+    "memfd_create": _h_memfd,
+    "setpgid": _h_setpgid,
+    "setsid": _h_setsid,
+    **dict.fromkeys(("pipe", "pipe2"), _h_pipe),
+    **dict.fromkeys(("init_module", "finit_module"), _h_module),
+}
+
+
+class Enricher:
+    """Turns RawEvents into ``syscall`` documents, keeping process/fd/container state.
+
+    ``proc_root`` is where /proc is read (a fake tree in tests); ``passwd_path`` and
+    ``group_path`` name the host's user and group files (a container's are read from
+    its root, ``<proc_root>/<pid>/root/etc``); ``host_root`` is where host paths
+    (overlayfs upper directories) are found.
+    """
+
+    def __init__(
+        self,
+        proc_root: str = "/proc",
+        hostname: str | None = None,
+        *,
+        passwd_path: str = "/etc/passwd",
+        group_path: str = "/etc/group",
+        host_root: str = "/",
+        max_processes: int = 32768,
+        boot_time_ns: int | None = None,
+        seed: bool = False,
+    ) -> None:
+        self.proc_root = proc_root
+        self.hostname = hostname if hostname is not None else socket.gethostname()
+        self.procs = ProcessTable(
+            proc_root,
+            passwd_path=passwd_path,
+            group_path=group_path,
+            host_root=host_root,
+            max_processes=max_processes,
+            boot_time_ns=boot_time_ns,
+        )
+        self._num = 0
+        # pids whose sched exec was applied and whose execve result has not come yet
+        self._exec_pending: set[int] = set()
+        if seed:
+            self.procs.seed()
+
+    def handle(self, ev: RawEvent) -> dict[str, Any] | None:
+        """The document for one event; None for events that only update state."""
+        if ev.type == FORK:
+            child = ev.args.get("child_pid")
+            if isinstance(child, int) and child != ev.pid:
+                self.procs.fork(ev.pid, child, ev.ts_ns)
+            return None
+        if ev.type == EXEC:
+            self.procs.exec(ev.pid, filename=ev.args.get("filename"), comm=ev.comm or None)
+            self._exec_pending.add(ev.pid)
+            return None
+        if ev.type == EXIT:
+            if ev.tid in (0, ev.pid):
+                self.procs.exit(ev.pid)
+                self._exec_pending.discard(ev.pid)
+            return None
+
+        proc = self._process(ev)
+        if ev.type in _EXEC_EVENTS and ev.res is not None and ev.res >= 0:
+            self._apply_exec(ev, proc)
+        ctx = _Ctx(ev, proc, self)
+        _HANDLERS.get(ev.type, _h_generic)(ctx)
+        return self._document(ctx)
+
+    # --- state -----------------------------------------------------------------------
+
+    def _process(self, ev: RawEvent) -> Process:
+        p = self.procs.get(ev.pid, retry=True)
+        if p is None:
+            # Gone from /proc already (short-lived): what the event itself says.
+            p = Process(pid=ev.pid, name=ev.comm or None)
+            self.procs.put(p)
+        if ev.comm and ev.tid == ev.pid and ev.type not in _EXEC_EVENTS:
+            p.name = ev.comm
+        p.uid, p.gid = ev.uid, ev.gid
+        return p
+
+    def _apply_exec(self, ev: RawEvent, proc: Process) -> None:
+        a = ev.args
+        argv = _argv(a.get("argv", a.get("args")))
+        env = _argv(a.get("env"))
+        filename = a.get("filename", a.get("pathname"))
+        exepath = a.get("trusted_exepath", a.get("exepath"))
+        comm = a.get("comm") or ev.comm or None
+        cwd = a.get("cwd")
+        if ev.pid in self._exec_pending:
+            self._exec_pending.discard(ev.pid)
+            if argv is not None:
+                proc.exe = argv[0] if argv else proc.exe
+                proc.args = argv[1:]
+            if env is not None:
+                proc.env = env
+            if comm:
+                proc.name = comm
+            if isinstance(cwd, str):
+                proc.cwd = cwd
+            if isinstance(exepath, str):
+                proc.exepath = exepath
+        else:
+            self.procs.exec(
+                ev.pid,
+                filename=filename if isinstance(filename, str) else None,
+                exepath=exepath if isinstance(exepath, str) else None,
+                comm=comm,
+                argv=argv,
+                env=env,
+                cwd=cwd if isinstance(cwd, str) else None,
+            )
+        for key in ("tty", "loginuid"):
+            value = a.get(key)
+            if isinstance(value, int):
+                setattr(proc, key, -1 if key == "loginuid" and value == 0xFFFFFFFF else value)
+
+    # --- document ----------------------------------------------------------------------
+
+    def _document(self, c: _Ctx) -> dict[str, Any]:
+        ev, p = c.ev, c.proc
+        self._num += 1
+        doc: dict[str, Any] = {
+            "evt.num": self._num,
+            "evt.rawtime": ev.ts_ns,
+            "evt.type": ev.type,
+            "syscall.type": ev.type,
+            "evt.dir": "<",
+            "evt.hostname": self.hostname,
+            "evt.arg": c.params.text,
+            "evt.rawarg": c.params.raw,
+            "evt.args": " ".join(c.params.line),
+            "thread.tid": ev.tid,
+        }
+        if ev.res is not None:
+            doc["evt.res"] = F.render_res(ev.res)
+            doc["evt.rawres"] = ev.res
+            doc["evt.failed"] = ev.res < 0
+        doc.update(self._process_fields(p))
+        doc.update(fd_fields(c.fd_num, c.fd_entry))
+        doc["fd.types"] = p.fds.types()
+        doc.update(c.extra)
+        return doc
+
+    def _process_fields(self, p: Process) -> dict[str, Any]:
+        chain = self.procs.ancestry(p.pid) or [p]
+        if chain[0] is not p:
+            chain = [p]
+        parent = chain[1] if len(chain) > 1 else None
+        out: dict[str, Any] = {
+            "proc.pid": p.pid,
+            "proc.ppid": p.ppid,
+            "proc.vpid": p.vpid,
+            "proc.name": p.name,
+            "proc.exe": p.exe,
+            "proc.exepath": p.exepath,
+            "proc.args": list(p.args),
+            "proc.cmdline": p.cmdline,
+            "proc.cwd": p.cwd,
+            "proc.tty": p.tty,
+            "proc.sid": p.vsid if p.vsid is not None else p.sid,
+            "proc.vpgid": p.vpgid if p.vpgid is not None else p.pgid,
+            "proc.pgid": p.pgid,
+            "proc.pid.ts": p.start_ns,
+            "proc.is_exe_from_memfd": p.exe_from_memfd,
+            "proc.is_exe_upper_layer": p.exe_upper_layer,
+            "proc.is_exe_writable": p.exe_writable,
+            "proc.aname": [a.name for a in chain],
+            "proc.apid": [a.pid for a in chain],
+            "proc.aexe": [a.exe for a in chain],
+            "proc.aexepath": [a.exepath for a in chain],
+            "proc.acmdline": [a.cmdline for a in chain],
+            "proc.aargs": [list(a.args) for a in chain],
+            "proc.fdopencount": len(p.fds),
+            "user.uid": p.uid,
+            "user.name": self.procs.user_name(p),
+            "user.loginuid": p.loginuid,
+            "user.loginname": self.procs.login_name(p),
+            "group.gid": p.gid,
+            "group.name": self.procs.group_name(p),
+            "container.id": p.container.id,
+        }
+        if p.env is not None:
+            out["proc.env"] = list(p.env)
+            out["proc.aenv"] = [a.env or [] for a in chain]
+        if parent is not None:
+            out.update(
+                {
+                    "proc.pname": parent.name,
+                    "proc.pexe": parent.exe,
+                    "proc.pexepath": parent.exepath,
+                    "proc.pcmdline": parent.cmdline,
+                    "proc.pvpid": parent.vpid,
+                    "proc.ppid.ts": parent.start_ns,
+                }
+            )
+        for key, attr in (
+            ("thread.cap_effective", "cap_effective"),
+            ("thread.cap_permitted", "cap_permitted"),
+            ("thread.cap_inheritable", "cap_inheritable"),
+        ):
+            value = getattr(p, attr)
+            if value is not None:
+                out[key] = F.render_caps(value)
+        session = self.procs.leader(chain, p.sid, "sid")
+        if session is not None:
+            out["proc.sname"] = session.name
+            out["proc.sid.exe"] = session.exe
+            out["proc.sid.exepath"] = session.exepath
+        group = self.procs.leader(chain, p.pgid, "pgid")
+        if group is not None:
+            for prefix in ("proc.vpgid", "proc.pgid"):
+                out[f"{prefix}.name"] = group.name
+                out[f"{prefix}.exe"] = group.exe
+                out[f"{prefix}.exepath"] = group.exepath
+        shells = [a.pid for a in chain if a.name in SHELLS]
+        if shells:
+            out["proc.loginshellid"] = shells[-1]
+        if not p.container.is_host:
+            out["container.full_id"] = p.container.full_id
+            if p.container.type is not None:
+                out["container.type"] = p.container.type
+            if p.container.pod_uid is not None:
+                out["k8s.pod.uid"] = p.container.pod_uid
+        if p.cgroups:
+            groups = {k: v for k, v in p.cgroups.items() if k}
+            if groups:
+                out["thread.cgroup"] = groups
+        return out

@@ -1,0 +1,132 @@
+"""The sensor's main loop: capture -> enrichment -> rules -> alerts (and an optional recording).
+
+Reads like the pipeline it is; each stage lives in its own module and none of them
+knows this one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import IO, Any
+
+from lanner import Alert, Engine
+
+RECORD_HEADER = {"lanner_record": "syscall", "version": 1}
+
+# Syscalls the state needs whatever the rules say: process tree and fd bookkeeping.
+STATE_EVENT_TYPES = frozenset(
+    {"execve", "execveat", "clone", "clone3", "fork", "vfork", "close", "dup", "dup2", "dup3",
+     "socket", "connect", "accept", "accept4", "open", "openat", "openat2"}
+)
+
+
+@dataclass
+class SensorStats:
+    """What the sensor did, for the closing summary and the drop alert."""
+
+    captured: int = 0
+    evaluated: int = 0
+    alerts: int = 0
+    drops: dict[str, int] = field(default_factory=dict)
+
+
+def capture_set(engine: Engine, supported: frozenset[str]) -> frozenset[str]:
+    """The syscalls to capture: those the loaded rules can match, plus what state needs.
+
+    A rule that can match any event type (no ``evt.type`` constraint) would need every
+    syscall; that is bounded by what the capture supports.
+    """
+    wanted = engine.index_values("syscall", "evt.type")
+    base = supported if wanted is None else frozenset(wanted) & supported
+    return base | (STATE_EVENT_TYPES & supported)
+
+
+class Recorder:
+    """Writes enriched events as JSON lines, after a header naming the format and version;
+    ``lanner scan --source syscall FILE`` replays them."""
+
+    def __init__(self, out: IO[str]) -> None:
+        self.out = out
+        out.write(json.dumps(RECORD_HEADER) + "\n")
+
+    def write(self, doc: dict[str, Any]) -> None:
+        self.out.write(json.dumps(doc, separators=(",", ":"), default=str) + "\n")
+
+
+def run(
+    capture: Any,
+    enricher: Any,
+    engine: Engine,
+    on_alert: Callable[[Alert], None],
+    *,
+    recorder: Recorder | None = None,
+    duration: float | None = None,
+    heartbeat: Path | None = None,
+    drop_alert: Callable[[dict[str, int]], None] | None = None,
+) -> SensorStats:
+    """Runs until SIGINT/SIGTERM (or ``duration`` seconds); returns what it did."""
+    stats = SensorStats()
+    stopping = False
+
+    def stop(_sig: int, _frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+
+    old = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    deadline = None if duration is None else time.monotonic() + duration
+    last_beat = 0.0
+    reported_drops = 0
+    try:
+        while not stopping and (deadline is None or time.monotonic() < deadline):
+            for raw in capture.poll(200):
+                stats.captured += 1
+                doc = enricher.handle(raw)
+                if doc is None:
+                    continue
+                if recorder is not None:
+                    recorder.write(doc)
+                stats.evaluated += 1
+                for alert in engine.evaluate(doc, "syscall"):
+                    stats.alerts += 1
+                    on_alert(alert)
+            now = time.monotonic()
+            if now - last_beat >= 5:
+                last_beat = now
+                stats.drops = {k: v for k, v in capture.stats().items() if k.startswith("drop")}
+                total = sum(stats.drops.values())
+                if total > reported_drops and drop_alert is not None:
+                    drop_alert(stats.drops)
+                    reported_drops = total
+                if heartbeat is not None:
+                    _beat(heartbeat)
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+    stats.drops = {k: v for k, v in capture.stats().items() if k.startswith("drop")}
+    return stats
+
+
+def _beat(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(str(time.time()))
+    os.replace(tmp, path)
+
+
+def heartbeat_fresh(path: Path, max_age: float = 30.0) -> bool:
+    """For ``lanner sensor --check``: the loop wrote its heartbeat recently."""
+    try:
+        return time.time() - path.stat().st_mtime <= max_age
+    except OSError:
+        return False
+
+
+def exclude_self() -> Iterable[int]:
+    return (os.getpid(),)

@@ -1,0 +1,303 @@
+"""The sensor against the real kernel: a child process does things, the RawEvents say so.
+
+Needs root and eBPF (bcc, kernel headers, tracefs); skipped otherwise (CI with
+LANNER_REQUIRE_BPF=1 turns the skip into a failure). The BPF program is compiled once for
+the module; the workload runs once and every test reads its events. The last tests check
+the errors a user sees when the machine is not ready; they need nothing.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+import types
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sensor.events import EXEC, EXIT, FORK, RawEvent
+
+REQUESTED = frozenset(
+    {
+        "openat",
+        "execve",
+        "connect",
+        "accept",
+        "accept4",
+        "socket",
+        "sendto",
+        "symlink",
+        "symlinkat",
+        "link",
+        "linkat",
+        "ptrace",
+        "memfd_create",
+        "init_module",
+        FORK,
+        EXEC,
+        EXIT,
+    }
+)
+
+# Runs in a child process; prints what the test needs to know as JSON.
+WORKLOAD = r"""
+import ctypes, json, os, socket, subprocess, sys, threading
+tmp = sys.argv[1]
+out = {}
+t = threading.Thread(target=lambda: out.update(thread_tid=threading.get_native_id()))
+t.start(); t.join()
+fd = os.open("/etc/hostname", os.O_RDONLY); os.close(fd)
+try:
+    os.open(os.path.join(tmp, "missing"), os.O_RDONLY)
+except FileNotFoundError:
+    pass
+fd = os.open(os.path.join(tmp, "f"), os.O_WRONLY | os.O_CREAT, 0o640); os.close(fd)
+p = subprocess.Popen(["/bin/true", "--lanner-probe", "two words"]); p.wait()
+out["true_pid"] = p.pid
+srv = socket.socket(); srv.bind(("127.0.0.1", 0)); srv.listen(1)
+out["port"] = srv.getsockname()[1]
+cli = socket.socket(); cli.connect(("127.0.0.1", out["port"]))
+out["client_port"] = cli.getsockname()[1]
+conn, _ = srv.accept()
+u6 = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM); u6.sendto(b"x", ("::1", 9))
+upath = os.path.join(tmp, "u.sock")
+us = socket.socket(socket.AF_UNIX); us.bind(upath); us.listen(1)
+uc = socket.socket(socket.AF_UNIX); uc.connect(upath)
+out["unix_path"] = upath
+try:
+    socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0).close()
+except PermissionError:
+    pass
+os.symlink("/etc/hostname", os.path.join(tmp, "sl"))
+os.link(os.path.join(tmp, "f"), os.path.join(tmp, "hl"))
+os.chmod(os.path.join(tmp, "f"), 0o600)
+mfd = os.memfd_create("lanner-probe", os.MFD_CLOEXEC)
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall(175, None, ctypes.c_ulong(0), b"")
+libc.ptrace(0, 0, None, None)
+print(json.dumps(out), flush=True)
+"""
+
+
+@dataclass
+class Run:
+    child: int
+    info: dict[str, Any]
+    tmp: Path
+    events: list[RawEvent]
+    own_pid: int
+    stats: dict[str, int]
+
+    def of(self, type_: str, pid: int | None = None) -> list[RawEvent]:
+        pid = self.child if pid is None else pid
+        return [e for e in self.events if e.type == type_ and e.pid == pid]
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
+    if os.geteuid() != 0:
+        pytest.skip("needs root and eBPF (bcc, kernel headers, tracefs)")
+    from sensor.capture import Capture, CaptureError
+
+    try:
+        cap = Capture(REQUESTED)
+    except CaptureError as e:
+        pytest.skip(f"needs root and eBPF: {e}")
+    tmp = tmp_path_factory.mktemp("capture")
+    events: list[RawEvent] = []
+    with cap:
+        # The sensor's own opens must not come back.
+        os.close(os.open("/etc/hostname", os.O_RDONLY))
+        proc = subprocess.Popen(
+            [sys.executable, "-c", WORKLOAD, str(tmp)], stdout=subprocess.PIPE, text=True
+        )
+        out, _ = proc.communicate(timeout=30)
+        assert proc.returncode == 0
+        # Events up to and including the child's exit; a bounded number of empty polls
+        # afterwards in case the exit record races the last poll.
+        idle = 0
+        while idle < 20:
+            got = cap.poll(100)
+            events.extend(got)
+            if any(e.type == EXIT and e.pid == proc.pid for e in events):
+                events.extend(cap.poll(0))
+                break
+            idle += 0 if got else 1
+        yield Run(proc.pid, json.loads(out), tmp, events, os.getpid(), cap.stats())
+
+
+def test_open_success_flags_and_mode(run: Run) -> None:
+    opens = {e.args["name"]: e for e in run.of("openat")}
+    ev = opens["/etc/hostname"]
+    assert ev.res is not None and ev.res >= 0
+    assert ev.args["flags"] & os.O_ACCMODE == os.O_RDONLY
+    assert ev.args["flags"] & os.O_CLOEXEC  # Python opens non-inheritable
+    assert ev.args["dirfd"] == -100  # AT_FDCWD
+    assert ev.tid == run.child and ev.comm.startswith("python")
+    created = opens[str(run.tmp / "f")]
+    assert created.args["flags"] & os.O_CREAT and created.args["mode"] == 0o640
+
+
+def test_failed_open_has_negative_errno(run: Run) -> None:
+    (ev,) = [e for e in run.of("openat") if e.args["name"] == str(run.tmp / "missing")]
+    assert ev.res == -errno.ENOENT
+
+
+def test_execve_argv_and_process_lifecycle(run: Run) -> None:
+    pid = run.info["true_pid"]
+    (ev,) = run.of("execve", pid)
+    assert ev.res == 0
+    assert ev.args["filename"] == "/bin/true"
+    assert ev.args["argv"] == ["/bin/true", "--lanner-probe", "two words"]
+    assert ev.comm == "true" and ev.truncated == ()
+    (ex,) = run.of(EXEC, pid)
+    assert ex.args["filename"] == "/bin/true" and ex.res is None
+    forks = [e for e in run.of(FORK) if e.args["child_pid"] == pid]
+    assert forks and forks[0].args["child_tid"] == pid
+    assert run.of(EXIT, pid)
+
+
+def test_new_thread_is_told_from_new_process(run: Run) -> None:
+    # clone3/clone flags are read in the kernel: a thread keeps its creator's process id.
+    tid = run.info["thread_tid"]
+    (ev,) = [e for e in run.of(FORK) if e.args["child_tid"] == tid]
+    assert ev.args["child_pid"] == run.child != tid
+
+
+def test_connect_and_accept_addresses(run: Run) -> None:
+    inet = [e for e in run.of("connect") if e.args["addr"]["family"] == "inet"]
+    (ev,) = inet
+    assert ev.res == 0
+    assert ev.args["addr"] == {"family": "inet", "addr": "127.0.0.1", "port": run.info["port"]}
+    assert isinstance(ev.args["fd"], int)
+    accepts = run.of("accept4") + run.of("accept")
+    assert [a.args["addr"] for a in accepts] == [
+        {"family": "inet", "addr": "127.0.0.1", "port": run.info["client_port"]}
+    ]
+    assert accepts[0].res is not None and accepts[0].res >= 0
+
+
+def test_unix_and_inet6_addresses(run: Run) -> None:
+    unix = [e for e in run.of("connect") if e.args["addr"]["family"] == "unix"]
+    assert [e.args["addr"]["path"] for e in unix] == [run.info["unix_path"]]
+    (ev,) = run.of("sendto")
+    assert ev.args["addr"] == {"family": "inet6", "addr": "::1", "port": 9}
+    assert ev.res == 1 and ev.args["size"] == 1
+
+
+def test_packet_socket_attempt(run: Run) -> None:
+    packet = [e for e in run.of("socket") if e.args["domain"] == socket.AF_PACKET]
+    assert len(packet) == 1
+    assert packet[0].args["type"] & 0xF == socket.SOCK_RAW
+    assert isinstance(packet[0].res, int)
+
+
+def test_symlink_and_link(run: Run) -> None:
+    (sl,) = run.of("symlink") + run.of("symlinkat")
+    assert sl.args["target"] == "/etc/hostname"
+    assert sl.args["linkpath"] == str(run.tmp / "sl") and sl.res == 0
+    (hl,) = run.of("link") + run.of("linkat")
+    assert (hl.args["oldpath"], hl.args["newpath"]) == (str(run.tmp / "f"), str(run.tmp / "hl"))
+
+
+def test_ptrace_memfd_and_module_load(run: Run) -> None:
+    (pt,) = run.of("ptrace")
+    assert pt.args["request"] == 0 and pt.res == 0  # PTRACE_TRACEME
+    (mf,) = run.of("memfd_create")
+    assert mf.args == {"name": "lanner-probe", "flags": 1} and mf.res is not None
+    assert mf.res >= 0
+    # Kernels without module support have no init_module tracepoint: raw_syscalls path.
+    (im,) = run.of("init_module")
+    assert im.res is not None and im.res < 0 and im.args["uargs"] == ""
+
+
+def test_only_requested_types_and_never_the_sensor(run: Run) -> None:
+    assert {e.type for e in run.events} <= REQUESTED
+    assert not [e for e in run.events if e.pid == run.own_pid]
+    assert run.stats["events"] >= len(run.events)
+    assert run.stats["decode_errors"] == 0
+
+
+def test_exclude_pids_and_close() -> None:
+    if os.geteuid() != 0:
+        pytest.skip("needs root and eBPF (bcc, kernel headers, tracefs)")
+    from sensor.capture import Capture, CaptureError
+
+    try:
+        cap = Capture({"openat", "read"}, exclude_pids=[os.getpid()])
+    except CaptureError as e:
+        pytest.skip(f"needs root and eBPF: {e}")
+    assert cap.unsupported == {"read"}  # rules name syscalls the sensor does not trace
+    with cap:
+        child = subprocess.Popen(
+            [sys.executable, "-c", "import os; os.close(os.open('/etc/hostname', 0))"]
+        )
+        child.wait()
+        seen: list[RawEvent] = []
+        for _ in range(20):
+            seen += cap.poll(100)
+            if any(e.pid == child.pid and e.args["name"] == "/etc/hostname" for e in seen):
+                break
+        assert any(e.pid == child.pid for e in seen)
+        assert set(cap.stats()) >= {"events", "ringbuf_full", "stash_full", "read_failed"}
+    with pytest.raises(Exception, match="closed"):
+        cap.poll(0)
+
+
+# --- what a user sees when the machine is not ready (no root needed) ---------------------
+
+
+@pytest.fixture
+def ready(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
+    """Pretend to be root with a tracefs; each test then breaks one thing."""
+    import sensor.capture as capmod
+
+    (tmp_path / "events").mkdir()
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    monkeypatch.setattr(capmod, "_TRACEFS", (tmp_path,))
+    return capmod
+
+
+def test_error_when_not_root(ready: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    with pytest.raises(ready.CaptureError, match="needs root"):
+        ready.Capture({"openat"})
+
+
+def test_error_when_tracefs_missing(ready: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ready, "_TRACEFS", (Path("/nonexistent/tracing"),))
+    with pytest.raises(ready.CaptureError, match="mount -t tracefs nodev /sys/kernel/tracing"):
+        ready.Capture({"openat"})
+
+
+def test_error_when_bcc_missing(ready: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "bcc", None)  # makes `import bcc` fail
+    monkeypatch.setattr(ready, "_DIST_PACKAGES", "/nonexistent/dist-packages")
+    with pytest.raises(
+        ready.CaptureError, match="apt-get install python3-bpfcc linux-headers-amd64"
+    ):
+        ready.Capture({"openat"})
+
+
+def test_error_when_kernel_headers_missing(ready: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "bcc", types.ModuleType("bcc"))
+    monkeypatch.setattr(platform, "release", lambda: "0.0-lanner-test")
+    with pytest.raises(ready.CaptureError) as err:
+        ready.Capture({"openat"})
+    assert "/lib/modules/0.0-lanner-test/build" in str(err.value)
+    assert "ln -s" in str(err.value) and "linux-headers-amd64" in str(err.value)
+
+
+def test_ring_buffer_size_must_be_a_power_of_two() -> None:
+    from sensor.capture import Capture
+
+    with pytest.raises(ValueError, match="power of two"):
+        Capture({"openat"}, ringbuf_pages=100)

@@ -1,0 +1,212 @@
+"""The process table, read from a fake /proc tree: what proc.* fields would show."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from sensor.fdtable import FdEntry
+from sensor.proctable import ProcessTable, parse_stat
+
+DOCKER_ID = "3f1a" + "9c" * 30
+
+
+def add_proc(
+    root: Path,
+    pid: int,
+    *,
+    comm: str,
+    ppid: int,
+    argv: list[str],
+    exe: str,
+    cwd: str = "/",
+    uid: int = 0,
+    gid: int = 0,
+    tty: int = 0,
+    sid: int | None = None,
+    pgrp: int | None = None,
+    loginuid: int = 0xFFFFFFFF,
+    cap_eff: int = 0,
+    cgroup: str = "0::/user.slice/user-1000.slice/session-1.scope",
+    start_ticks: int = 1000,
+) -> Path:
+    d = root / str(pid)
+    d.mkdir(parents=True)
+    fields = [
+        "S",
+        str(ppid),
+        str(pgrp if pgrp is not None else pid),
+        str(sid if sid is not None else pid),
+        str(tty),
+        *["0"] * 14,
+        str(start_ticks),
+        "0",
+    ]
+    (d / "stat").write_text(f"{pid} ({comm}) {' '.join(fields)}\n")
+    (d / "status").write_text(
+        f"Name:\t{comm}\nPPid:\t{ppid}\nUid:\t{uid}\t{uid}\t{uid}\t{uid}\n"
+        f"Gid:\t{gid}\t{gid}\t{gid}\t{gid}\nNSpid:\t{pid}\nNSpgid:\t{pgrp or pid}\n"
+        f"NSsid:\t{sid or pid}\nCapInh:\t0000000000000000\nCapPrm:\t{cap_eff:016x}\n"
+        f"CapEff:\t{cap_eff:016x}\n"
+    )
+    (d / "cmdline").write_bytes(b"\0".join(a.encode() for a in argv) + b"\0")
+    (d / "environ").write_bytes(b"PATH=/usr/bin\0HOME=/root\0")
+    (d / "loginuid").write_text(str(loginuid))
+    (d / "cgroup").write_text(cgroup + "\n")
+    os.symlink(exe, d / "exe")
+    os.symlink(cwd, d / "cwd")
+    (d / "fd").mkdir()
+    return d
+
+
+def make_tree(tmp_path: Path) -> Path:
+    """systemd -> sshd -> bash (alice's login shell, on a pty); containerd-shim -> a shell
+    in a docker container."""
+    root = tmp_path / "proc"
+    root.mkdir()
+    (root / "stat").write_text("cpu 1 2 3\nbtime 1700000000\n")
+    add_proc(root, 1, comm="systemd", ppid=0, argv=["/sbin/init"], exe="/usr/lib/systemd/systemd")
+    add_proc(root, 500, comm="sshd", ppid=1, argv=["sshd: alice [priv]"], exe="/usr/sbin/sshd")
+    add_proc(
+        root,
+        600,
+        comm="bash",
+        ppid=500,
+        argv=["-bash"],
+        exe="/usr/bin/bash",
+        cwd="/home/alice",
+        uid=1000,
+        gid=1000,
+        tty=34816,
+        loginuid=1000,
+    )
+    add_proc(
+        root,
+        650,
+        comm="containerd-shim",
+        ppid=1,
+        argv=["/usr/bin/containerd-shim-runc-v2", "-namespace", "moby"],
+        exe="/usr/bin/containerd-shim-runc-v2",
+    )
+    add_proc(
+        root,
+        700,
+        comm="bash",
+        ppid=650,
+        argv=["bash"],
+        exe="/usr/bin/bash",
+        tty=34817,
+        cap_eff=0xA80425FB,
+        cgroup=f"0::/system.slice/docker-{DOCKER_ID}.scope",
+    )
+    passwd = tmp_path / "passwd"
+    passwd.write_text("root:x:0:0:root:/root:/bin/bash\nalice:x:1000:1000::/home/alice:/bin/bash\n")
+    (tmp_path / "group").write_text("root:x:0:\nalice:x:1000:\n")
+    return root
+
+
+def table(tmp_path: Path, max_processes: int = 100) -> ProcessTable:
+    root = make_tree(tmp_path)
+    return ProcessTable(
+        str(root),
+        passwd_path=str(tmp_path / "passwd"),
+        group_path=str(tmp_path / "group"),
+        clock_ticks=100,
+        max_processes=max_processes,
+    )
+
+
+def test_process_read_from_proc(tmp_path: Path) -> None:
+    t = table(tmp_path)
+    p = t.get(600)
+    assert p is not None
+    assert (p.pid, p.ppid, p.name, p.exe, p.exepath) == (600, 500, "bash", "-bash", "/usr/bin/bash")
+    assert p.cwd == "/home/alice"
+    assert p.tty == 34816
+    assert (p.uid, p.gid, p.loginuid) == (1000, 1000, 1000)
+    assert t.user_name(p) == "alice" and t.group_name(p) == "alice"
+    assert p.start_ns == 1700000000_000000000 + 10_000000000
+    assert p.container.id == "host"
+    assert p.env == ["PATH=/usr/bin", "HOME=/root"]
+
+
+def test_unset_loginuid_is_minus_one(tmp_path: Path) -> None:
+    p = table(tmp_path).get(500)
+    assert p is not None and p.loginuid == -1
+
+
+def test_ancestry_and_session_leader(tmp_path: Path) -> None:
+    t = table(tmp_path)
+    child = t.fork(600, 601)
+    t.exec(601, filename="/usr/bin/cat", comm="cat", argv=["cat", "/etc/shadow"])
+    chain = t.ancestry(601)
+    assert [p.name for p in chain] == ["cat", "bash", "sshd", "systemd"]
+    assert child.cmdline == "cat /etc/shadow"
+    assert child.exepath == "/usr/bin/cat"
+    # The forked child keeps the shell's session and group, whose leader is the shell.
+    leader = t.leader(chain, child.sid, "sid")
+    assert leader is not None and leader.name == "bash"
+
+
+def test_container_process_and_capabilities(tmp_path: Path) -> None:
+    p = table(tmp_path).get(700)
+    assert p is not None
+    assert p.container.id == DOCKER_ID[:12]
+    assert p.container.type == "docker"
+    from sensor.flags import render_caps
+
+    caps = render_caps(p.cap_effective or 0)
+    assert caps.startswith("CAP_CHOWN CAP_DAC_OVERRIDE")
+    assert "CAP_NET_RAW" in caps and "CAP_SYS_ADMIN" not in caps
+
+
+def test_exec_closes_cloexec_fds_and_exit_removes(tmp_path: Path) -> None:
+    t = table(tmp_path)
+    p = t.get(600)
+    assert p is not None
+    p.fds.set(3, FdEntry(type="file", name="/etc/passwd", flags=0o2000000))
+    p.fds.set(4, FdEntry(type="file", name="/tmp/log", flags=0))
+    t.exec(600, filename="/usr/bin/vim", comm="vim", argv=["vim"])
+    assert 3 not in p.fds and 4 in p.fds
+    t.exit(600)
+    assert t.peek(600) is None
+
+
+def test_unknown_pid_is_none_and_table_is_bounded(tmp_path: Path) -> None:
+    t = table(tmp_path, max_processes=2)
+    assert t.get(4242) is None
+    for pid in (1, 500, 600):
+        assert t.get(pid) is not None
+    assert len(t) == 2 and t.peek(1) is None
+
+
+def test_memfd_exe(tmp_path: Path) -> None:
+    root = make_tree(tmp_path)
+    add_proc(root, 800, comm="3", ppid=600, argv=["x"], exe="/memfd:payload (deleted)")
+    p = ProcessTable(str(root)).get(800)
+    assert p is not None and p.exe_from_memfd is True
+    assert p.exepath == "/memfd:payload"
+
+
+def test_upper_layer_from_mountinfo(tmp_path: Path) -> None:
+    root = make_tree(tmp_path)
+    upper = tmp_path / "overlay" / "diff"
+    (upper / "tmp").mkdir(parents=True)
+    (upper / "tmp" / "evil").write_text("")
+    d = add_proc(root, 900, comm="evil", ppid=700, argv=["/tmp/evil"], exe="/tmp/evil")
+    (d / "mountinfo").write_text(
+        f"100 90 0:50 / / rw,relatime - overlay overlay rw,lowerdir=/l,upperdir={upper},"
+        "workdir=/w\n101 100 0:51 / /proc rw - proc proc rw\n"
+    )
+    t = ProcessTable(str(root))
+    p = t.get(900)
+    assert p is not None and p.exe_upper_layer is True
+    t.exec(900, filename="/bin/ls", argv=["ls"])
+    assert p.exe_upper_layer is False
+
+
+def test_stat_with_odd_comm() -> None:
+    text = "42 (a) b (c)) S 7 42 42 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 555 0\n"
+    stat = parse_stat(text)
+    assert stat["comm"] == "a) b (c)"
+    assert (stat["ppid"], stat["starttime"]) == (7, 555)
