@@ -22,8 +22,25 @@ RECORD_HEADER = {"lanner_record": "syscall", "version": 1}
 
 # Syscalls the state needs whatever the rules say: process tree and fd bookkeeping.
 STATE_EVENT_TYPES = frozenset(
-    {"execve", "execveat", "clone", "clone3", "fork", "vfork", "close", "dup", "dup2", "dup3",
-     "socket", "connect", "accept", "accept4", "open", "openat", "openat2"}
+    {
+        "execve",
+        "execveat",
+        "clone",
+        "clone3",
+        "fork",
+        "vfork",
+        "close",
+        "dup",
+        "dup2",
+        "dup3",
+        "socket",
+        "connect",
+        "accept",
+        "accept4",
+        "open",
+        "openat",
+        "openat2",
+    }
 )
 
 

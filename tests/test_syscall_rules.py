@@ -15,6 +15,8 @@ from __future__ import annotations
 import copy
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -173,6 +175,19 @@ def test_every_attack_document_has_a_benign_twin() -> None:
     assert len(behaviours) >= 30
     named = {c["event"] for c in CASES}
     assert set(files) == named, set(files) ^ named
+
+
+def test_documents_are_what_make_docs_writes(tmp_path: Path) -> None:
+    subprocess.run(
+        [sys.executable, str(DATA / "make_docs.py"), str(tmp_path)],
+        check=True,
+        capture_output=True,
+    )
+    written = sorted(p.name for p in tmp_path.iterdir())
+    committed = sorted(p.name for p in DATA.iterdir() if p.suffix in (".json", ".jsonl"))
+    assert written == committed
+    for name in written:
+        assert (tmp_path / name).read_bytes() == (DATA / name).read_bytes(), name
 
 
 @pytest.mark.parametrize(

@@ -263,8 +263,6 @@ def _summary(events: Counter[str], alerts: Counter[str], bad: int, engine: Engin
         click.echo(f"  error: {msg}", err=True)
 
 
-def run() -> Any:  # pragma: no cover - console-script shim
-    return main()
 
 
 @main.command("sensor")
@@ -276,7 +274,7 @@ def run() -> Any:  # pragma: no cover - console-script shim
     type=click.Choice([p.name.lower() for p in Priority], case_sensitive=False),
     help="Drop rules less severe than this.",
 )
-@click.option("--duration", type=float, help="Stop after this many seconds (default: run until killed).")
+@click.option("--duration", type=float, help="Stop after this many seconds (default: never).")
 @click.option(
     "--host-root",
     default=lambda: os.environ.get("HOST_ROOT", "/"),
@@ -335,9 +333,7 @@ def sensor(
                 emit,
                 recorder=Recorder(record_file) if record_file else None,
                 duration=duration,
-                heartbeat=Path(heartbeat) if os.access(Path(heartbeat).parent, os.W_OK)
-                or not Path(heartbeat).parent.exists()
-                else None,
+                heartbeat=_heartbeat_path(heartbeat),
                 drop_alert=drops,
             )
     except CaptureError as exc:
@@ -351,3 +347,17 @@ def sensor(
         f"drops: {sum(stats.drops.values())}",
         err=True,
     )
+
+
+def _heartbeat_path(path: str) -> Path | None:
+    """The heartbeat file, if its folder can be made writable here (else no heartbeat)."""
+    p = Path(path)
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return p if os.access(p.parent, os.W_OK) else None
+
+
+if __name__ == "__main__":
+    main()

