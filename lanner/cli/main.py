@@ -324,7 +324,15 @@ def sensor(
     record_file = open(record, "w", encoding="utf-8") if record else None  # noqa: SIM115
     try:
         with Capture(types, exclude_pids=exclude_self()) as capture:
-            enricher = Enricher(proc_root=os.path.join(host_root, "proc"))
+            enricher = Enricher(
+                proc_root=os.path.join(host_root, "proc"),
+                # In a DaemonSet the pod's hostname is not the node's; NODE_NAME is.
+                hostname=os.environ.get("NODE_NAME") or None,
+                passwd_path=os.path.join(host_root, "etc/passwd"),
+                group_path=os.path.join(host_root, "etc/group"),
+                host_root=host_root,
+                seed=True,
+            )
             click.echo(f"lanner sensor: capturing {len(types)} event types", err=True)
             stats = run(
                 capture,
