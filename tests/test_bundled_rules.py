@@ -26,7 +26,10 @@ ROOT = Path(__file__).resolve().parent.parent
 RULES = {
     ROOT / "rules" / "k8s_audit_rules.yaml": "k8s_audit",
     ROOT / "rules" / "aws_cloudtrail_rules.yaml": "aws_cloudtrail",
+    ROOT / "rules" / "syscall_rules.yaml": "syscall",
 }
+# The platform tag each source's rules carry.
+PLATFORM_TAGS = {"k8s_audit": {"k8s"}, "aws_cloudtrail": {"aws"}, "syscall": {"host", "container"}}
 SAMPLES = ROOT / "samples"
 TRAIL = SAMPLES / "AWSLogs" / "123456789012" / "CloudTrail"
 DIGESTS = SAMPLES / "AWSLogs" / "123456789012" / "CloudTrail-Digest"
@@ -85,7 +88,7 @@ def test_rule_is_documented_and_tagged(path: Path, item: dict[str, Any]) -> None
     assert len(item["desc"].split()) >= 12, "describe what the rule detects and why"
     assert "%" in item["output"], "the output names the event's key fields"
     tags = item["tags"]
-    assert ("k8s" if RULES[path] == "k8s_audit" else "aws") in tags
+    assert PLATFORM_TAGS[RULES[path]] & set(tags), "a platform tag"
     assert any(t.startswith("mitre_") for t in tags), "a MITRE ATT&CK tactic tag"
     assert any(TECHNIQUE.match(t) for t in tags), "a MITRE ATT&CK technique tag"
 
@@ -214,7 +217,11 @@ def test_samples_are_what_the_generator_writes(tmp_path: Path) -> None:
 
 def bundled_cases() -> list[tuple[str, dict[str, Any]]]:
     out = []
-    for folder, source in (("k8s_audit", "k8s_audit"), ("cloudtrail", "aws_cloudtrail")):
+    for folder, source in (
+        ("k8s_audit", "k8s_audit"),
+        ("cloudtrail", "aws_cloudtrail"),
+        ("syscall", "syscall"),
+    ):
         for case in yaml.safe_load((DATA / folder / "bundled_cases.yaml").read_text()):
             out.append((source, dict(case, folder=folder)))
     return out

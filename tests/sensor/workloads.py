@@ -53,6 +53,7 @@ class Seen:
 
     ruleset: str
     alert: Alert
+    doc: dict[str, Any]  # the event that raised it
 
     @property
     def rule(self) -> str:
@@ -66,6 +67,16 @@ class Seen:
         return f"<{self.ruleset}: {self.alert.rule}: {self.alert.message}>"
 
 
+@dataclass(frozen=True)
+class Done:
+    """A finished workload; ``pid`` is the process that ran ``argv`` (exec keeps it)."""
+
+    pid: int
+    returncode: int
+    stdout: str
+    stderr: str
+
+
 @dataclass
 class LiveSensor:
     """Capture, enrichment and one engine per ruleset, driven by the test."""
@@ -76,6 +87,7 @@ class LiveSensor:
     alerts: list[Seen] = field(default_factory=list)
     docs: list[dict[str, Any]] = field(default_factory=list)
     keep_docs: bool = False
+    _awaiting: str | None = None
 
     def pump(self, timeout_ms: int = 100) -> int:
         """Reads what arrived, enriches it and evaluates it; returns the event count."""
@@ -86,9 +98,11 @@ class LiveSensor:
                 continue
             if self.keep_docs:
                 self.docs.append(doc)
+            if self._awaiting is not None and doc.get("fd.name") == self._awaiting:
+                self._awaiting = None
             for name, engine in self.engines.items():
                 for alert in engine.evaluate(doc, "syscall"):
-                    self.alerts.append(Seen(name, alert))
+                    self.alerts.append(Seen(name, alert, doc))
         return len(raws)
 
     def drain(self) -> None:
@@ -98,26 +112,64 @@ class LiveSensor:
                 return
 
     def run(
-        self, argv: Sequence[str], *, timeout: float = 60, check: bool = True, **kw: Any
-    ) -> subprocess.CompletedProcess[str]:
-        """Runs a workload while feeding the sensor (its events never pile up unread)."""
+        self,
+        argv: Sequence[str],
+        *,
+        timeout: float = 60,
+        check: bool = True,
+        cgroup_procs: Path | None = None,
+        **kw: Any,
+    ) -> Done:
+        """Runs a workload while feeding the sensor (its events never pile up unread).
+
+        The sensor excludes this process, so the fork that starts a workload is not seen
+        and a workload is first known from /proc; one that exits before its first event
+        is read would lose its parent. So the child first waits at a gate: it makes
+        itself known with a failed open of a marker path, and only once the sensor has
+        read that does it exec ``argv`` (same pid, parent: this python). With
+        ``cgroup_procs`` the child joins that cgroup before anything runs.
+        """
+        marker = f"/lanner-gate-{secrets.token_hex(6)}"
+
+        def join() -> None:
+            if cgroup_procs is not None:
+                cgroup_procs.write_text(str(os.getpid()))
+
         proc = subprocess.Popen(
-            list(argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw
+            [sys.executable, "-c", _GATE, marker, *argv],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            preexec_fn=join if cgroup_procs is not None else None,
+            **kw,
         )
+        assert proc.stdin is not None
         deadline = time.monotonic() + timeout
-        while proc.poll() is None:
-            self.pump(50)
-            if time.monotonic() > deadline:
+        self._awaiting = marker
+        try:
+            while self._awaiting is not None and proc.poll() is None:
+                self.pump(50)
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"the sensor never saw workload {argv} start")
+            proc.stdin.write("go")
+            proc.stdin.close()
+            proc.stdin = None  # communicate() must not flush it again
+            while proc.poll() is None:
+                self.pump(50)
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"workload {argv} ran over {timeout}s")
+        finally:
+            self._awaiting = None
+            if proc.poll() is None:
                 proc.kill()
-                proc.wait()
-                raise AssertionError(f"workload {argv} ran over {timeout}s")
-        out, err = proc.communicate()
-        done = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+            out, err = proc.communicate()
+        done = Done(proc.pid, proc.returncode, out, err)
         if check and proc.returncode != 0:
             raise AssertionError(f"workload {argv} exited {proc.returncode}: {err[-2000:]}")
         return done
 
-    def python(self, code: str, *args: str, **kw: Any) -> subprocess.CompletedProcess[str]:
+    def python(self, code: str, *args: str, **kw: Any) -> Done:
         return self.run([sys.executable, "-c", code, *args], **kw)
 
     def matching(self, pred: Callable[[Seen], bool], since: int = 0) -> list[Seen]:
@@ -151,9 +203,26 @@ class LiveSensor:
         return hits[0]
 
 
+# The gate a workload waits at (see LiveSensor.run): argv[1] is the marker path.
+_GATE = r"""
+import os, sys
+try:
+    os.close(os.open(sys.argv[1], os.O_RDONLY))
+except OSError:
+    pass
+sys.stdin.read(2)
+os.execvp(sys.argv[2], sys.argv[2:])
+"""
+
+
 def cmdline_has(marker: str) -> Callable[[Seen], bool]:
     """An alert whose process command line contains ``marker`` (unique per workload)."""
-    return lambda s: marker in str(s.fields.get("proc.cmdline"))
+    return lambda s: marker in str(s.doc.get("proc.cmdline"))
+
+
+def by_pid(pid: int) -> Callable[[Seen], bool]:
+    """An alert raised by an event of process ``pid``."""
+    return lambda s: s.doc.get("proc.pid") == pid
 
 
 def unique(prefix: str) -> str:
