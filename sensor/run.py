@@ -10,13 +10,14 @@ import json
 import os
 import signal
 import time
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import IO, Any
 
-from lanner import Alert, Engine
+from lanner import Alert, Engine, Priority
 
 RECORD_HEADER = {"lanner_record": "syscall", "version": 1}
 
@@ -86,7 +87,6 @@ def run(
     recorder: Recorder | None = None,
     duration: float | None = None,
     heartbeat: Path | None = None,
-    drop_alert: Callable[[dict[str, int]], None] | None = None,
 ) -> SensorStats:
     """Runs until SIGINT/SIGTERM (or ``duration`` seconds); returns what it did."""
     stats = SensorStats()
@@ -116,18 +116,39 @@ def run(
             now = time.monotonic()
             if now - last_beat >= 5:
                 last_beat = now
-                stats.drops = {k: v for k, v in capture.stats().items() if k.startswith("drop")}
+                stats.drops = _drops(capture)
                 total = sum(stats.drops.values())
-                if total > reported_drops and drop_alert is not None:
-                    drop_alert(stats.drops)
+                if total > reported_drops:
+                    on_alert(drop_alert_for(stats.drops, total - reported_drops, engine.hostname))
                     reported_drops = total
                 if heartbeat is not None:
                     _beat(heartbeat)
     finally:
         for s, h in old.items():
             signal.signal(s, h)
-    stats.drops = {k: v for k, v in capture.stats().items() if k.startswith("drop")}
+    stats.drops = _drops(capture)
     return stats
+
+
+def _drops(capture: Any) -> dict[str, int]:
+    """Events lost, by reason: every capture counter but the count of events delivered."""
+    return {k: v for k, v in capture.stats().items() if k != "events" and v}
+
+
+def drop_alert_for(drops: dict[str, int], new: int, hostname: str) -> Alert:
+    """Falco's internal alert for lost events, so a blind spot is never silent."""
+    detail = ", ".join(f"{k}={v}" for k, v in sorted(drops.items()))
+    return Alert(
+        time_ns=time.time_ns(),
+        rule="Falco internal: syscall event drop",
+        priority=Priority.CRITICAL,
+        source="internal",
+        hostname=hostname,
+        message=f"Falco internal: syscall event drop. {new} system calls dropped ({detail}).",
+        tags=("internal",),
+        output_fields={"n_drops": new, **{f"n_drops_{k}": v for k, v in drops.items()}},
+        uuid=str(uuid.uuid4()),
+    )
 
 
 def _beat(path: Path) -> None:

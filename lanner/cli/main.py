@@ -316,11 +316,6 @@ def sensor(
         out.write((alert.to_json() if as_json else alert.output) + "\n")
         out.flush()
 
-    def drops(counts: dict[str, int]) -> None:
-        # Falco's internal alert for lost events, so a blind spot is never silent.
-        detail = ", ".join(f"{k}={v}" for k, v in sorted(counts.items()))
-        click.echo(f"lanner internal: syscall event drop ({detail})", err=True)
-
     record_file = open(record, "w", encoding="utf-8") if record else None  # noqa: SIM115
     try:
         with Capture(types, exclude_pids=exclude_self()) as capture:
@@ -342,7 +337,6 @@ def sensor(
                 recorder=Recorder(record_file) if record_file else None,
                 duration=duration,
                 heartbeat=_heartbeat_path(heartbeat),
-                drop_alert=drops,
             )
     except CaptureError as exc:
         click.echo(f"lanner sensor: {exc}", err=True)
