@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fakeproc import add_proc
 
 import lanner
 from sensor import flags as F
@@ -26,38 +27,6 @@ TCP_TABLE_HEADER = (
 )
 
 # --- a fake /proc ------------------------------------------------------------------------
-
-
-def add_proc(
-    root: Path,
-    pid: int,
-    *,
-    comm: str,
-    ppid: int,
-    argv: list[str],
-    exe: str,
-    cwd: str = "/",
-    uid: int = 0,
-    tty: int = 0,
-    loginuid: int = 0xFFFFFFFF,
-    cap_eff: int = 0,
-    cgroup: str = "0::/user.slice/user-1000.slice/session-1.scope",
-) -> Path:
-    d = root / str(pid)
-    d.mkdir(parents=True)
-    rest = ["S", str(ppid), str(pid), str(pid), str(tty), *["0"] * 14, "1000", "0"]
-    (d / "stat").write_text(f"{pid} ({comm}) {' '.join(rest)}\n")
-    (d / "status").write_text(
-        f"Name:\t{comm}\nUid:\t{uid}\t{uid}\t{uid}\t{uid}\nGid:\t{uid}\t{uid}\t{uid}\t{uid}\n"
-        f"NSpid:\t{pid}\nCapInh:\t0\nCapPrm:\t{cap_eff:x}\nCapEff:\t{cap_eff:x}\n"
-    )
-    (d / "cmdline").write_bytes(b"\0".join(a.encode() for a in argv) + b"\0")
-    (d / "loginuid").write_text(str(loginuid))
-    (d / "cgroup").write_text(cgroup + "\n")
-    os.symlink(exe, d / "exe")
-    os.symlink(cwd, d / "cwd")
-    (d / "fd").mkdir()
-    return d
 
 
 def in_docker(root: Path, pid: int, comm: str, argv: list[str], exe: str, **kw: Any) -> Path:
