@@ -31,6 +31,7 @@
 #define NR_CLONE 56
 #define NR_CLONE3 435
 #define NR_VFORK 58
+#define NR_EXECVEAT 322
 
 struct sc_enter_ctx {
     __u64 common;
@@ -308,6 +309,9 @@ static __always_inline int sc_do_exit(struct sc_exit_ctx *ctx, __u8 need)
         /* The new task's return from clone (0) has no enter of its own: not a loss. */
         if (ctx->ret == 0 && (nr == NR_CLONE || nr == NR_CLONE3 || nr == NR_VFORK))
             return 0;
+        /* A successful execveat was emitted from the sched exec (see on_sched_exec). */
+        if (ctx->ret == 0 && nr == NR_EXECVEAT)
+            return 0;
         if ((in->flags & SC_EMIT) && !is_excluded(bpf_get_current_pid_tgid() >> 32))
             count_drop(D_NO_ENTER);
         return 0;
@@ -407,6 +411,25 @@ int on_sched_fork(struct tracepoint__sched__sched_process_fork *args)
     return 0;
 }
 
+/* The sys_exit_execveat tracepoint does not fire when execveat succeeds (seen on 6.18:
+ * fexecve of a memfd), so the exec emits a successful execveat itself, after the exec
+ * event as an execve's exit would come; nothing can fail past that point. */
+static __always_inline void flush_execveat(void)
+{
+    __u32 tid = (__u32)bpf_get_current_pid_tgid();
+    struct stash_entry *st = stash.lookup(&tid);
+    if (!st || st->ev.hdr.type != NR_EXECVEAT)
+        return;
+    __u32 nr = NR_EXECVEAT;
+    struct interest *in = interest.lookup(&nr);
+    if (in && (in->flags & SC_EMIT)) {
+        fill_task(&st->ev.hdr);
+        st->ev.hdr.res = 0;
+        sc_emit(st);
+    }
+    stash.delete(&tid);
+}
+
 int on_sched_exec(struct tracepoint__sched__sched_process_exec *args)
 {
     __u32 pid = args->pid;
@@ -421,11 +444,15 @@ int on_sched_exec(struct tracepoint__sched__sched_process_exec *args)
         }
     }
     struct stash_entry *e = sched_begin(EVT_SCHED_EXEC);
-    if (!e)
+    if (!e) {
+        flush_execveat();
         return 0;
+    }
     __u32 off = e->off;
-    if (off > DATA_MAX - sizeof(struct arg_rec) - STR_MAX)
+    if (off > DATA_MAX - sizeof(struct arg_rec) - STR_MAX) {
+        flush_execveat();
         return 0;
+    }
     __u16 loc = args->data_loc_filename & 0xffff;
     long n = bpf_probe_read_kernel_str(&e->ev.data[off + sizeof(struct arg_rec)], STR_MAX,
                                        (const void *)((char *)args + loc));
@@ -439,6 +466,7 @@ int on_sched_exec(struct tracepoint__sched__sched_process_exec *args)
     }
     put_sched_int(e, 1, old_pid);
     sc_emit(e);
+    flush_execveat();
     return 0;
 }
 

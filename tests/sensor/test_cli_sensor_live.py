@@ -48,7 +48,9 @@ def test_sensor_alerts_records_and_replays(tmp_path: Path) -> None:
             subprocess.run(["ln", "-sf", "/etc/shadow", str(marker)], check=True)
             _wait_for(tmp_path / "stdout.txt", "Create Symlink Over Sensitive Files", 20)
             assert (
-                subprocess.run([*LANNER, "sensor", "--check", "--heartbeat", str(heartbeat)]).returncode
+                subprocess.run(
+                    [*LANNER, "sensor", "--check", "--heartbeat", str(heartbeat)]
+                ).returncode
                 == 0
             )
         finally:
