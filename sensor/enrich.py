@@ -53,6 +53,12 @@ argv, argv[0] included) or ``args`` (same, as a list or NUL-separated string), `
 (list of ``K=V``), socket addresses as ``{"family": "inet"|"inet6"|"unix", "addr":
 ..., "port": ...}`` (or ``"path"`` for unix), and a connection tuple as ``{"family",
 "saddr", "sport", "daddr", "dport"}`` where s is the local end.
+
+The process part of a document (``proc.*`` but ``proc.fdopencount``, ``user.*``,
+``group.*``, ``thread.cap_*``, ``thread.cgroup``, ``container.*``) is built once per
+process and reused while :func:`sensor.proctable.generation` stays put: any change to any
+process (exec, fork, exit, setsid, credentials, cwd...) moves it. Documents share those
+values (lists, dicts) with each other: consumers must not change a document's values.
 """
 
 from __future__ import annotations
@@ -71,7 +77,7 @@ from sensor.fdtable import (
     resolve_path,
     socket_local_end,
 )
-from sensor.proctable import Process, ProcessTable
+from sensor.proctable import Process, ProcessTable, generation
 
 SHELLS = frozenset({"ash", "bash", "csh", "ksh", "sh", "tcsh", "zsh", "dash"})
 
@@ -720,6 +726,7 @@ class Enricher:
         max_processes: int = 32768,
         boot_time_ns: int | None = None,
         seed: bool = False,
+        cache: bool = True,
     ) -> None:
         self.proc_root = proc_root
         self.hostname = hostname if hostname is not None else socket.gethostname()
@@ -734,6 +741,10 @@ class Enricher:
         self._num = 0
         # pids whose sched exec was applied and whose execve result has not come yet
         self._exec_pending: set[int] = set()
+        # pid -> (process, its document part), valid for generation self._cache_gen
+        self._cache_on = cache
+        self._cache: dict[int, tuple[Process, dict[str, Any]]] = {}
+        self._cache_gen = -1
         if seed:
             self.procs.seed()
 
@@ -769,9 +780,13 @@ class Enricher:
             # Gone from /proc already (short-lived): what the event itself says.
             p = Process(pid=ev.pid, name=ev.comm or None)
             self.procs.put(p)
-        if ev.comm and ev.tid == ev.pid and ev.type not in _EXEC_EVENTS:
+        # Assigned only when changed: every assignment invalidates cached documents.
+        if ev.comm and ev.tid == ev.pid and ev.type not in _EXEC_EVENTS and p.name != ev.comm:
             p.name = ev.comm
-        p.uid, p.gid = ev.uid, ev.gid
+        if p.uid != ev.uid:
+            p.uid = ev.uid
+        if p.gid != ev.gid:
+            p.gid = ev.gid
         return p
 
     def _apply_exec(self, ev: RawEvent, proc: Process) -> None:
@@ -832,12 +847,31 @@ class Enricher:
             doc["evt.rawres"] = ev.res
             doc["evt.failed"] = ev.res < 0
         doc.update(self._process_fields(p))
+        doc["proc.fdopencount"] = len(p.fds)
         doc.update(fd_fields(c.fd_num, c.fd_entry))
         doc["fd.types"] = p.fds.types()
         doc.update(c.extra)
         return doc
 
     def _process_fields(self, p: Process) -> dict[str, Any]:
+        """The process part of a document, from the cache while nothing has changed."""
+        if generation() == self._cache_gen:
+            hit = self._cache.get(p.pid)
+            if hit is not None and hit[0] is p:
+                return hit[1]
+        out = self.process_fields(p)
+        if self._cache_on and self.procs.names_settled(p):
+            # Building may itself have read ancestors from /proc into the table; the
+            # result is what a build at the new generation gives, so it is kept for that.
+            gen = generation()
+            if gen != self._cache_gen:
+                self._cache.clear()
+                self._cache_gen = gen
+            self._cache[p.pid] = (p, out)
+        return out
+
+    def process_fields(self, p: Process) -> dict[str, Any]:
+        """The process part of a document, built from the current state (no cache)."""
         chain = self.procs.ancestry(p.pid) or [p]
         if chain[0] is not p:
             chain = [p]
@@ -866,7 +900,6 @@ class Enricher:
             "proc.aexepath": [a.exepath for a in chain],
             "proc.acmdline": [a.cmdline for a in chain],
             "proc.aargs": [list(a.args) for a in chain],
-            "proc.fdopencount": len(p.fds),
             "user.uid": p.uid,
             "user.name": self.procs.user_name(p),
             "user.loginuid": p.loginuid,

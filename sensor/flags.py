@@ -16,6 +16,7 @@ joined with ``|``. Enum parameters print the single name equal to the value.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 NameTable = Sequence[tuple[str, int]]
@@ -421,8 +422,11 @@ CAPABILITIES: tuple[str, ...] = (
 )
 
 
+@functools.lru_cache(maxsize=1024)
 def render_caps(mask: int) -> str:
-    """A capability set as Falco prints it: names in bit order, space-separated."""
+    """A capability set as Falco prints it: names in bit order, space-separated.
+
+    Memoized: a host has few distinct capability sets, and this runs per process."""
     return " ".join(name for i, name in enumerate(CAPABILITIES) if mask >> i & 1)
 
 

@@ -10,6 +10,10 @@ Values follow Falco: ``name`` is the kernel's comm, ``exe`` is argv[0], ``exepat
 resolved executable, ``args`` argv[1:], ``tty`` the tty_nr device number from
 /proc/<pid>/stat (0 for none), ``loginuid`` -1 when unset, capabilities as bit masks
 (rendered by :func:`sensor.flags.render_caps`). Anything /proc cannot tell stays None.
+
+:func:`generation` is a counter that moves on every change to any Process attribute and
+to any table's membership, so a consumer can keep what it derived from the table (the
+enricher's per-process document part) for as long as the counter stays put.
 """
 
 from __future__ import annotations
@@ -25,6 +29,20 @@ from sensor.fdtable import FdEntry, FdTable, resolve_path
 
 _UNSET_LOGINUID = 0xFFFFFFFF
 _MAX_ANCESTRY = 64
+
+# One counter for every table: a change anywhere invalidates derived data everywhere,
+# which is rare enough (fork, exec, exit, setsid, credential changes) to be cheap, and
+# needs no bookkeeping of which ancestor or group leader a derived value read.
+_GENERATION = [0]
+
+
+def generation() -> int:
+    """Moves on every Process attribute assignment and every table insert or removal."""
+    return _GENERATION[0]
+
+
+def _bump() -> None:
+    _GENERATION[0] += 1
 
 
 @dataclass(slots=True)
@@ -58,6 +76,12 @@ class Process:
     container: ContainerInfo = HOST_INFO
     cgroups: dict[str, str] | None = None
     fds: FdTable = field(default_factory=FdTable)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # Every mutation, wherever it is made, must invalidate derived documents; values
+        # held in attributes (lists, dicts) are replaced, never changed in place.
+        object.__setattr__(self, name, value)
+        _GENERATION[0] += 1
 
     @property
     def cmdline(self) -> str | None:
@@ -255,7 +279,9 @@ class ProcessTable:
         else:
             self._missing[pid] = None
             while len(self._missing) > self.max_processes:
+                # A forgotten miss makes the next lookup read /proc again.
                 self._missing.popitem(last=False)
+                _bump()
         return p
 
     def put(self, proc: Process) -> None:
@@ -264,9 +290,13 @@ class ProcessTable:
         self._procs.move_to_end(proc.pid)
         while len(self._procs) > self.max_processes:
             self._procs.popitem(last=False)
+        _bump()
 
     def remove(self, pid: int) -> Process | None:
-        return self._procs.pop(pid, None)
+        p = self._procs.pop(pid, None)
+        if p is not None:
+            _bump()
+        return p
 
     def seed(self) -> int:
         """Reads every process in ``proc_root``; returns how many were read."""
@@ -542,6 +572,11 @@ class ProcessTable:
 
     def group_name(self, p: Process) -> str | None:
         return self._names(p)[1].get(p.gid) if p.gid is not None else None
+
+    def names_settled(self, p: Process) -> bool:
+        """Whether the user and group names of ``p`` will read the same next time (a
+        container whose files could not be read yet is tried again on every lookup)."""
+        return p.container.is_host or p.container.id in self._container_users
 
     def _names(self, p: Process) -> tuple[dict[int, str], dict[int, str]]:
         """Users and groups as the process sees them: a container has its own files."""

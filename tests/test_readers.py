@@ -481,7 +481,14 @@ def test_directory_walk_passes_over_docs_and_scripts(tmp_path: Path) -> None:
     (tmp_path / "README.md").write_text("# recorded logs\n")
     (tmp_path / "make.py").write_text("print('hi')\n")
     (tmp_path / "audit.log").write_text(
-        json.dumps({"apiVersion": "audit.k8s.io/v1", "kind": "Event", "auditID": "a", "stage": "ResponseComplete"})
+        json.dumps(
+            {
+                "apiVersion": "audit.k8s.io/v1",
+                "kind": "Event",
+                "auditID": "a",
+                "stage": "ResponseComplete",
+            }
+        )
         + "\n"
     )
     items = list(read_paths([tmp_path]))

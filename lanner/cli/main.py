@@ -263,8 +263,6 @@ def _summary(events: Counter[str], alerts: Counter[str], bad: int, engine: Engin
         click.echo(f"  error: {msg}", err=True)
 
 
-
-
 @main.command("sensor")
 @_rules_option
 @click.option("--json", "as_json", is_flag=True, help="One Falco-schema JSON alert per line.")

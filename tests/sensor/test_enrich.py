@@ -505,3 +505,102 @@ def test_privileged_container_module_load_and_release_agent(
     # The same write from a default (unprivileged) container lacks CAP_SYS_ADMIN.
     plain = Run(enricher, 700).ev("openat", 4, name=agent, flags=F.O_WRONLY)
     assert rules_of(plain) == []
+
+
+# --- the per-process document cache ----------------------------------------------------
+
+
+def _lifecycle_events() -> list[RawEvent]:
+    """Opens and closes between every kind of change to a process or its ancestors."""
+    out: list[RawEvent] = []
+    ts = 1_700_000_200_000_000_000
+
+    def ev(
+        kind: str, pid: int, res: int | None = None, comm: str = "", uid: int = 1000, /, **args: Any
+    ) -> None:
+        nonlocal ts
+        ts += 1000
+        out.append(RawEvent(ts, kind, pid, pid, uid, uid, comm, res, args))
+
+    def io(pid: int, comm: str, uid: int = 1000) -> None:
+        ev("openat", pid, 5, comm, uid, dirfd=F.AT_FDCWD, name="notes.txt", flags=0)
+        ev("close", pid, 0, comm, uid, fd=5)
+
+    io(600, "bash")
+    io(600, "bash")
+    ev(FORK, 600, child_pid=601, child_tid=601)
+    io(601, "bash")
+    ev(EXEC, 601, None, "sleep", filename="/usr/bin/sleep")
+    ev("execve", 601, 0, "sleep", filename="/usr/bin/sleep", argv=["sleep", "60"])
+    io(601, "sleep")
+    # The parent runs another program: the child's parent fields change with it.
+    ev(EXEC, 600, None, "zsh", filename="/usr/bin/zsh")
+    ev("execve", 600, 0, "zsh", filename="/usr/bin/zsh", argv=["zsh"], env=["A=1"])
+    io(601, "sleep")
+    ev("setpgid", 601, 0, "sleep", pid=0, pgid=0)
+    io(601, "sleep")
+    ev("setsid", 601, 601, "sleep")
+    io(601, "sleep")
+    ev("chdir", 601, 0, "sleep", path="/tmp")
+    io(601, "sleep")
+    ev("setresuid", 601, 0, "sleep", uid=0, ruid=0, euid=0, suid=0)
+    io(601, "sleep", uid=0)
+    io(601, "sleeper", uid=0)  # prctl(PR_SET_NAME)
+    ev(FORK, 601, None, "", 0, child_pid=602, child_tid=602)
+    io(602, "sleeper", uid=0)
+    ev(EXIT, 601, None, "", 0)  # 602 is orphaned: its ancestry ends at itself
+    io(602, "sleeper", uid=0)
+    io(700, "bash", uid=0)
+    ev(FORK, 700, None, "", 0, child_pid=701, child_tid=701)
+    io(701, "bash", uid=0)
+    ev(EXIT, 600)
+    io(700, "bash", uid=0)
+    io(602, "sleeper", uid=0)
+    return out
+
+
+def _enricher(proc_root: Path, cache: bool) -> Enricher:
+    return Enricher(
+        str(proc_root),
+        hostname="node-1",
+        passwd_path=str(proc_root.parent / "passwd"),
+        group_path=str(proc_root.parent / "group"),
+        boot_time_ns=1_700_000_000_000_000_000,
+        cache=cache,
+    )
+
+
+def test_cached_documents_equal_freshly_built_ones(proc_root: Path) -> None:
+    events = _lifecycle_events()
+    cached_e, fresh_e = _enricher(proc_root, True), _enricher(proc_root, False)
+    cached = [d for e in events if (d := cached_e.handle(e)) is not None]
+    fresh = [d for e in events if (d := fresh_e.handle(e)) is not None]
+    assert len(cached) == len(fresh) == 38
+    for i, (c, f) in enumerate(zip(cached, fresh, strict=True)):
+        assert c == f, f"document {i} ({c['evt.type']} by {c['proc.pid']}) differs"
+
+    # The changes show in the documents after them...
+    by_601 = [d for d in cached if d["proc.pid"] == 601]
+    assert by_601[0]["proc.aname"] == ["bash", "bash", "sshd", "systemd"]
+    assert by_601[3]["proc.aname"] == ["sleep", "bash", "sshd", "systemd"]
+    assert by_601[5]["proc.pname"] == "zsh" and by_601[5]["proc.aenv"][1] == ["A=1"]
+    assert by_601[8]["proc.vpgid"] == 601 and by_601[8]["proc.vpgid.name"] == "sleep"
+    assert by_601[11]["proc.sid"] == 601 and by_601[11]["proc.sname"] == "sleep"
+    assert by_601[14]["proc.cwd"] == "/tmp"
+    assert by_601[17]["user.name"] == "root" and by_601[17]["user.uid"] == 0
+    assert by_601[19]["proc.name"] == "sleeper"
+    by_602 = [d for d in cached if d["proc.pid"] == 602]
+    assert by_602[0]["proc.aname"] == ["sleeper", "sleeper", "zsh", "sshd", "systemd"]
+    assert by_602[2]["proc.aname"] == ["sleeper"] and "proc.pname" not in by_602[2]
+    assert [d["container.id"] for d in cached if d["proc.pid"] == 701] == [DOCKER_ID[:12]] * 2
+    # ...and unchanged processes reuse what was built (the values are shared).
+    assert by_601[8]["proc.aname"] is by_601[9]["proc.aname"]
+    assert by_601[8]["proc.fdopencount"] == 1 and by_601[9]["proc.fdopencount"] == 0
+
+
+def test_cached_documents_are_separate_dicts(proc_root: Path) -> None:
+    run = Run(_enricher(proc_root, True), 600, uid=1000)
+    first = run.ev("openat", 5, dirfd=F.AT_FDCWD, name="a", flags=0)
+    first["proc.name"] = "changed by a consumer"
+    second = run.ev("close", 0, fd=5)
+    assert second["proc.name"] == "bash" and second["fd.name"] == "/home/alice/a"

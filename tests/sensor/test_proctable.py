@@ -7,7 +7,7 @@ from pathlib import Path
 from fakeproc import add_proc
 
 from sensor.fdtable import FdEntry
-from sensor.proctable import ProcessTable, parse_stat
+from sensor.proctable import ProcessTable, generation, parse_stat
 
 DOCKER_ID = "3f1a" + "9c" * 30
 
@@ -163,3 +163,27 @@ def test_stat_with_odd_comm() -> None:
     stat = parse_stat(text)
     assert stat["comm"] == "a) b (c)"
     assert (stat["ppid"], stat["starttime"]) == (7, 555)
+
+
+def test_generation_moves_on_every_change_and_only_then(tmp_path: Path) -> None:
+    t = table(tmp_path)
+    bash = t.get(600)
+    assert bash is not None and len(t.ancestry(600)) == 3  # reads sshd and systemd in
+    g = generation()
+    t.get(600)
+    t.ancestry(600)
+    bash.fds.set(3, FdEntry(type="file", name="/tmp/a"))  # fds are read per event
+    assert generation() == g
+    steps = [
+        lambda: setattr(bash, "cwd", "/tmp"),
+        lambda: setattr(bash, "uid", 0),
+        lambda: t.fork(600, 601),
+        lambda: t.exec(601, filename="/usr/bin/id", argv=["id"]),
+        lambda: t.exit(601),
+        lambda: t.exit(500),
+    ]
+    for step in steps:
+        before = generation()
+        step()
+        assert generation() > before
+    assert t.exit(500) is None  # already gone: nothing changed
