@@ -24,8 +24,10 @@
 #define SC_TP 1   /* handled by the per-syscall tracepoints (syscalls:sys_enter_<name>) */
 #define SC_RAW 2  /* handled by raw_syscalls:sys_enter/exit (no per-syscall tracepoint) */
 #define SC_EMIT 4 /* emit an event at exit; without it the enter is stashed for others */
+#define SC_EARLY 8 /* read the arguments at enter, not exit: exec, whose user memory is
+                    * gone once it succeeds */
 
-/* How the enter program reads syscall argument i (interest.kind[i]). */
+/* How syscall argument i is read (interest.kind[i]): at exit, or at enter with SC_EARLY. */
 #define K_NONE 0
 #define K_INT 1      /* the raw 64-bit register value */
 #define K_STR 2      /* NUL-terminated user string (a path) */
@@ -56,7 +58,7 @@
 /* Drop / loss counters (drops map index). */
 #define D_RINGBUF 0     /* ring buffer full: event lost */
 #define D_READ 1        /* user memory read failed: argument left out */
-#define D_STASH_FULL 2  /* per-thread stash map full: event lost */
+#define D_STASH_FULL 2  /* per-thread or exec stash full, or no entry for the task: lost */
 #define D_NO_ENTER 3    /* exit seen without its enter (attached mid-syscall) */
 #define D_SCRATCH 4     /* per-CPU scratch buffer unavailable */
 #define D_NREASONS 5

@@ -1,15 +1,25 @@
 /* lanner's syscall sensor, compiled by bcc (sensor/capture.py).
  *
- * One pair of generic programs serves every syscall: sc_enter reads the arguments the
- * interest map asks for (paths, argv, sockaddrs, while the user pointers are valid) into
- * a per-thread stash; sc_exit adds the return value and the task's identity and copies
- * the record into the ring buffer. The per-syscall tracepoints (syscalls:sys_enter_*) and
+ * One pair of generic programs serves every syscall. sc_enter saves the six raw argument
+ * registers (a few dozen bytes) in a per-thread slot (task-local storage, or a hash keyed
+ * by thread id when STASH_TASK_STORAGE is not defined); sc_exit takes them back, builds the
+ * event in a per-CPU scratch buffer (paths, sockaddrs and the like are read from user
+ * memory then: the pointers are still valid, the task has not returned to user space) and
+ * copies it into the ring buffer. The per-syscall tracepoints (syscalls:sys_enter_*) and
  * raw_syscalls:sys_enter share one context layout (syscall number at offset 8, the six
  * arguments from offset 16), so the same code runs on both: per-syscall tracepoints are
  * attached for the enabled syscalls only (no cost for the others), raw_syscalls only when
  * an enabled syscall has no tracepoint of its own (init_module on a kernel without
  * modules). What to read per syscall is data (struct interest, filled from Python), not
  * code, so adding a syscall does not touch this file.
+ *
+ * Why not read everything at enter: an event record is up to 16.5 KB, and writing it into
+ * a hash map at every enter then looking it up and deleting it at exit cost more than the
+ * rest of the sensor together (with openat and close traced, an open+close loop ran
+ * 2.6-2.8x slower that way, 1.9x now). Exception, flagged SC_EARLY by Python:
+ * execve/execveat, whose filename and
+ * argv live in the address space a successful exec throws away. Those are read at enter
+ * into the full record, kept in a separate hash (exec_stash) until the exit.
  *
  * Nothing here reads kernel structs: only tracepoint fields, helpers and user memory.
  *
@@ -26,11 +36,15 @@
 #ifndef STASH_ENTRIES
 #define STASH_ENTRIES 8192
 #endif
+#ifndef EXEC_STASH_ENTRIES
+#define EXEC_STASH_ENTRIES 1024
+#endif
 
 #define CLONE_THREAD_FLAG 0x00010000ULL
 #define NR_CLONE 56
 #define NR_CLONE3 435
 #define NR_VFORK 58
+#define NR_EXECVE 59
 #define NR_EXECVEAT 322
 
 struct sc_enter_ctx {
@@ -47,12 +61,20 @@ struct sc_exit_ctx {
     long ret;
 };
 
+/* A syscall in flight: what sc_exit needs to build its event. */
+struct sc_args {
+    __u64 args[6];
+    __u32 nr;
+    __u32 live; /* task storage: set at enter, cleared at exit (no delete) */
+};
+
+/* An event being built (scratch), or an exec's event read at enter (exec_stash). */
 struct stash_entry {
     __u64 args[8]; /* 6 used; 8 so that an index masked with 7 stays in bounds */
     __u32 off;      /* bytes of ev.data in use */
     __u8 out_idx;   /* argument read at exit (K_SOCKADDR_OUT), 0xff for none */
     __u8 out_aux;
-    __u16 pad;
+    __u16 unread; /* bit i: string argument i could not be read */
     struct event ev;
 };
 
@@ -61,8 +83,39 @@ BPF_ARRAY(interest, struct interest, EVT_MAX);
 BPF_HASH(excluded, __u32, __u8, 1024);
 BPF_PERCPU_ARRAY(drops, __u64, D_NREASONS);
 BPF_PERCPU_ARRAY(scratch, struct stash_entry, 1);
-/* Entries live only while a syscall runs, so most of the table stays empty: no prealloc. */
-BPF_F_TABLE("hash", __u32, struct stash_entry, stash, STASH_ENTRIES, BPF_F_NO_PREALLOC);
+#ifdef STASH_TASK_STORAGE
+/* Task-local storage: found from the task without hashing, allocated once per task and
+ * freed with it (an entry is marked dead at exit instead of deleted). Needs kernel BTF
+ * for bpf_get_current_task_btf; Python falls back to the hash below without it. */
+BPF_TASK_STORAGE(stash, struct sc_args);
+#else
+/* Keyed by thread id. Small entries, written at every traced enter: preallocated, so an
+ * update takes one from a free list instead of allocating. */
+BPF_HASH(stash, __u32, struct sc_args, STASH_ENTRIES);
+#endif
+/* Entries live only while an exec runs, so most of the table stays empty: no prealloc. */
+BPF_F_TABLE("hash", __u32, struct stash_entry, exec_stash, EXEC_STASH_ENTRIES,
+            BPF_F_NO_PREALLOC);
+
+/* The calling thread's syscall in flight, or 0. */
+static __always_inline struct sc_args *stash_get(__u32 tid)
+{
+#ifdef STASH_TASK_STORAGE
+    struct sc_args *a = stash.task_storage_get(bpf_get_current_task_btf(), 0, 0);
+    return a && a->live ? a : 0;
+#else
+    return stash.lookup(&tid);
+#endif
+}
+
+static __always_inline void stash_drop(__u32 tid, struct sc_args *a)
+{
+#ifdef STASH_TASK_STORAGE
+    a->live = 0;
+#else
+    stash.delete(&tid);
+#endif
+}
 
 static __always_inline void count_drop(__u32 reason)
 {
@@ -110,6 +163,7 @@ static __always_inline void sc_read_str(struct stash_entry *e, __u8 i, const voi
     if (n < 0) {
         count_drop(D_READ);
         e->ev.hdr.flags |= F_READ_FAILED;
+        e->unread |= 1 << i;
         return;
     }
     if (n >= STR_MAX)
@@ -204,37 +258,22 @@ static __always_inline void read_argv(struct stash_entry *e, __u8 i, const void 
         e->ev.hdr.flags |= F_ARGV_COUNT;
 }
 
-static __always_inline int sc_do_enter(struct sc_enter_ctx *ctx, __u8 need, int nargs)
+static __always_inline void sc_begin(struct stash_entry *e, __u32 nr)
 {
-    __u32 nr = (__u32)ctx->nr;
-    if (nr >= EVT_MAX)
-        return 0;
-    struct interest *in = interest.lookup(&nr);
-    if (!in || !(in->flags & need))
-        return 0;
-    __u64 pid_tgid = bpf_get_current_pid_tgid();
-    __u32 tgid = pid_tgid >> 32;
-    __u32 tid = (__u32)pid_tgid;
-    if (is_excluded(tgid))
-        return 0;
-    __u32 zero = 0;
-    struct stash_entry *e = scratch.lookup(&zero);
-    if (!e) {
-        count_drop(D_SCRATCH);
-        return 0;
-    }
     e->ev.hdr.type = nr;
     e->ev.hdr.flags = 0;
     e->ev.hdr.nrec = 0;
     e->off = 0;
     e->out_idx = 0xff;
     e->out_aux = 0;
-    /* Only the arguments this tracepoint has: the kernel refuses to attach a program
-     * that may read past the tracepoint's record. */
-#pragma unroll
-    for (int i = 0; i < 6; i++)
-        e->args[i] = i < nargs ? ctx->args[i] : 0;
+    e->unread = 0;
+}
 
+/* The argument records the interest map asks for, from e->args. `early` (a constant)
+ * says this is an enter-time read: only then is argv read, which keeps the exit
+ * program's verification small. */
+static __always_inline void sc_read_args(struct stash_entry *e, struct interest *in, int early)
+{
     int argv_idx = -1;
 #pragma unroll
     for (int i = 0; i < 6; i++) {
@@ -259,10 +298,61 @@ static __always_inline int sc_do_enter(struct sc_enter_ctx *ctx, __u8 need, int 
         }
     }
     /* One argv per syscall at most; read outside the argument loop to keep it flat. */
-    if (argv_idx >= 0 && argv_idx < 6)
+    if (early && argv_idx >= 0 && argv_idx < 6)
         read_argv(e, argv_idx, (const void *)e->args[argv_idx]);
+}
 
-    if (stash.update(&tid, e) != 0)
+static __always_inline int sc_do_enter(struct sc_enter_ctx *ctx, __u8 need, int nargs)
+{
+    __u32 nr = (__u32)ctx->nr;
+    if (nr >= EVT_MAX)
+        return 0;
+    struct interest *in = interest.lookup(&nr);
+    if (!in || !(in->flags & need))
+        return 0;
+    __u64 pid_tgid = bpf_get_current_pid_tgid();
+    __u32 tgid = pid_tgid >> 32;
+    __u32 tid = (__u32)pid_tgid;
+    if (is_excluded(tgid))
+        return 0;
+    if (!(in->flags & SC_EARLY)) {
+#ifdef STASH_TASK_STORAGE
+        struct sc_args *a = stash.task_storage_get(bpf_get_current_task_btf(), 0,
+                                                   BPF_LOCAL_STORAGE_GET_F_CREATE);
+        if (!a) {
+            count_drop(D_STASH_FULL);
+            return 0;
+        }
+        a->nr = nr;
+        a->live = 1;
+        /* Only the arguments this tracepoint has: the kernel refuses to attach a program
+         * that may read past the tracepoint's record. */
+#pragma unroll
+        for (int i = 0; i < 6; i++)
+            a->args[i] = i < nargs ? ctx->args[i] : 0;
+#else
+        struct sc_args a = {};
+        a.nr = nr;
+#pragma unroll
+        for (int i = 0; i < 6; i++)
+            a.args[i] = i < nargs ? ctx->args[i] : 0;
+        if (stash.update(&tid, &a) != 0)
+            count_drop(D_STASH_FULL);
+#endif
+        return 0;
+    }
+    __u32 zero = 0;
+    struct stash_entry *e = scratch.lookup(&zero);
+    if (!e) {
+        count_drop(D_SCRATCH);
+        return 0;
+    }
+    sc_begin(e, nr);
+#pragma unroll
+    for (int i = 0; i < 6; i++)
+        e->args[i] = i < nargs ? ctx->args[i] : 0;
+    sc_read_args(e, in, 1);
+    if (exec_stash.update(&tid, e) != 0)
         count_drop(D_STASH_FULL);
     return 0;
 }
@@ -295,6 +385,36 @@ static __always_inline void sc_emit(struct stash_entry *e)
         count_drop(D_RINGBUF);
 }
 
+/* No enter for this exit: count it unless it is expected. */
+static __always_inline void sc_no_enter(struct interest *in, __u32 nr, long ret)
+{
+    /* The new task's return from clone (0) has no enter of its own: not a loss. */
+    if (ret == 0 && (nr == NR_CLONE || nr == NR_CLONE3 || nr == NR_VFORK))
+        return;
+    /* A successful execveat was emitted from the sched exec (see on_sched_exec). */
+    if (ret == 0 && nr == NR_EXECVEAT)
+        return;
+    if ((in->flags & SC_EMIT) && !is_excluded(bpf_get_current_pid_tgid() >> 32))
+        count_drop(D_NO_ENTER);
+}
+
+/* The exit of an exec: its event was read at enter. */
+static __always_inline void sc_exit_early(struct interest *in, __u32 nr, long ret)
+{
+    __u32 tid = (__u32)bpf_get_current_pid_tgid();
+    struct stash_entry *e = exec_stash.lookup(&tid);
+    if (!e) {
+        sc_no_enter(in, nr, ret);
+        return;
+    }
+    if (e->ev.hdr.type == nr && (in->flags & SC_EMIT)) {
+        fill_task(&e->ev.hdr);
+        e->ev.hdr.res = ret;
+        sc_emit(e);
+    }
+    exec_stash.delete(&tid);
+}
+
 static __always_inline int sc_do_exit(struct sc_exit_ctx *ctx, __u8 need)
 {
     __u32 nr = (__u32)ctx->nr;
@@ -303,26 +423,36 @@ static __always_inline int sc_do_exit(struct sc_exit_ctx *ctx, __u8 need)
     struct interest *in = interest.lookup(&nr);
     if (!in || !(in->flags & need))
         return 0;
-    __u32 tid = (__u32)bpf_get_current_pid_tgid();
-    struct stash_entry *e = stash.lookup(&tid);
-    if (!e) {
-        /* The new task's return from clone (0) has no enter of its own: not a loss. */
-        if (ctx->ret == 0 && (nr == NR_CLONE || nr == NR_CLONE3 || nr == NR_VFORK))
-            return 0;
-        /* A successful execveat was emitted from the sched exec (see on_sched_exec). */
-        if (ctx->ret == 0 && nr == NR_EXECVEAT)
-            return 0;
-        if ((in->flags & SC_EMIT) && !is_excluded(bpf_get_current_pid_tgid() >> 32))
-            count_drop(D_NO_ENTER);
-        return 0;
-    }
-    if (e->ev.hdr.type != nr || !(in->flags & SC_EMIT)) {
-        stash.delete(&tid);
-        return 0;
-    }
     long ret = ctx->ret;
+    if (in->flags & SC_EARLY) {
+        sc_exit_early(in, nr, ret);
+        return 0;
+    }
+    __u32 tid = (__u32)bpf_get_current_pid_tgid();
+    struct sc_args *a = stash_get(tid);
+    if (!a) {
+        sc_no_enter(in, nr, ret);
+        return 0;
+    }
+    if (a->nr != nr || !(in->flags & SC_EMIT)) {
+        stash_drop(tid, a);
+        return 0;
+    }
+    __u32 zero = 0;
+    struct stash_entry *e = scratch.lookup(&zero);
+    if (!e) {
+        count_drop(D_SCRATCH);
+        stash_drop(tid, a);
+        return 0;
+    }
+    sc_begin(e, nr);
+#pragma unroll
+    for (int i = 0; i < 6; i++)
+        e->args[i] = a->args[i];
+    stash_drop(tid, a);
     fill_task(&e->ev.hdr);
     e->ev.hdr.res = ret;
+    sc_read_args(e, in, 0);
     if (e->out_idx < 6 && ret >= 0) {
         /* accept: the kernel wrote the peer address; its length is behind args[aux]. */
         int len = 0;
@@ -332,7 +462,6 @@ static __always_inline int sc_do_exit(struct sc_exit_ctx *ctx, __u8 need)
                         (__u64)len, SOCKADDR_MAX);
     }
     sc_emit(e);
-    stash.delete(&tid);
     return 0;
 }
 
@@ -395,12 +524,12 @@ int on_sched_fork(struct tracepoint__sched__sched_process_fork *args)
     __u32 child_tid = args->child_pid;
     __u32 child_pid = child_tid;
     __u32 tid = (__u32)bpf_get_current_pid_tgid();
-    struct stash_entry *s = stash.lookup(&tid);
+    struct sc_args *s = stash_get(tid);
     if (s) {
         __u64 flags = 0;
-        if (s->ev.hdr.type == NR_CLONE)
+        if (s->nr == NR_CLONE)
             flags = s->args[0];
-        else if (s->ev.hdr.type == NR_CLONE3)
+        else if (s->nr == NR_CLONE3)
             bpf_probe_read_user(&flags, sizeof(flags), (const void *)s->args[0]);
         if (flags & CLONE_THREAD_FLAG)
             child_pid = e->ev.hdr.pid;
@@ -417,7 +546,7 @@ int on_sched_fork(struct tracepoint__sched__sched_process_fork *args)
 static __always_inline void flush_execveat(void)
 {
     __u32 tid = (__u32)bpf_get_current_pid_tgid();
-    struct stash_entry *st = stash.lookup(&tid);
+    struct stash_entry *st = exec_stash.lookup(&tid);
     if (!st || st->ev.hdr.type != NR_EXECVEAT)
         return;
     __u32 nr = NR_EXECVEAT;
@@ -427,7 +556,29 @@ static __always_inline void flush_execveat(void)
         st->ev.hdr.res = 0;
         sc_emit(st);
     }
-    stash.delete(&tid);
+    exec_stash.delete(&tid);
+}
+
+/* An execve whose filename could not be read at enter takes it from the exec
+ * tracepoint (for execve the kernel's filename is the very string passed). Seen in fresh
+ * fork children: the string's page is not mapped in the child yet and a BPF read cannot
+ * fault it in. argv has no such second source. */
+static __always_inline void fill_execve_filename(const char *filename, __u32 tid)
+{
+    struct stash_entry *st = exec_stash.lookup(&tid);
+    if (!st || st->ev.hdr.type != NR_EXECVE || !(st->unread & 1))
+        return;
+    __u32 off = st->off;
+    if (off > DATA_MAX - sizeof(struct arg_rec) - STR_MAX)
+        return;
+    long n = bpf_probe_read_kernel_str(&st->ev.data[off + sizeof(struct arg_rec)], STR_MAX,
+                                       filename);
+    if (n <= 0)
+        return;
+    if (n >= STR_MAX)
+        st->ev.hdr.flags |= 1;
+    st->unread &= ~1;
+    sc_put_rec(st, off, K_STR, 0, (__u16)(n & (STR_MAX * 2 - 1)));
 }
 
 int on_sched_exec(struct tracepoint__sched__sched_process_exec *args)
@@ -437,12 +588,13 @@ int on_sched_exec(struct tracepoint__sched__sched_process_exec *args)
     if (pid != old_pid) {
         /* A non-leader thread exec'd and took the leader's id: move its execve stash so
          * the execve exit (which runs under the new id) finds it. */
-        struct stash_entry *s = stash.lookup(&old_pid);
+        struct stash_entry *s = exec_stash.lookup(&old_pid);
         if (s) {
-            stash.update(&pid, s);
-            stash.delete(&old_pid);
+            exec_stash.update(&pid, s);
+            exec_stash.delete(&old_pid);
         }
     }
+    fill_execve_filename((const char *)args + (args->data_loc_filename & 0xffff), pid);
     struct stash_entry *e = sched_begin(EVT_SCHED_EXEC);
     if (!e) {
         flush_execveat();
@@ -474,7 +626,10 @@ int on_sched_exit(struct tracepoint__sched__sched_process_exit *args)
 {
     __u32 tid = (__u32)bpf_get_current_pid_tgid();
     /* A thread that dies inside a syscall never reaches its exit: drop its stash. */
+#ifndef STASH_TASK_STORAGE
     stash.delete(&tid);
+#endif
+    exec_stash.delete(&tid);
     struct stash_entry *e = sched_begin(EVT_SCHED_EXIT);
     if (!e)
         return 0;

@@ -13,8 +13,16 @@ in the kernel so reading events does not generate more.
 
 Measured (kernel 6.18, one core, a C loop; tracing openat only): an untraced getppid()
 cost 83-96 ns with per-syscall tracepoints (no measurable change) against 150-165 ns
-with the raw_syscalls filter, which runs on every syscall; a traced openat+close went
-from about 560 ns to about 1100 ns either way (the per-thread stash copy dominates).
+with the raw_syscalls filter, which runs on every syscall. Tracing both openat and
+close (consumer paused, so only the kernel side counts; medians of 16 interleaved
+on/off pairs, pinned to one CPU, noisy shared machine): an openat+close pair went from
+about 540 ns to 1.86-1.96x that with the stash in task storage, 2.12-2.23x with the
+hash fallback, against 2.6-2.8x when every enter wrote the whole event record into the
+hash. About 1.4x of it is the tracepoints and programs themselves.
+
+:meth:`Capture.poll` returns at most ``max_events`` per call and leaves the rest in the
+ring buffer, so a flood costs a fixed amount of memory (the ring buffer) and shows up
+as ``ringbuf_full`` drops rather than as a growing list in this process.
 
 Everything that knows the wire format lives in :mod:`sensor.decode`; this module only
 loads, configures, attaches and polls.
@@ -36,16 +44,28 @@ from sensor import decode as wire
 from sensor.decode import EVENT_SPECS, SYSCALL_NUMBERS, DecodeError
 from sensor.events import EXEC, EXIT, FORK, RawEvent
 
-__all__ = ["SYSCALL_NUMBERS", "Capture", "CaptureError", "supported_event_types"]
+__all__ = [
+    "DEFAULT_POLL_MAX",
+    "SYSCALL_NUMBERS",
+    "Capture",
+    "CaptureError",
+    "supported_event_types",
+]
 
 BPF_DIR = Path(__file__).resolve().parent.parent / "bpf"
 BPF_SOURCE = BPF_DIR / "sensor.bpf.c"
 _DIST_PACKAGES = "/usr/lib/python3/dist-packages"
 _TRACEFS = (Path("/sys/kernel/tracing"), Path("/sys/kernel/debug/tracing"))
+_BTF_VMLINUX = Path("/sys/kernel/btf/vmlinux")
 
 _SC_TP = 1
 _SC_RAW = 2
 _SC_EMIT = 4
+_SC_EARLY = 8
+
+
+#: Events one :meth:`Capture.poll` returns at most, unless told otherwise.
+DEFAULT_POLL_MAX = 4096
 
 
 class CaptureError(RuntimeError):
@@ -127,8 +147,11 @@ class Capture:
     ) -> None:
         self._bpf: Any = None
         self._pending: list[RawEvent] = []
+        self._poll_limit = DEFAULT_POLL_MAX
         self._events = 0
         self._decode_errors = 0
+        #: Where syscall arguments wait from enter to exit: "task_storage" or "hash".
+        self.stash_kind = "hash"
         wanted = frozenset(event_types)
         self.unsupported: frozenset[str] = wanted - EVENT_SPECS.keys()
         self.event_types: frozenset[str] = wanted & EVENT_SPECS.keys()
@@ -148,21 +171,32 @@ class Capture:
         exit_format = tracefs / "events/sched/sched_process_exit/format"
         if exit_format.exists() and "group_dead" in exit_format.read_text():
             cflags.append("-DHAVE_GROUP_DEAD")
-        try:
-            self._bpf = bcc.BPF(src_file=str(BPF_SOURCE).encode(), cflags=cflags)
-        except Exception as e:
-            raise CaptureError(
-                f"compiling {BPF_SOURCE} failed (compiler output above): {e}; check that "
-                "the kernel headers match the running kernel"
-            ) from e
-        # The wall clock minus the BPF clock (CLOCK_MONOTONIC), to give epoch timestamps.
-        self._clock_offset = time.time_ns() - time.monotonic_ns()
-        try:
-            self._configure(tracefs, {os.getpid(), *exclude_pids})
-            self._bpf[b"events"].open_ring_buffer(self._on_event)
-        except Exception:
-            self.close()
-            raise
+        # The per-syscall stash in task-local storage costs a pointer lookup where a hash
+        # keyed by thread id costs an insert and a delete per syscall (open+close with the
+        # sensor attached: about 1.9x against 2.2x the bare loop). It needs kernel BTF
+        # (bpf_get_current_task_btf); without BTF, or if the verifier refuses it, the hash.
+        kinds = ["task_storage", "hash"] if _BTF_VMLINUX.exists() else ["hash"]
+        for i, kind in enumerate(kinds):
+            flags = [*cflags, "-DSTASH_TASK_STORAGE"] if kind == "task_storage" else cflags
+            try:
+                self._bpf = bcc.BPF(src_file=str(BPF_SOURCE).encode(), cflags=flags)
+            except Exception as e:
+                raise CaptureError(
+                    f"compiling {BPF_SOURCE} failed (compiler output above): {e}; check "
+                    "that the kernel headers match the running kernel"
+                ) from e
+            # The wall clock minus the BPF clock (CLOCK_MONOTONIC), for epoch timestamps.
+            self._clock_offset = time.time_ns() - time.monotonic_ns()
+            try:
+                self._configure(tracefs, {os.getpid(), *exclude_pids})
+                self._bpf[b"events"].open_ring_buffer(self._on_event)
+            except Exception:
+                self.close()
+                if i == len(kinds) - 1:
+                    raise
+                continue
+            self.stash_kind = kind
+            break
 
     # --- setup ---------------------------------------------------------------------
 
@@ -186,6 +220,9 @@ class Capture:
             need_raw |= not has_tp
             if name in self.event_types:
                 flags |= _SC_EMIT
+            if any(p.kind == wire.K_ARGV for p in spec.params):
+                # exec: argv and filename are gone from user memory once it succeeds.
+                flags |= _SC_EARLY
             leaf = interest.Leaf()
             leaf.flags = flags
             for p in spec.params:
@@ -219,19 +256,33 @@ class Capture:
 
     # --- reading ---------------------------------------------------------------------
 
-    def _on_event(self, _ctx: Any, data: Any, size: int) -> None:
+    def _on_event(self, _ctx: Any, data: Any, size: int) -> int:
         raw = ct.string_at(data, size)
         try:
             self._pending.append(wire.decode(raw, self._clock_offset))
         except DecodeError:
             self._decode_errors += 1
-            return
-        self._events += 1
+        else:
+            self._events += 1
+        # A negative return makes libbpf stop consuming after this record; the rest
+        # stays in the ring buffer (and keeps it readable, so the next poll returns at once).
+        return -1 if len(self._pending) >= self._poll_limit else 0
 
-    def poll(self, timeout_ms: int) -> list[RawEvent]:
-        """Events that arrived, waiting up to ``timeout_ms`` for the first (-1: forever)."""
+    def poll(self, timeout_ms: int, max_events: int = DEFAULT_POLL_MAX) -> list[RawEvent]:
+        """Events that arrived, waiting up to ``timeout_ms`` for the first (-1: forever).
+
+        At most ``max_events`` are returned; the rest stay in the kernel's ring buffer for
+        the next call. That bounds the memory and time one call takes under a flood: a
+        backlog waits in the ring buffer (a fixed size) and, if the reader stays behind,
+        the kernel drops new events and counts them (``ringbuf_full`` in :meth:`stats`)
+        instead of decoded events piling up in this process. A call that returns
+        ``max_events`` events is a hint that more are waiting.
+        """
         if self._bpf is None:
             raise CaptureError("poll() on a closed Capture")
+        if max_events < 1:
+            raise ValueError(f"max_events must be at least 1, not {max_events}")
+        self._poll_limit = max_events
         self._bpf.ring_buffer_poll(timeout_ms)
         out, self._pending = self._pending, []
         return out
@@ -239,7 +290,9 @@ class Capture:
     def stats(self) -> dict[str, int]:
         """Events decoded, records that failed to decode, and kernel-side losses by reason:
         ``ringbuf_full`` (event lost), ``stash_full`` (event lost), ``no_enter`` (exit
-        without its enter), ``read_failed`` (an argument left out), ``scratch``."""
+        without its enter), ``read_failed`` (a user-memory read failed: the argument is left
+        out, except an execve filename, which the exec tracepoint then supplies),
+        ``scratch``."""
         out = {"events": self._events, "decode_errors": self._decode_errors}
         if self._bpf is not None:
             drops = self._bpf[b"drops"]
