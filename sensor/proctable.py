@@ -172,9 +172,13 @@ def read_id_names(path: str) -> dict[int, str]:
 
 
 def _memfd_path(link: str) -> str | None:
-    """The exe path of a program run from a memfd_create file, or None for a real file."""
+    """The exe path of a program run from a memfd_create file, or None for a real file.
+
+    /proc shows ``/memfd:NAME (deleted)``; Falco's drivers name the file by its dentry,
+    ``memfd:NAME``, and its rules compare that spelling (``memfd:runc_cloned:/proc/self/exe``).
+    """
     target = link.removesuffix(" (deleted)")
-    return target if target.startswith("/memfd:") else None
+    return target[1:] if target.startswith("/memfd:") else None
 
 
 def parse_mountinfo(text: str) -> list[tuple[str, str, str]]:

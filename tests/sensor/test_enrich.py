@@ -425,7 +425,7 @@ def test_clear_log_activities(enricher: Enricher) -> None:
 def test_fileless_execution_via_memfd(enricher: Enricher, proc_root: Path) -> None:
     add_proc(proc_root, 606, comm="x", ppid=600, argv=["x"], exe="/memfd:payload (deleted)")
     doc = Run(enricher, 600).spawn(606, ["x"], "/proc/self/fd/3", comm="3")
-    assert doc["proc.is_exe_from_memfd"] is True and doc["proc.exepath"] == "/memfd:payload"
+    assert doc["proc.is_exe_from_memfd"] is True and doc["proc.exepath"] == "memfd:payload"
     assert "EXE_FROM_MEMFD" in doc["evt.arg"]["flags"]
     assert rules_of(doc) == ["Fileless execution via memfd_create"]
     plain = Run(enricher, 600).spawn(607, ["ls"], "/usr/bin/ls")

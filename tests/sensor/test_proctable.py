@@ -138,7 +138,7 @@ def test_memfd_exe(tmp_path: Path) -> None:
     add_proc(root, 800, comm="3", ppid=600, argv=["x"], exe="/memfd:payload (deleted)")
     p = ProcessTable(str(root)).get(800)
     assert p is not None and p.exe_from_memfd is True
-    assert p.exepath == "/memfd:payload"
+    assert p.exepath == "memfd:payload"
 
 
 def test_upper_layer_from_mountinfo(tmp_path: Path) -> None:
