@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 
 def add_proc(
@@ -52,3 +53,65 @@ def add_proc(
     os.symlink(cwd, d / "cwd")
     (d / "fd").mkdir()
     return d
+
+
+DOCKER_ID = "3f1a" + "9c" * 30
+
+
+def in_docker(root: Path, pid: int, comm: str, argv: list[str], exe: str, **kw: Any) -> Path:
+    return add_proc(
+        root,
+        pid,
+        comm=comm,
+        argv=argv,
+        exe=exe,
+        cap_eff=0xA80425FB,
+        cgroup=f"0::/system.slice/docker-{DOCKER_ID}.scope",
+        **kw,
+    )
+
+
+def make_tree(tmp_path: Path) -> Path:
+    """systemd -> sshd -> bash (alice's login shell, on a pty); containerd-shim -> a shell
+    in a docker container."""
+    root = tmp_path / "proc"
+    root.mkdir()
+    (root / "stat").write_text("cpu 1 2 3\nbtime 1700000000\n")
+    add_proc(root, 1, comm="systemd", ppid=0, argv=["/sbin/init"], exe="/usr/lib/systemd/systemd")
+    add_proc(root, 500, comm="sshd", ppid=1, argv=["sshd: alice [priv]"], exe="/usr/sbin/sshd")
+    add_proc(
+        root,
+        600,
+        comm="bash",
+        ppid=500,
+        argv=["-bash"],
+        exe="/usr/bin/bash",
+        cwd="/home/alice",
+        uid=1000,
+        gid=1000,
+        tty=34816,
+        loginuid=1000,
+    )
+    add_proc(
+        root,
+        650,
+        comm="containerd-shim",
+        ppid=1,
+        argv=["/usr/bin/containerd-shim-runc-v2", "-namespace", "moby"],
+        exe="/usr/bin/containerd-shim-runc-v2",
+    )
+    add_proc(
+        root,
+        700,
+        comm="bash",
+        ppid=650,
+        argv=["bash"],
+        exe="/usr/bin/bash",
+        tty=34817,
+        cap_eff=0xA80425FB,
+        cgroup=f"0::/system.slice/docker-{DOCKER_ID}.scope",
+    )
+    passwd = tmp_path / "passwd"
+    passwd.write_text("root:x:0:0:root:/root:/bin/bash\nalice:x:1000:1000::/home/alice:/bin/bash\n")
+    (tmp_path / "group").write_text("root:x:0:\nalice:x:1000:\n")
+    return root

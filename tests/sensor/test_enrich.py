@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fakeproc import add_proc
+from fakeproc import DOCKER_ID, add_proc, in_docker, make_tree
 
 import lanner
 from sensor import flags as F
@@ -21,7 +21,6 @@ from sensor.enrich import Enricher
 from sensor.events import EXEC, EXIT, FORK, RawEvent
 
 STABLE = Path("/work/shared/corpus/falco/falco_rules.yaml")
-DOCKER_ID = "3f1a" + "9c" * 30
 TCP_TABLE_HEADER = (
     "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid\n"
 )
@@ -29,52 +28,9 @@ TCP_TABLE_HEADER = (
 # --- a fake /proc ------------------------------------------------------------------------
 
 
-def in_docker(root: Path, pid: int, comm: str, argv: list[str], exe: str, **kw: Any) -> Path:
-    return add_proc(
-        root,
-        pid,
-        comm=comm,
-        argv=argv,
-        exe=exe,
-        cap_eff=0xA80425FB,
-        cgroup=f"0::/system.slice/docker-{DOCKER_ID}.scope",
-        **kw,
-    )
-
-
 @pytest.fixture
 def proc_root(tmp_path: Path) -> Path:
-    root = tmp_path / "proc"
-    root.mkdir()
-    (root / "stat").write_text("btime 1700000000\n")
-    add_proc(root, 1, comm="systemd", ppid=0, argv=["/sbin/init"], exe="/usr/lib/systemd/systemd")
-    add_proc(root, 500, comm="sshd", ppid=1, argv=["sshd: alice [priv]"], exe="/usr/sbin/sshd")
-    add_proc(
-        root,
-        600,
-        comm="bash",
-        ppid=500,
-        argv=["-bash"],
-        exe="/usr/bin/bash",
-        cwd="/home/alice",
-        uid=1000,
-        tty=34816,
-        loginuid=1000,
-    )
-    add_proc(
-        root,
-        650,
-        comm="containerd-shim",
-        ppid=1,
-        argv=["/usr/bin/containerd-shim-runc-v2", "-namespace", "moby"],
-        exe="/usr/bin/containerd-shim-runc-v2",
-    )
-    in_docker(root, 700, "bash", ["bash"], "/usr/bin/bash", ppid=650, tty=34817)
-    (tmp_path / "passwd").write_text(
-        "root:x:0:0:root:/root:/bin/bash\nalice:x:1000:1000::/home/alice:/bin/bash\n"
-    )
-    (tmp_path / "group").write_text("root:x:0:\nalice:x:1000:\n")
-    return root
+    return make_tree(tmp_path)
 
 
 @pytest.fixture

@@ -4,58 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fakeproc import add_proc
+from fakeproc import DOCKER_ID, add_proc, make_tree
 
 from sensor.fdtable import FdEntry
 from sensor.proctable import ProcessTable, generation, parse_stat
-
-DOCKER_ID = "3f1a" + "9c" * 30
-
-
-def make_tree(tmp_path: Path) -> Path:
-    """systemd -> sshd -> bash (alice's login shell, on a pty); containerd-shim -> a shell
-    in a docker container."""
-    root = tmp_path / "proc"
-    root.mkdir()
-    (root / "stat").write_text("cpu 1 2 3\nbtime 1700000000\n")
-    add_proc(root, 1, comm="systemd", ppid=0, argv=["/sbin/init"], exe="/usr/lib/systemd/systemd")
-    add_proc(root, 500, comm="sshd", ppid=1, argv=["sshd: alice [priv]"], exe="/usr/sbin/sshd")
-    add_proc(
-        root,
-        600,
-        comm="bash",
-        ppid=500,
-        argv=["-bash"],
-        exe="/usr/bin/bash",
-        cwd="/home/alice",
-        uid=1000,
-        gid=1000,
-        tty=34816,
-        loginuid=1000,
-    )
-    add_proc(
-        root,
-        650,
-        comm="containerd-shim",
-        ppid=1,
-        argv=["/usr/bin/containerd-shim-runc-v2", "-namespace", "moby"],
-        exe="/usr/bin/containerd-shim-runc-v2",
-    )
-    add_proc(
-        root,
-        700,
-        comm="bash",
-        ppid=650,
-        argv=["bash"],
-        exe="/usr/bin/bash",
-        tty=34817,
-        cap_eff=0xA80425FB,
-        cgroup=f"0::/system.slice/docker-{DOCKER_ID}.scope",
-    )
-    passwd = tmp_path / "passwd"
-    passwd.write_text("root:x:0:0:root:/root:/bin/bash\nalice:x:1000:1000::/home/alice:/bin/bash\n")
-    (tmp_path / "group").write_text("root:x:0:\nalice:x:1000:\n")
-    return root
 
 
 def table(tmp_path: Path, max_processes: int = 100) -> ProcessTable:
