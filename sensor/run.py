@@ -17,9 +17,9 @@ from pathlib import Path
 from types import FrameType
 from typing import IO, Any
 
-from lanner import Alert, Engine, Priority
+from lanner import Alert, Engine, Priority, wire
 
-RECORD_HEADER = {"lanner_record": "syscall", "version": 1}
+RECORD_HEADER = wire.HEADER
 
 # Syscalls the state needs whatever the rules say: process tree and fd bookkeeping.
 STATE_EVENT_TYPES = frozenset(
@@ -67,15 +67,18 @@ def capture_set(engine: Engine, supported: frozenset[str]) -> frozenset[str]:
 
 
 class Recorder:
-    """Writes enriched events as JSON lines, after a header naming the format and version;
+    """Writes enriched events in lanner's record format (``lanner.wire``: a versioned header,
+    then each thread's process part once per change and each event's own fields);
     ``lanner scan --source syscall FILE`` replays them."""
 
     def __init__(self, out: IO[str]) -> None:
         self.out = out
+        self._encoder = wire.Encoder()
         out.write(json.dumps(RECORD_HEADER) + "\n")
 
     def write(self, doc: dict[str, Any]) -> None:
-        self.out.write(json.dumps(doc, separators=(",", ":"), default=str) + "\n")
+        for line in self._encoder.encode(doc):
+            self.out.write(json.dumps(line, separators=(",", ":"), default=str) + "\n")
 
 
 def run(

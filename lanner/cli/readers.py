@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from lanner import wire
+
 try:  # optional and faster; the standard library must always work
     import orjson
 
@@ -257,6 +259,8 @@ def _json_lines(
     first: Any,
 ) -> Iterator[Record | BadInput]:
     lines = _decoded_lines(stream, describe, lineno, first)
+    if wire.is_header(first) and first.get("version") == wire.HEADER["version"]:
+        lines = _recorded(lines)
     head = next(lines)
     second = next(lines, None)
     if second is None:
@@ -267,6 +271,22 @@ def _json_lines(
         yield from _values(value, f"{origin}:{num}", source)
     for num, value in lines:
         yield from _values(value, f"{origin}:{num}", source)
+
+
+def _recorded(lines: Iterator[tuple[int, Any]]) -> Iterator[tuple[int, Any]]:
+    """A ``lanner sensor --record`` file: snapshot lines folded into the events that use them."""
+    decoder = wire.Decoder()
+    for num, value in lines:
+        if isinstance(value, _Bad) or wire.is_header(value):
+            yield num, value
+            continue
+        try:
+            doc = decoder.decode(value)
+        except wire.WireError as exc:
+            yield num, _Bad(str(exc))
+            continue
+        if doc is not None:
+            yield num, doc
 
 
 def _decoded_lines(

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from lanner import compile_rules, load_rules_text
+from lanner import compile_rules, load_rules_text, wire
 from sensor.events import RawEvent
 from sensor.run import RECORD_HEADER, Recorder, capture_set, heartbeat_fresh, run
 
@@ -72,7 +72,9 @@ def test_loop_alerts_records_and_reports_drops(tmp_path: Path) -> None:
     assert stats.drops == {"ringbuf_full": 5}
     lines = [json.loads(line) for line in out.getvalue().splitlines()]
     assert lines[0] == RECORD_HEADER
-    assert [d["fd.name"] for d in lines[1:]] == ["/etc/shadow", "/etc/hosts"]
+    decoder = wire.Decoder()
+    docs = [d for d in map(decoder.decode, lines[1:]) if d is not None]
+    assert [d["fd.name"] for d in docs] == ["/etc/shadow", "/etc/hosts"]
     assert heartbeat_fresh(beat)
 
 
