@@ -59,6 +59,12 @@ The process part of a document (``proc.*`` but ``proc.fdopencount``, ``user.*``,
 process and reused while :func:`sensor.proctable.generation` stays put: any change to any
 process (exec, fork, exit, setsid, credentials, cwd...) moves it. Documents share those
 values (lists, dicts) with each other: consumers must not change a document's values.
+
+With a ``metadata`` source (``sensor.k8smeta.KubeletMetadata.lookup``), a containerized
+process's documents also get ``container.name``, ``container.image`` (and its
+``.repository``, ``.tag``, ``.digest``), ``k8s.pod.name``, ``k8s.ns.name``, ``k8s.pod.uid``
+and ``k8s.pod.label`` (a dict). These are asked for on every event, outside the process
+cache, so metadata the source learns later shows up in the next document.
 """
 
 from __future__ import annotations
@@ -77,6 +83,7 @@ from sensor.fdtable import (
     resolve_path,
     socket_local_end,
 )
+from sensor.k8smeta import ContainerMeta
 from sensor.proctable import Process, ProcessTable, generation
 
 SHELLS = frozenset({"ash", "bash", "csh", "ksh", "sh", "tcsh", "zsh", "dash"})
@@ -232,6 +239,23 @@ def _argv(value: Any) -> list[str] | None:
             items.pop()
         return items
     return [str(v) for v in value]
+
+
+def _meta_fields(m: ContainerMeta) -> dict[str, Any]:
+    pairs: tuple[tuple[str, Any], ...] = (
+        ("container.name", m.name),
+        ("container.image", m.image),
+        ("container.image.repository", m.image_repository),
+        ("container.image.tag", m.image_tag),
+        ("container.image.digest", m.image_digest),
+        ("k8s.pod.name", m.pod_name),
+        ("k8s.ns.name", m.pod_namespace),
+        ("k8s.pod.uid", m.pod_uid),
+    )
+    out = {k: v for k, v in pairs if v is not None}
+    if m.pod_name is not None:
+        out["k8s.pod.label"] = dict(m.pod_labels)
+    return out
 
 
 # --- handlers ---------------------------------------------------------------------------
@@ -727,8 +751,14 @@ class Enricher:
         boot_time_ns: int | None = None,
         seed: bool = False,
         cache: bool = True,
+        metadata: Callable[[str], ContainerMeta | None] | None = None,
     ) -> None:
         self.proc_root = proc_root
+        # Runtime/kubelet metadata is merged per event, not into the cached process part:
+        # it can arrive after the container was first seen without any process changing.
+        # container full id -> (what metadata last gave, the fields made from it)
+        self._metadata = metadata
+        self._meta_fields: dict[str, tuple[ContainerMeta, dict[str, Any]]] = {}
         self.hostname = hostname if hostname is not None else socket.gethostname()
         self.procs = ProcessTable(
             proc_root,
@@ -847,11 +877,31 @@ class Enricher:
             doc["evt.rawres"] = ev.res
             doc["evt.failed"] = ev.res < 0
         doc.update(self._process_fields(p))
+        if self._metadata is not None and p.container.full_id and not p.container.is_host:
+            doc.update(self._container_meta(p.container.full_id))
         doc["proc.fdopencount"] = len(p.fds)
         doc.update(fd_fields(c.fd_num, c.fd_entry))
         doc["fd.types"] = p.fds.types()
         doc.update(c.extra)
         return doc
+
+    def _container_meta(self, full_id: str) -> dict[str, Any]:
+        """Fields from the metadata source for a container ({} while it knows nothing)."""
+        assert self._metadata is not None
+        try:
+            meta = self._metadata(full_id)
+        except Exception:  # a metadata source must not break enrichment
+            meta = None
+        if meta is None:
+            return {}
+        hit = self._meta_fields.get(full_id)
+        if hit is not None and hit[0] is meta:
+            return hit[1]
+        fields = _meta_fields(meta)
+        if len(self._meta_fields) >= 4096:
+            self._meta_fields.clear()
+        self._meta_fields[full_id] = (meta, fields)
+        return fields
 
     def _process_fields(self, p: Process) -> dict[str, Any]:
         """The process part of a document, from the cache while nothing has changed."""

@@ -67,9 +67,11 @@ def _all_containers(pod: dict[str, Any]) -> Iterator[dict[str, Any]]:
 # --- the manifest -------------------------------------------------------------------------
 
 
-def test_manifest_holds_the_four_objects_all_in_the_lanner_namespace() -> None:
+def test_manifest_holds_its_objects_all_in_the_lanner_namespace() -> None:
     docs = _docs()
     assert sorted(d["kind"] for d in docs) == [
+        "ClusterRole",
+        "ClusterRoleBinding",
         "ConfigMap",
         "DaemonSet",
         "Namespace",
@@ -77,7 +79,7 @@ def test_manifest_holds_the_four_objects_all_in_the_lanner_namespace() -> None:
     ]
     assert _one("Namespace")["metadata"]["name"] == "lanner"
     for d in docs:
-        if d["kind"] != "Namespace":
+        if d["kind"] not in ("Namespace", "ClusterRole", "ClusterRoleBinding"):
             assert d["metadata"]["namespace"] == "lanner", d["kind"]
     # Pod Security admission would refuse hostPID, hostPath and added capabilities otherwise.
     labels = _one("Namespace")["metadata"]["labels"]
@@ -184,8 +186,22 @@ def test_service_account_is_annotated_for_irsa_and_used_by_the_pod(pod: dict[str
     arn = sa["metadata"]["annotations"]["eks.amazonaws.com/role-arn"]
     assert re.fullmatch(r"arn:aws:iam::(<ACCOUNT_ID>|\d{12}):role/lanner-sensor", arn)
     assert pod["serviceAccountName"] == sa["metadata"]["name"]
-    # IRSA brings its own token volume; the Kubernetes API token is not needed.
-    assert pod["automountServiceAccountToken"] is False
+    # The token only reads this node's pod list from its kubelet (see the ClusterRole test).
+    assert pod["automountServiceAccountToken"] is True
+
+
+def test_rbac_allows_only_the_kubelet_pod_list(sensor: dict[str, Any]) -> None:
+    role = _one("ClusterRole")
+    assert role["rules"] == [{"apiGroups": [""], "resources": ["nodes/proxy"], "verbs": ["get"]}]
+    binding = _one("ClusterRoleBinding")
+    assert binding["roleRef"]["name"] == role["metadata"]["name"]
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": "lanner-sensor", "namespace": "lanner"}
+    ]
+    args = sensor["args"]
+    assert args[args.index("--kubelet-url") + 1] == "https://$(NODE_IP):10250/pods"
+    env = {e["name"]: e for e in sensor["env"]}
+    assert env["NODE_IP"]["valueFrom"]["fieldRef"]["fieldPath"] == "status.hostIP"
 
 
 def _rules_dirs(sensor: dict[str, Any]) -> list[str]:

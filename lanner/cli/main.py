@@ -25,6 +25,7 @@ from lanner import (
 from lanner.engine import Engine
 
 SOURCE_NAMES = ("k8s_audit", "aws_cloudtrail", "json", "syscall")
+_SA = "/var/run/secrets/kubernetes.io/serviceaccount/"  # the pod's service-account mount
 
 
 def default_rules_dir() -> Path:
@@ -285,6 +286,21 @@ def _summary(events: Counter[str], alerts: Counter[str], bad: int, engine: Engin
     default=lambda: os.environ.get("LANNER_HEARTBEAT", "/run/lanner/heartbeat"),
     help="File the sensor touches every few seconds; --check reads it.",
 )
+@click.option(
+    "--kubelet-url",
+    default=lambda: os.environ.get("LANNER_KUBELET_URL"),
+    help="Kubelet pods endpoint (https://NODE_IP:10250/pods) for pod and image metadata.",
+)
+@click.option(
+    "--kubelet-token",
+    default=_SA + "token",
+    show_default=True,
+    help="Bearer token file for the kubelet (needs RBAC get on nodes/proxy).",
+)
+@click.option("--kubelet-ca", default=_SA + "ca.crt", show_default=True, help="CA for the kubelet.")
+@click.option(
+    "--kubelet-insecure", is_flag=True, help="Skip TLS checks (kubelets with self-signed certs)."
+)
 @click.option("--check", is_flag=True, help="Exit 0 if a running sensor's heartbeat is fresh.")
 def sensor(
     rule_paths: tuple[str, ...],
@@ -294,6 +310,10 @@ def sensor(
     duration: float | None,
     host_root: str,
     heartbeat: str,
+    kubelet_url: str | None,
+    kubelet_token: str,
+    kubelet_ca: str,
+    kubelet_insecure: bool,
     check: bool,
 ) -> None:
     """Capture syscalls on this host with eBPF and print alerts, as Falco does."""
@@ -325,6 +345,7 @@ def sensor(
                 group_path=os.path.join(host_root, "etc/group"),
                 host_root=host_root,
                 seed=True,
+                metadata=_kubelet(kubelet_url, kubelet_token, kubelet_ca, kubelet_insecure),
             )
             click.echo(f"lanner sensor: capturing {len(types)} event types", err=True)
             stats = run(
@@ -347,6 +368,20 @@ def sensor(
         f"drops: {sum(stats.drops.values())}",
         err=True,
     )
+
+
+def _kubelet(url: str | None, token: str, ca: str, insecure: bool) -> Any:
+    """Pod and image metadata from the kubelet, when a URL is given; else none (never guessed)."""
+    if not url:
+        return None
+    from sensor.k8smeta import KubeletMetadata
+
+    return KubeletMetadata(
+        url,
+        token if os.path.exists(token) else None,
+        ca if os.path.exists(ca) else None,
+        insecure=insecure,
+    ).lookup
 
 
 def _heartbeat_path(path: str) -> Path | None:
