@@ -1,0 +1,1 @@
+"""The detector Lambdas: thin AWS adapters around the lanner rule core."""
