@@ -187,6 +187,9 @@ _SYSCALLS: tuple[EventSpec, ...] = (
     EventSpec("setgid", 106, (_p(0, "gid", "uint"),)),
     EventSpec("bpf", 321, (_p(0, "cmd", "int"),)),
     EventSpec("memfd_create", 319, (_p(0, "name", "str"), _p(1, "flags", "uint"))),
+    # The working directory: relative paths (``cat shadow`` in /etc) resolve against it.
+    EventSpec("chdir", 80, (_p(0, "path", "str"),)),
+    EventSpec("fchdir", 81, (_p(0, "fd"),)),
     EventSpec("mkdir", 83, (_p(0, "path", "str"), _p(1, "mode", "uint"))),
     EventSpec("mkdirat", 258, (_p(0, "dirfd"), _p(1, "path", "str"), _p(2, "mode", "uint"))),
     # The clone family: also stashed (not emitted) when fork events are wanted, so that

@@ -41,6 +41,8 @@ STATE_EVENT_TYPES = frozenset(
         "open",
         "openat",
         "openat2",
+        "chdir",
+        "fchdir",
     }
 )
 

@@ -139,6 +139,22 @@ def test_read_shadow(sensor: LiveSensor) -> None:
     assert "file=/etc/shadow" in s.alert.message and "process=cat" in s.alert.message
 
 
+def test_relative_read_after_chdir(sensor: LiveSensor) -> None:
+    # `cd /etc; cat shadow`: the open's path is relative, so the sensor must follow chdir.
+    start = len(sensor.alerts)
+    sensor.run(["sh", "-c", "cd /etc && cat shadow >/dev/null"])
+    s = expect(
+        sensor,
+        start,
+        lambda a: a.doc.get("proc.cmdline") == "cat shadow",
+        stable="Read sensitive file untrusted",
+        bundled="Sensitive File Read By Untrusted Program",
+        proc__name="cat",
+        fd__name="/etc/shadow",
+    )
+    assert s.doc["proc.cwd"].rstrip("/") == "/etc"
+
+
 def test_directory_traversal_read(sensor: LiveSensor, tmp_path: Path) -> None:
     deep = tmp_path / "www" / "app" / "static"
     deep.mkdir(parents=True)
