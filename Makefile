@@ -30,3 +30,28 @@ bench: $(BIN)/.installed
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+# --- Lambda artifact, for `sam build` (template.yaml: Metadata BuildMethod: makefile) -------
+# sam build runs `make build-<LogicalId>` with ARTIFACTS_DIR set; the three functions share
+# one artifact (SAM builds it once): the runtime's wheels plus lanner/, functions/, rules/.
+# The wheels are for the template's runtime and architecture (python3.12 on arm64); to build
+# for x86_64 set LAMBDA_ARCH=x86_64 here and Architectures in template.yaml together.
+LAMBDA_PYTHON ?= 3.12
+LAMBDA_ARCH ?= aarch64
+LAMBDA_FUNCTIONS := KinesisDetector CloudTrailDetector EksAuditDetector
+
+.PHONY: $(addprefix build-,$(LAMBDA_FUNCTIONS))
+
+$(addprefix build-,$(LAMBDA_FUNCTIONS)):
+	@test -n "$(ARTIFACTS_DIR)" || { echo "ARTIFACTS_DIR is not set (sam build sets it)" >&2; exit 2; }
+	@# Binary wheels only, for the target platform, whatever machine builds: a source build
+	@# would compile for this machine. manylinux2014 and 2_28 wheels both run on the
+	@# runtime's Amazon Linux 2023 (glibc 2.34).
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check --no-warn-conflicts --no-compile \
+	  --target "$(ARTIFACTS_DIR)" --implementation cp --python-version $(LAMBDA_PYTHON) \
+	  --platform manylinux2014_$(LAMBDA_ARCH) --platform manylinux_2_28_$(LAMBDA_ARCH) \
+	  --only-binary=:all: --upgrade -r functions/requirements.txt
+	rm -rf "$(ARTIFACTS_DIR)/bin"
+	cp -R lanner functions rules "$(ARTIFACTS_DIR)/"
+	rm -f "$(ARTIFACTS_DIR)/functions/requirements.txt"
+	find "$(ARTIFACTS_DIR)" -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,819 @@
+"""The AWS deployment: template.yaml (SAM) and infra/sensor-irsa.yaml, checked offline.
+
+template.yaml is transformed with aws-sam-translator as CloudFormation's SAM transform would
+(no AWS call: the managed-policy lookup is stubbed, and the template names no managed policy),
+then linted with cfn-lint. The other tests read the transformed template, the one that would
+be deployed: IAM stays least-privilege and sufficient, every failure path ends in an alarmed
+queue, and each combination of "parts you already have" leaves no dangling reference.
+The Makefile's build target is run for this machine's Python and imported without the venv.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib
+import importlib.util
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from cfnlint.api import ManualArgs, lint_file
+from cfnlint.decode.decode import decode_str
+from samtranslator.translator.arn_generator import ArnGenerator
+from samtranslator.translator.managed_policy_translator import ManagedPolicyLoader
+from samtranslator.translator.transform import transform
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = ROOT / "template.yaml"
+IRSA = ROOT / "infra" / "sensor-irsa.yaml"
+MANIFEST = ROOT / "infra" / "sensor-daemonset.yaml"
+MAKEFILE = ROOT / "Makefile"
+
+# The environment variables the functions read (the contract between template.yaml, the
+# functions and `lanner demo`), and the three every detector must get.
+CONTRACT_ENV = {
+    "LANNER_ALERT_TOPIC_ARN",
+    "LANNER_DEDUP_TABLE",
+    "LANNER_QUARANTINE_QUEUE_URL",
+    "LANNER_RULES_DIR",
+    "LANNER_RULES_S3_URI",
+    "LANNER_RULES_REFRESH_SECONDS",
+    "LANNER_MIN_PRIORITY",
+    "LANNER_DEDUP_TTL_SECONDS",
+    "POWERTOOLS_SERVICE_NAME",
+    "POWERTOOLS_METRICS_NAMESPACE",
+}
+REQUIRED_ENV = {"LANNER_ALERT_TOPIC_ARN", "LANNER_DEDUP_TABLE", "LANNER_QUARANTINE_QUEUE_URL"}
+HANDLERS = {
+    "KinesisDetector": "functions.kinesis_detector.handler",
+    "CloudTrailDetector": "functions.cloudtrail_detector.handler",
+    "EksAuditDetector": "functions.eks_audit_detector.handler",
+}
+# cfn-lint warnings accepted, by rule id, with the reason. None today.
+ACCEPTED_WARNINGS: dict[str, str] = {}
+LINT_REGIONS = ["us-east-1", "eu-west-1", "ap-southeast-2"]
+
+# Parameters for "the user already has everything": an existing stream (with a CMK), trail
+# bucket (SSE-KMS), EKS cluster, webhook, alarm topic and rules bucket.
+EXISTING = {
+    "ExistingStreamArn": "arn:aws:kinesis:eu-west-1:123456789012:stream/events",
+    "ExistingStreamKmsKeyArn": "arn:aws:kms:eu-west-1:123456789012:key/0a1b2c3d-0000-4000-8000-000000000001",
+    "CloudTrailBucketName": "org-cloudtrail-logs",
+    "CloudTrailKmsKeyArn": "arn:aws:kms:eu-west-1:123456789012:key/0a1b2c3d-0000-4000-8000-000000000002",
+    "CloudTrailEventBridge": "false",
+    "EksClusterName": "prod",
+    "AlertWebhookUrl": "https://hooks.example.com/lanner",
+    "AlarmTopicArn": "arn:aws:sns:eu-west-1:123456789012:ops",
+    "RulesBucketName": "my-lanner-rules",
+}
+
+
+def _load(path: Path) -> dict[str, Any]:
+    """A CloudFormation YAML template as plain data (short-form tags become Fn:: dicts)."""
+    template, errors = decode_str(path.read_text())
+    assert not errors, [str(e) for e in errors]
+    assert template is not None
+    loaded: dict[str, Any] = json.loads(json.dumps(template))
+    return loaded
+
+
+class _NoManagedPolicies(ManagedPolicyLoader):
+    """The translator asks IAM for AWS managed policy ARNs by name; the template names none."""
+
+    def __init__(self) -> None:
+        pass
+
+    def load(self) -> dict[str, str]:
+        return {}
+
+
+@pytest.fixture(scope="module")
+def sam() -> dict[str, Any]:
+    return _load(TEMPLATE)
+
+
+@pytest.fixture(scope="module")
+def cfn(sam: dict[str, Any]) -> dict[str, Any]:
+    """template.yaml after the SAM transform, with the code where `sam package` puts it."""
+    source = copy.deepcopy(sam)
+    for res in source["Resources"].values():
+        if res["Type"] == "AWS::Serverless::Function":
+            res["Properties"]["CodeUri"] = {
+                "Bucket": "lanner-artifacts-123456789012",
+                "Key": "lanner.zip",
+            }
+    with pytest.MonkeyPatch.context() as mp:
+        # The translator asks boto3 for the region to pick the partition: no AWS call.
+        mp.setattr(ArnGenerator, "BOTO_SESSION_REGION_NAME", "us-east-1")
+        mp.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        out: dict[str, Any] = transform(source, {}, _NoManagedPolicies())
+    return out
+
+
+def _resources(cfn: dict[str, Any], rtype: str) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in cfn["Resources"].items() if v["Type"] == rtype}
+
+
+def _lint(template: dict[str, Any] | Path, tmp_path: Path) -> list[Any]:
+    if isinstance(template, dict):
+        path = tmp_path / "template.json"
+        path.write_text(json.dumps(template, indent=1))
+    else:
+        path = template
+    return lint_file(path, config=ManualArgs(regions=LINT_REGIONS))
+
+
+def _report(matches: list[Any]) -> list[str]:
+    return [f"{m.rule.id} line {m.linenumber}: {m.message}" for m in matches]
+
+
+# --- cfn-lint ------------------------------------------------------------------------------
+
+
+def test_transformed_template_lints_clean(cfn: dict[str, Any], tmp_path: Path) -> None:
+    assert "Transform" not in cfn, "the SAM transform did not run"
+    matches = _lint(cfn, tmp_path)
+    errors = [m for m in matches if m.rule.id.startswith("E")]
+    assert not errors, _report(errors)
+    unexpected = [m for m in matches if m.rule.id not in ACCEPTED_WARNINGS]
+    assert not unexpected, _report(unexpected)
+
+
+def test_irsa_template_lints_clean(tmp_path: Path) -> None:
+    matches = _lint(IRSA, tmp_path)
+    assert not matches, _report(matches)
+
+
+# --- functions: handlers, runtime, environment, packaging ---------------------------------
+
+
+def test_each_function_runs_its_contract_handler(cfn: dict[str, Any]) -> None:
+    functions = _resources(cfn, "AWS::Lambda::Function")
+    assert {k: f["Properties"]["Handler"] for k, f in functions.items()} == HANDLERS
+    for handler in HANDLERS.values():
+        module_name, _, attr = handler.rpartition(".")
+        assert (ROOT / Path(*module_name.split("."))).with_suffix(".py").is_file(), handler
+        module = importlib.import_module(module_name)
+        assert callable(getattr(module, attr, None)), f"{handler} is not a function"
+
+
+def test_functions_get_only_contract_environment_variables(cfn: dict[str, Any]) -> None:
+    for name, fn in _resources(cfn, "AWS::Lambda::Function").items():
+        env = set(fn["Properties"]["Environment"]["Variables"])
+        assert env <= CONTRACT_ENV, f"{name}: not in the contract: {sorted(env - CONTRACT_ENV)}"
+        assert env >= REQUIRED_ENV, f"{name}: missing {sorted(REQUIRED_ENV - env)}"
+
+
+def _make_variable(name: str) -> str:
+    match = re.search(rf"^{name} \?= (\S+)$", MAKEFILE.read_text(), re.MULTILINE)
+    assert match, f"{name} is not set in the Makefile"
+    return match.group(1)
+
+
+def test_functions_run_the_platform_the_makefile_builds_for(
+    sam: dict[str, Any], cfn: dict[str, Any]
+) -> None:
+    arch = {"aarch64": "arm64", "x86_64": "x86_64"}[_make_variable("LAMBDA_ARCH")]
+    runtime = "python" + _make_variable("LAMBDA_PYTHON")
+    targets = set(
+        re.findall(r"^LAMBDA_FUNCTIONS := (.+)$", MAKEFILE.read_text(), re.MULTILINE)[0].split()
+    )
+    for name, fn in _resources(cfn, "AWS::Lambda::Function").items():
+        assert fn["Properties"]["Runtime"] == runtime, name
+        assert fn["Properties"]["Architectures"] == [arch], name
+        # `sam build` runs `make build-<LogicalId>` for a makefile build.
+        assert sam["Resources"][name]["Metadata"] == {"BuildMethod": "makefile"}, name
+        assert sam["Resources"][name]["Properties"]["CodeUri"] == ".", name
+        assert name in targets, f"the Makefile has no build-{name}"
+        assert "ReservedConcurrentExecutions" not in fn["Properties"], name
+
+
+def _runtime_provided_paths() -> list[str]:
+    """boto3 and what it imports, from this environment: the Lambda runtime provides them."""
+    paths = []
+    for name in ("boto3", "botocore", "s3transfer", "dateutil", "urllib3", "six"):
+        spec = importlib.util.find_spec(name)
+        assert spec is not None and spec.origin, f"{name} is not installed"
+        origin = Path(spec.origin)
+        paths.append(str(origin.parent if origin.name == "__init__.py" else origin))
+    return paths
+
+
+def test_build_target_makes_a_self_contained_artifact(tmp_path: Path) -> None:
+    # For this machine's Python and CPU, so the artifact can be imported here; sam build uses
+    # the Makefile's defaults (the template's runtime and arm64).
+    art = tmp_path / "artifact"
+    arch = os.uname().machine
+    py = f"{sys.version_info.major}.{sys.version_info.minor}"
+    build = subprocess.run(
+        [
+            "make",
+            "--no-print-directory",
+            "build-KinesisDetector",
+            f"ARTIFACTS_DIR={art}",
+            f"PYTHON={sys.executable}",
+            f"LAMBDA_ARCH={arch}",
+            f"LAMBDA_PYTHON={py}",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert build.returncode == 0, build.stderr[-3000:]
+    top = {p.name for p in art.iterdir()}
+    assert {
+        "lanner",
+        "functions",
+        "rules",
+        "re2",
+        "yaml",
+        "pydantic",
+        "aws_lambda_powertools",
+    } <= top
+    assert not {"boto3", "botocore", "click", "tests", "sensor", "bpf", "bin"} & top, top
+    assert not list(art.rglob("__pycache__"))
+    size = sum(p.stat().st_size for p in art.rglob("*") if p.is_file())
+    assert size < 60 * 2**20, f"artifact is {size / 2**20:.0f} MiB"
+
+    # Import every handler and load the bundled rules with nothing but the artifact and
+    # boto3 on the path (-S: no site-packages, so nothing leaks in from the venv).
+    boto = tmp_path / "runtime-provided"
+    boto.mkdir()
+    for path in _runtime_provided_paths():
+        (boto / Path(path).name).symlink_to(path)
+    script = (
+        "import sys; sys.path[:0] = [sys.argv[1], sys.argv[2]]\n"
+        "import functions.kinesis_detector, functions.cloudtrail_detector, functions.eks_audit_detector\n"
+        "from functions.settings import Settings\n"
+        "from lanner import load_rules\n"
+        "s = Settings.from_env()\n"
+        "print(s.rules_dir, len(load_rules([str(s.rules_dir)]).rules), 'click' in sys.modules)\n"
+    )
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "LANNER_ALERT_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:alerts",
+        "LANNER_DEDUP_TABLE": "dedup",
+        "LANNER_QUARANTINE_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/q",
+    }
+    run = subprocess.run(
+        [sys.executable, "-S", "-c", script, str(art), str(boto)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    rules_dir, count, click_loaded = run.stdout.split()
+    assert rules_dir == str(art / "rules")
+    assert int(count) > 0
+    assert click_loaded == "False"
+
+
+# --- the Kinesis event source -------------------------------------------------------------
+
+
+def _event_source(cfn: dict[str, Any], function: str) -> dict[str, Any]:
+    (esm,) = [
+        r["Properties"]
+        for r in _resources(cfn, "AWS::Lambda::EventSourceMapping").values()
+        if r["Properties"]["FunctionName"] == {"Ref": function}
+    ]
+    return esm
+
+
+def test_kinesis_event_source_batches_bisects_retries_and_dead_letters(cfn: dict[str, Any]) -> None:
+    esm = _event_source(cfn, "KinesisDetector")
+    assert esm["EventSourceArn"] == {
+        "Fn::If": ["CreateStream", {"Fn::GetAtt": ["Stream", "Arn"]}, {"Ref": "ExistingStreamArn"}]
+    }
+    assert esm["StartingPosition"] == "LATEST"
+    assert 1 <= esm["BatchSize"] <= 1000
+    assert 0 < esm["MaximumBatchingWindowInSeconds"] <= 10
+    assert esm["BisectBatchOnFunctionError"] is True
+    assert esm["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert 0 <= esm["MaximumRetryAttempts"] <= 10
+    # Records give up before the stream's retention ends, so the failure pointers can be replayed.
+    retention_s = cfn["Resources"]["Stream"]["Properties"]["RetentionPeriodHours"] * 3600
+    assert 0 < esm["MaximumRecordAgeInSeconds"] < retention_s
+    destination = esm["DestinationConfig"]["OnFailure"]["Destination"]
+    assert destination == {"Fn::GetAtt": ["KinesisFailureQueue", "Arn"]}
+
+
+def test_cloudtrail_queue_reports_item_failures_and_redrives(cfn: dict[str, Any]) -> None:
+    esm = _event_source(cfn, "CloudTrailDetector")
+    assert esm["EventSourceArn"] == {"Fn::GetAtt": ["CloudTrailQueue", "Arn"]}
+    assert esm["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    queue = cfn["Resources"]["CloudTrailQueue"]["Properties"]
+    timeout = cfn["Resources"]["CloudTrailDetector"]["Properties"]["Timeout"]
+    assert queue["VisibilityTimeout"] >= 6 * timeout
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {
+        "Fn::GetAtt": ["CloudTrailDeadLetterQueue", "Arn"]
+    }
+
+
+def test_eks_subscription_reads_the_clusters_log_group_and_passes_only_audit_events(
+    cfn: dict[str, Any],
+) -> None:
+    (sub,) = _resources(cfn, "AWS::Logs::SubscriptionFilter").values()
+    assert sub["Condition"] == "HasEksCluster"
+    assert sub["Properties"]["LogGroupName"] == {"Fn::Sub": "/aws/eks/${EksClusterName}/cluster"}
+    assert sub["Properties"]["DestinationArn"] == {"Fn::GetAtt": ["EksAuditDetector", "Arn"]}
+    pattern = sub["Properties"]["FilterPattern"]
+    assert '$.apiVersion = "audit.k8s.io/v1"' in pattern and '$.kind = "Event"' in pattern
+
+
+def test_eventbridge_rule_sends_cloudtrail_management_events_with_retries_and_a_dlq(
+    cfn: dict[str, Any],
+) -> None:
+    rule = cfn["Resources"]["CloudTrailEventsRule"]
+    assert rule["Properties"]["EventPattern"] == {
+        "detail-type": ["AWS API Call via CloudTrail", "AWS Console Sign In via CloudTrail"]
+    }
+    (target,) = rule["Properties"]["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": ["CloudTrailDetector", "Arn"]}
+    assert target["DeadLetterConfig"]["Arn"] == {
+        "Fn::GetAtt": ["CloudTrailEventsFailureQueue", "Arn"]
+    }
+    assert target["RetryPolicy"]["MaximumRetryAttempts"] > 0
+
+
+# --- failures end in alarmed queues -------------------------------------------------------
+
+
+def _queue_of(arn: Any) -> str:
+    assert isinstance(arn, dict) and "Fn::GetAtt" in arn, arn
+    name, attr = arn["Fn::GetAtt"]
+    assert attr == "Arn"
+    return str(name)
+
+
+def test_every_failure_path_ends_in_an_alarmed_queue(cfn: dict[str, Any]) -> None:
+    res = cfn["Resources"]
+    destinations = {
+        _queue_of(
+            _event_source(cfn, "KinesisDetector")["DestinationConfig"]["OnFailure"]["Destination"]
+        ),
+        _queue_of(res["CloudTrailQueue"]["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]),
+        _queue_of(
+            res["CloudTrailEventsRule"]["Properties"]["Targets"][0]["DeadLetterConfig"]["Arn"]
+        ),
+        "QuarantineQueue",
+    }
+    for cfg in _resources(cfn, "AWS::Lambda::EventInvokeConfig").values():
+        destinations.add(
+            _queue_of(cfg["Properties"]["DestinationConfig"]["OnFailure"]["Destination"])
+        )
+    # Every async-invoked function (EventBridge, CloudWatch Logs) has an on-failure destination.
+    async_functions = {
+        p["Properties"]["FunctionName"]["Ref"]
+        for p in _resources(cfn, "AWS::Lambda::Permission").values()
+    }
+    configured = {
+        c["Properties"]["FunctionName"]["Ref"]
+        for c in _resources(cfn, "AWS::Lambda::EventInvokeConfig").values()
+    }
+    assert async_functions == configured == {"CloudTrailDetector", "EksAuditDetector"}
+
+    alarmed = {}
+    for name, alarm in _resources(cfn, "AWS::CloudWatch::Alarm").items():
+        p = alarm["Properties"]
+        if p["MetricName"] == "ApproximateNumberOfMessagesVisible":
+            (dim,) = p["Dimensions"]
+            alarmed[dim["Value"]["Fn::GetAtt"][0]] = (name, p)
+    for queue in destinations:
+        assert queue in alarmed, f"nothing alarms on {queue}"
+        name, p = alarmed[queue]
+        assert (p["Namespace"], p["Threshold"], p["ComparisonOperator"]) == (
+            "AWS/SQS",
+            0,
+            "GreaterThanThreshold",
+        ), name
+        assert p["AlarmActions"], name
+        # Same condition as its queue: the alarm exists exactly when the queue does.
+        assert cfn["Resources"][name].get("Condition") == res[queue].get("Condition"), name
+        assert res[queue]["Properties"]["MessageRetentionPeriod"] == 1209600, queue
+
+
+def test_kinesis_detector_alarms_on_iterator_age_and_every_function_on_errors(
+    cfn: dict[str, Any],
+) -> None:
+    alarms = _resources(cfn, "AWS::CloudWatch::Alarm").values()
+    by_metric: dict[str, dict[str, dict[str, Any]]] = {}
+    for alarm in alarms:
+        p = alarm["Properties"]
+        if p["Namespace"] == "AWS/Lambda":
+            (dim,) = p["Dimensions"]
+            by_metric.setdefault(p["MetricName"], {})[dim["Value"]["Ref"]] = alarm
+    age = by_metric["IteratorAge"]["KinesisDetector"]["Properties"]
+    assert age["Statistic"] == "Maximum" and age["Threshold"] == 60000
+    assert age["ComparisonOperator"] == "GreaterThanThreshold"
+    functions = _resources(cfn, "AWS::Lambda::Function")
+    assert set(by_metric["Errors"]) == set(functions)
+    for name, alarm in by_metric["Errors"].items():
+        assert alarm.get("Condition") == functions[name].get("Condition"), name
+
+
+# --- IAM ----------------------------------------------------------------------------------
+
+
+def _branches(node: Any) -> Iterator[Any]:
+    """Both sides of every Fn::If, recursively; AWS::NoValue dropped."""
+    if isinstance(node, dict) and set(node) == {"Fn::If"}:
+        for side in node["Fn::If"][1:]:
+            yield from _branches(side)
+    elif node != {"Ref": "AWS::NoValue"}:
+        yield node
+
+
+def _statements(node: Any) -> Iterator[dict[str, Any]]:
+    """Every policy statement anywhere in a resource: roles, managed policies, resource policies."""
+    if isinstance(node, dict):
+        if "Statement" in node:
+            for st in node["Statement"]:
+                yield from _branches(st)
+        for value in node.values():
+            yield from _statements(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _statements(value)
+
+
+def _as_list(value: Any) -> list[Any]:
+    return [v for b in _branches(value) for v in (b if isinstance(b, list) else [b])]
+
+
+def _resource_text(resource: Any) -> str:
+    if isinstance(resource, str):
+        return resource
+    if isinstance(resource, dict) and "Fn::Sub" in resource:
+        sub = resource["Fn::Sub"]
+        return str(sub if isinstance(sub, str) else sub[0])
+    return ""  # Ref / GetAtt: one named resource
+
+
+def _check_statements(statements: list[dict[str, Any]], where: str) -> None:
+    assert statements, f"{where}: no policy statements found"
+    for st in statements:
+        assert not {"NotAction", "NotResource", "NotPrincipal"} & st.keys(), (where, st)
+        for action in _as_list(st["Action"]):
+            assert isinstance(action, str) and "*" not in action and "?" not in action, (
+                where,
+                action,
+            )
+        assert st.get("Principal") != "*" and st.get("Principal") != {"AWS": "*"}, (where, st)
+        for resource in _as_list(st.get("Resource", [])):
+            text = _resource_text(resource)
+            assert text != "*", (where, st)
+            # A wildcard is allowed only for objects inside one named bucket.
+            if "*" in text:
+                assert re.match(
+                    r"^(arn:(aws[a-z-]*|\$\{AWS::Partition\}):s3:::[^*/]+|\$\{[A-Za-z]+\.Arn\})/",
+                    text,
+                ), (where, text)
+
+
+def test_no_wildcard_action_and_no_star_resource_in_any_policy(cfn: dict[str, Any]) -> None:
+    for name, res in cfn["Resources"].items():
+        statements = list(_statements(res.get("Properties", {})))
+        if res["Type"].startswith("AWS::IAM::") or res["Type"].endswith("Policy"):
+            _check_statements(statements, name)
+        else:
+            assert not statements, f"{name}: unexpected inline policy"
+
+
+def test_sam_generated_no_role_and_attached_no_aws_managed_policy(cfn: dict[str, Any]) -> None:
+    roles = _resources(cfn, "AWS::IAM::Role")
+    assert set(roles) == {f"{n}Role" for n in HANDLERS}
+    for name, role in roles.items():
+        for arn in role["Properties"].get("ManagedPolicyArns", []):
+            assert arn == {"Ref": "DetectorPolicy"}, (name, arn)
+        (st,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+        assert st["Principal"] == {"Service": "lambda.amazonaws.com"}
+    for name, fn in _resources(cfn, "AWS::Lambda::Function").items():
+        assert fn["Properties"]["Role"] == {"Fn::GetAtt": [f"{name}Role", "Arn"]}
+
+
+def _allowed(cfn: dict[str, Any], role: str) -> list[tuple[str, Any]]:
+    """(action, resource) pairs a function role allows, its managed policy included."""
+    props = cfn["Resources"][role]["Properties"]
+    docs = [p["PolicyDocument"] for p in props["Policies"]]
+    docs += [
+        cfn["Resources"][a["Ref"]]["Properties"]["PolicyDocument"]
+        for a in props["ManagedPolicyArns"]
+    ]
+    pairs = []
+    for doc in docs:
+        for st in _statements(doc):
+            for action in _as_list(st["Action"]):
+                pairs += [(action, r) for r in _as_list(st["Resource"])]
+    return pairs
+
+
+def _getatt(name: str) -> dict[str, Any]:
+    return {"Fn::GetAtt": [name, "Arn"]}
+
+
+def test_each_role_allows_what_its_function_and_event_sources_use(cfn: dict[str, Any]) -> None:
+    common = [
+        ("sns:Publish", {"Ref": "AlertTopic"}),
+        ("dynamodb:PutItem", _getatt("DedupTable")),
+        ("dynamodb:GetItem", _getatt("DedupTable")),
+        ("dynamodb:UpdateItem", _getatt("DedupTable")),
+        ("dynamodb:DeleteItem", _getatt("DedupTable")),
+        ("sqs:SendMessage", _getatt("QuarantineQueue")),
+    ]
+    stream = _event_source(cfn, "KinesisDetector")["EventSourceArn"]
+    needs = {
+        "KinesisDetector": [
+            *[
+                (f"kinesis:{a}", v)
+                for a in (
+                    "DescribeStream",
+                    "DescribeStreamSummary",
+                    "GetRecords",
+                    "GetShardIterator",
+                    "ListShards",
+                )
+                for v in _as_list(stream)
+            ],
+            ("sqs:SendMessage", _getatt("KinesisFailureQueue")),
+            ("kms:Decrypt", {"Ref": "ExistingStreamKmsKeyArn"}),
+        ],
+        "CloudTrailDetector": [
+            *[
+                (f"sqs:{a}", _getatt("CloudTrailQueue"))
+                for a in ("ReceiveMessage", "DeleteMessage", "GetQueueAttributes")
+            ],
+            ("sqs:SendMessage", _getatt("CloudTrailEventsFailureQueue")),
+            ("kms:Decrypt", {"Ref": "CloudTrailKmsKeyArn"}),
+        ],
+        "EksAuditDetector": [("sqs:SendMessage", _getatt("EksAuditFailureQueue"))],
+    }
+    for function, extra in needs.items():
+        allowed = _allowed(cfn, f"{function}Role")
+        for need in [*common, *extra, ("logs:PutLogEvents", _getatt(f"{function}LogGroup"))]:
+            assert need in allowed, (function, need)
+        log_group = cfn["Resources"][function]["Properties"]["LoggingConfig"]["LogGroup"]
+        assert log_group == {"Ref": f"{function}LogGroup"}
+    # CloudTrail log files: GetObject under AWSLogs/ of the one bucket, created or given
+    # (besides the rule overrides every detector reads).
+    reads = [r for a, r in _allowed(cfn, "CloudTrailDetectorRole") if a == "s3:GetObject"]
+    assert {_resource_text(r) for r in _as_list(reads)} == {
+        "${CloudTrailBucket.Arn}/*AWSLogs/*",
+        "arn:${AWS::Partition}:s3:::${CloudTrailBucketName}/*AWSLogs/*",
+        "arn:${AWS::Partition}:s3:::${RulesBucketName}/${RulesPrefix}*",
+    }
+
+
+def test_rule_overrides_are_readable_only_under_their_prefix(cfn: dict[str, Any]) -> None:
+    statements = {
+        st["Sid"]: st for st in _statements(cfn["Resources"]["DetectorPolicy"]["Properties"])
+    }
+    get = statements["ReadRuleOverrides"]
+    assert get["Action"] == "s3:GetObject"
+    assert get["Resource"] == {
+        "Fn::Sub": "arn:${AWS::Partition}:s3:::${RulesBucketName}/${RulesPrefix}*"
+    }
+    listing = statements["ListRuleOverrides"]
+    assert listing["Action"] == "s3:ListBucket"
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": {"Fn::Sub": "${RulesPrefix}*"}}}
+    env = cfn["Resources"]["KinesisDetector"]["Properties"]["Environment"]["Variables"]
+    assert env["LANNER_RULES_S3_URI"]["Fn::If"][1] == {
+        "Fn::Sub": "s3://${RulesBucketName}/${RulesPrefix}"
+    }
+
+
+def test_only_the_intended_senders_reach_the_queues_and_functions(cfn: dict[str, Any]) -> None:
+    res = cfn["Resources"]
+    (s3,) = res["CloudTrailQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert s3["Principal"] == {"Service": "s3.amazonaws.com"} and s3["Action"] == "sqs:SendMessage"
+    assert s3["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    assert "aws:SourceArn" in s3["Condition"]["ArnEquals"]
+    (events,) = res["CloudTrailEventsFailureQueuePolicy"]["Properties"]["PolicyDocument"][
+        "Statement"
+    ]
+    assert events["Condition"] == {"ArnEquals": {"aws:SourceArn": _getatt("CloudTrailEventsRule")}}
+    for name, perm in _resources(cfn, "AWS::Lambda::Permission").items():
+        assert perm["Properties"]["Principal"] in {"events.amazonaws.com", "logs.amazonaws.com"}, (
+            name
+        )
+        assert perm["Properties"].get("SourceArn"), (
+            f"{name} lets any {perm['Properties']['Principal']} source invoke"
+        )
+
+
+def test_data_at_rest_is_encrypted(cfn: dict[str, Any]) -> None:
+    res = cfn["Resources"]
+    assert res["Stream"]["Properties"]["StreamEncryption"] == {
+        "EncryptionType": "KMS",
+        "KeyId": "alias/aws/kinesis",
+    }
+    assert res["AlertTopic"]["Properties"]["KmsMasterKeyId"] == "alias/aws/sns"
+    for name, queue in _resources(cfn, "AWS::SQS::Queue").items():
+        assert queue["Properties"]["SqsManagedSseEnabled"] is True, name
+    bucket = res["CloudTrailBucket"]["Properties"]
+    assert bucket["PublicAccessBlockConfiguration"] == dict.fromkeys(
+        ["BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"], True
+    )
+    assert res["CloudTrailBucket"]["DeletionPolicy"] == "Retain"
+
+
+def test_dedup_table_matches_what_the_publisher_writes(cfn: dict[str, Any]) -> None:
+    table = cfn["Resources"]["DedupTable"]["Properties"]
+    assert table["KeySchema"] == [{"AttributeName": "uuid", "KeyType": "HASH"}]
+    assert table["AttributeDefinitions"] == [{"AttributeName": "uuid", "AttributeType": "S"}]
+    assert table["TimeToLiveSpecification"] == {"AttributeName": "expires", "Enabled": True}
+    assert table["BillingMode"] == "PAY_PER_REQUEST"
+
+
+# --- parameters for the parts a user already has ------------------------------------------
+
+
+def _conditions(cfn: dict[str, Any], params: dict[str, str]) -> dict[str, bool]:
+    values = {n: str(p.get("Default", "")) for n, p in cfn["Parameters"].items()} | params
+    for name, value in values.items():
+        spec = cfn["Parameters"][name]
+        assert re.fullmatch(spec.get("AllowedPattern", ".*"), value), (name, value)
+        assert value in map(str, spec.get("AllowedValues", [value])), (name, value)
+
+    def ev(node: Any) -> Any:
+        if not isinstance(node, dict):
+            return str(node)
+        ((fn, arg),) = node.items()
+        if fn == "Ref":
+            return values[arg]
+        if fn == "Condition":
+            return ev(cfn["Conditions"][arg])
+        if fn == "Fn::Equals":
+            return ev(arg[0]) == ev(arg[1])
+        if fn == "Fn::Not":
+            return not ev(arg[0])
+        if fn == "Fn::And":
+            return all(ev(a) for a in arg)
+        if fn == "Fn::Or":
+            return any(ev(a) for a in arg)
+        raise AssertionError(f"condition function {fn} not handled here")
+
+    return {name: bool(ev(node)) for name, node in cfn["Conditions"].items()}
+
+
+def _refs(node: Any, conds: dict[str, bool]) -> Iterator[str]:
+    """Logical ids a node refers to, following only the Fn::If branches taken."""
+    if isinstance(node, dict):
+        if set(node) == {"Fn::If"}:
+            cond, yes, no = node["Fn::If"]
+            yield from _refs(yes if conds[cond] else no, conds)
+            return
+        for key, value in node.items():
+            if key == "Ref":
+                yield value
+            elif key == "Fn::GetAtt":
+                yield value[0] if isinstance(value, list) else value.split(".")[0]
+            elif key == "Fn::Sub":
+                text, local = (value, {}) if isinstance(value, str) else value
+                for var in re.findall(r"\$\{([^!][^}]*)\}", text):
+                    if var not in local:
+                        yield var.split(".")[0]
+                yield from _refs(local, conds)
+            else:
+                yield from _refs(value, conds)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _refs(value, conds)
+
+
+SCENARIOS = {
+    "nothing existing (defaults)": {},
+    "everything existing": EXISTING,
+    "existing stream only": {"ExistingStreamArn": EXISTING["ExistingStreamArn"]},
+    "provisioned stream, EKS, no EventBridge": {
+        "StreamMode": "PROVISIONED",
+        "StreamShardCount": "2",
+        "EksClusterName": "dev",
+        "CloudTrailEventBridge": "false",
+    },
+}
+
+
+@pytest.mark.parametrize("params", SCENARIOS.values(), ids=SCENARIOS.keys())
+def test_every_parameter_combination_leaves_no_dangling_reference(
+    cfn: dict[str, Any], params: dict[str, str]
+) -> None:
+    conds = _conditions(cfn, params)
+    present = {n for n, r in cfn["Resources"].items() if conds.get(r.get("Condition", ""), True)}
+    known = present | set(cfn["Parameters"])
+    for name in present:
+        res = cfn["Resources"][name]
+        deps = res.get("DependsOn", [])
+        for ref in [
+            *_refs(res.get("Properties", {}), conds),
+            *([deps] if isinstance(deps, str) else deps),
+        ]:
+            assert ref.startswith("AWS::") or ref in known, f"{name} refers to {ref}, absent here"
+    for name, output in cfn["Outputs"].items():
+        for ref in _refs(output, conds):
+            assert ref.startswith("AWS::") or ref in known, f"output {name} refers to {ref}"
+
+
+def test_parameters_choose_which_parts_the_stack_creates(cfn: dict[str, Any]) -> None:
+    def present(params: dict[str, str]) -> set[str]:
+        conds = _conditions(cfn, params)
+        return {n for n, r in cfn["Resources"].items() if conds.get(r.get("Condition", ""), True)}
+
+    mine = {"Stream", "CloudTrailBucket", "AlarmTopic", "CloudTrailEventsRule"}
+    user = {"EksAuditDetector", "EksAuditDetectorAuditLog", "AlertWebhookSubscription"}
+    defaults, existing = present({}), present(EXISTING)
+    assert mine <= defaults and not user & defaults
+    assert user <= existing and not mine & existing
+    # Without a cluster name nothing of the EKS detector is left behind.
+    assert not [n for n in defaults if n.startswith("EksAudit")]
+    assert {
+        "KinesisDetector",
+        "CloudTrailDetector",
+        "CloudTrailQueue",
+        "AlertTopic",
+        "DedupTable",
+    } <= defaults & existing
+
+
+# --- the sensor's IRSA role ---------------------------------------------------------------
+
+
+def _manifest_service_account() -> dict[str, Any]:
+    (sa,) = [
+        d for d in yaml.safe_load_all(MANIFEST.read_text()) if d and d["kind"] == "ServiceAccount"
+    ]
+    return dict(sa)
+
+
+def test_irsa_trust_admits_only_the_sensors_service_account() -> None:
+    irsa = _load(IRSA)
+    params = {n: p.get("Default") for n, p in irsa["Parameters"].items()}
+    issuer = "oidc.eks.eu-west-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE"
+    assert re.fullmatch(irsa["Parameters"]["OidcIssuer"]["AllowedPattern"], issuer)
+    role = irsa["Resources"]["SensorRole"]["Properties"]
+    text = role["AssumeRolePolicyDocument"]["Fn::Sub"]
+    values = {
+        **params,
+        "OidcIssuer": issuer,
+        "AWS::Partition": "aws",
+        "AWS::AccountId": "123456789012",
+    }
+    trust = json.loads(re.sub(r"\$\{([^}]+)\}", lambda m: str(values[m.group(1)]), text))
+    (st,) = trust["Statement"]
+    assert st["Effect"] == "Allow"
+    assert st["Principal"] == {"Federated": f"arn:aws:iam::123456789012:oidc-provider/{issuer}"}
+    assert st["Action"] == "sts:AssumeRoleWithWebIdentity"
+    assert st["Condition"] == {
+        "StringEquals": {
+            f"{issuer}:sub": "system:serviceaccount:lanner:lanner-sensor",
+            f"{issuer}:aud": "sts.amazonaws.com",
+        }
+    }
+    # The defaults are the manifest's ServiceAccount and the role its annotation names.
+    sa = _manifest_service_account()
+    assert (params["Namespace"], params["ServiceAccountName"]) == (
+        sa["metadata"]["namespace"],
+        sa["metadata"]["name"],
+    )
+    annotation = sa["metadata"]["annotations"]["eks.amazonaws.com/role-arn"]
+    assert annotation.endswith(f":role/{params['RoleName']}")
+    assert role["RoleName"] == {"Ref": "RoleName"}
+
+
+def test_irsa_role_only_writes_to_the_one_stream() -> None:
+    irsa = _load(IRSA)
+    role = irsa["Resources"]["SensorRole"]["Properties"]
+    assert "ManagedPolicyArns" not in role
+    (policy,) = role["Policies"]
+    statements = list(_statements(policy["PolicyDocument"]))
+    _check_statements(statements, "SensorRole")
+    kinesis = [st for st in statements if st["Sid"] == "PutEvents"]
+    (put,) = kinesis
+    assert set(put["Action"]) == {
+        "kinesis:PutRecord",
+        "kinesis:PutRecords",
+        "kinesis:DescribeStreamSummary",
+    }
+    assert put["Resource"] == {"Ref": "StreamArn"}
+    (kms,) = [st for st in statements if st["Sid"] == "EncryptEvents"]
+    assert kms["Action"] == "kms:GenerateDataKey" and kms["Resource"] == {"Ref": "StreamKmsKeyArn"}
+    assert set(kms["Condition"]["StringEquals"]) == {"kms:ViaService"}
+    # The KMS statement exists only when a key is given.
+    (wrapped,) = [s for s in policy["PolicyDocument"]["Statement"] if "Fn::If" in s]
+    assert wrapped["Fn::If"][0] == "HasStreamKmsKey" and wrapped["Fn::If"][2] == {
+        "Ref": "AWS::NoValue"
+    }
+    assert irsa["Conditions"]["HasStreamKmsKey"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "StreamKmsKeyArn"}, ""]}]
+    }
