@@ -33,12 +33,15 @@ def compile_rules(
     min_priority: Priority | str = Priority.DEBUG,
     match: str = "first",
     hostname: str | None = None,
+    only_sources: Iterable[str] | None = None,
 ) -> Engine:
     """Compiles a loaded RuleSet for evaluation.
 
     ``sources`` defaults to the built-in ones; pass a mapping or an iterable of
     ``Source`` to add or replace sources. ``min_priority`` drops less severe
     rules; ``match`` is ``"first"`` (Falco's default) or ``"all"``.
+    ``only_sources`` compiles just the rules of those sources (the others are
+    loaded, not compiled): a process that evaluates one source starts faster.
     """
     catalog: dict[str, Source] = dict(builtin_sources())
     if sources is not None:
@@ -46,7 +49,14 @@ def compile_rules(
         catalog.update({s.name: s for s in items})
     if isinstance(min_priority, str):
         min_priority = Priority.parse(min_priority)
-    return Engine(ruleset, catalog, min_priority=min_priority, match=match, hostname=hostname)
+    return Engine(
+        ruleset,
+        catalog,
+        min_priority=min_priority,
+        match=match,
+        hostname=hostname,
+        only_sources=only_sources,
+    )
 
 
 __all__ = [

@@ -142,6 +142,7 @@ class Engine:
         match: str = "first",
         hostname: str | None = None,
         clock: Callable[[], int] = time.time_ns,
+        only_sources: Iterable[str] | None = None,
     ) -> None:
         if match not in ("first", "all"):
             raise ValueError("match must be 'first' or 'all'")
@@ -155,6 +156,8 @@ class Engine:
         self.stats = EngineStats()
         self._by_source: dict[str, _SourceRules] = {}
         self._num = 0
+        # A process that serves one source (a detector Lambda) compiles only its rules.
+        self._only = None if only_sources is None else frozenset(only_sources)
         # The event time is extracted once per event, like any field (rules may use it too).
         self._compile()
 
@@ -165,6 +168,8 @@ class Engine:
         compilers: dict[str, Compiler] = {}
         compiled: dict[str, list[CompiledRule]] = {}
         for order, rule in enumerate(self.ruleset.rules):
+            if self._only is not None and rule.source not in self._only:
+                continue
             source = self.sources.get(rule.source)
             if source is None:
                 self.warnings.append(

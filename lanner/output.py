@@ -80,8 +80,11 @@ class OutputFormat:
             for _label, key in t.fields:
                 keys.setdefault(key, len(keys))
         self._slots = keys
-        self._read = compiler.compile_values(tuple(keys)) if compiler is not None else None
-        self._fmt = self._generate() if self._read is not None else None
+        # Generated on the first alert, not at load: most rules never fire in a given
+        # process, and a Lambda's cold start pays for every rule compiled up front.
+        self._compiler = compiler
+        self._read: Callable[[Event], tuple[Any, ...]] | None = None
+        self._fmt: Callable[[tuple[Any, ...]], tuple[str, dict[str, Any]]] | None = None
 
     def _generate(self) -> Callable[[tuple[Any, ...]], tuple[str, dict[str, Any]]]:
         """``values -> (text, output_fields)`` as one generated expression: alerts are
@@ -108,6 +111,9 @@ class OutputFormat:
         return fn
 
     def format(self, ev: Event) -> tuple[str, dict[str, Any]]:
+        if self._fmt is None and self._compiler is not None:
+            self._read = self._compiler.compile_values(tuple(self._slots))
+            self._fmt = self._generate()
         if self._fmt is not None and self._read is not None:
             return self._fmt(self._read(ev))
         out: list[str] = []
