@@ -41,6 +41,7 @@ class RuleCache:
         refresh_seconds: float = 60,
         min_priority: Priority = Priority.DEBUG,
         hostname: str | None = None,
+        sources: Callable[[], frozenset[str] | None] = lambda: None,
         count: Callable[[str, float], None] | None = None,
         logger: Any = None,
         clock: Callable[[], float] = time.monotonic,
@@ -51,6 +52,8 @@ class RuleCache:
         self.refresh_seconds = refresh_seconds
         self.min_priority = min_priority
         self.hostname = hostname
+        self._sources = sources
+        self._built_for: frozenset[str] | None = None
         self._count = count
         self._log = logger
         self._clock = clock
@@ -68,6 +71,10 @@ class RuleCache:
         """The current engine; checks the override when it is due. Never raises for a
         bad override (only when the bundled rules themselves do not load)."""
         now = self._clock()
+        if self._engine is not None and self._sources() != self._built_for:
+            # A detector for another source was imported since (one process serving
+            # several, as `lanner demo` does): build again for all of them.
+            self._engine, self._signature = None, ()
         if self._engine is None:
             self._checked = now
             self._engine = self._first_engine()
@@ -118,7 +125,13 @@ class RuleCache:
 
     def _compile(self, texts: list[tuple[str, str]]) -> Engine:
         ruleset = load_rules([self.rules_dir], texts=texts)
-        return compile_rules(ruleset, min_priority=self.min_priority, hostname=self.hostname)
+        self._built_for = self._sources()
+        return compile_rules(
+            ruleset,
+            min_priority=self.min_priority,
+            hostname=self.hostname,
+            only_sources=self._sources(),
+        )
 
     def _list(self) -> Signature:
         assert self.s3_location is not None and self._s3 is not None

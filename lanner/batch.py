@@ -106,7 +106,10 @@ class BatchWriter:
         return self._add(True, alert)
 
     def flush(self) -> Batch | None:
-        """Finishes the current batch, if it holds anything."""
+        """Finishes the current batch, if it holds anything.
+
+        A batch over one payload unit is cut and its rest stays pending: call again
+        until it returns None (``pending`` is then 0)."""
         if not self._items:
             return None
         return self._finish()
@@ -154,8 +157,8 @@ def is_batch(data: bytes) -> bool:
     return data[:4] == MAGIC
 
 
-def unpack(data: bytes) -> Unpacked:
-    """The events and alerts of one batch; BatchError says what is wrong with a bad one."""
+def _inflate(data: bytes) -> list[bytes]:
+    """The lines of a batch, its header checked."""
     if not is_batch(data):
         raise BatchError(f"not a lanner batch: starts with {data[:4]!r}, expected {MAGIC!r}")
     inflater = zlib.decompressobj()
@@ -170,17 +173,31 @@ def unpack(data: bytes) -> Unpacked:
     lines = raw.split(b"\n")
     if lines and lines[-1] == b"":
         lines.pop()
+    try:
+        header: Any = json.loads(lines[0]) if lines else None
+    except ValueError as exc:
+        raise BatchError(f"line 1: not JSON ({exc})") from None
+    if not wire.is_header(header) or header.get("version") != wire.HEADER["version"]:
+        raise BatchError(f"line 1: expected the record header {wire.HEADER}, got {header!r:.80}")
+    return lines
+
+
+def check(data: bytes) -> None:
+    """Raises BatchError unless ``data`` is an intact batch (zlib's checksum covers every
+    byte), without parsing its events: what the sensor's spool uses to read back its files."""
+    _inflate(data)
+
+
+def unpack(data: bytes) -> Unpacked:
+    """The events and alerts of one batch; BatchError says what is wrong with a bad one."""
+    lines = _inflate(data)
     out = Unpacked()
     decoder = wire.Decoder()
-    for n, line in enumerate(lines, 1):
+    for n, line in enumerate(lines[1:], 2):
         try:
             obj = json.loads(line)
         except ValueError as exc:
             raise BatchError(f"line {n}: not JSON ({exc})") from None
-        if n == 1:
-            if not wire.is_header(obj) or obj.get("version") != wire.HEADER["version"]:
-                raise BatchError(f"line 1: expected the record header {wire.HEADER}, got {obj!r:.80}")
-            continue
         if isinstance(obj, dict) and "a" in obj:
             if not isinstance(obj["a"], dict):
                 raise BatchError(f"line {n}: alert is not an object")

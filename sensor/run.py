@@ -1,5 +1,10 @@
 """The sensor's main loop: capture -> enrichment -> rules -> alerts (and an optional recording).
 
+With a shipper (``sensor.ship``), the events that leave the node are those the loaded
+rules alert on: the detector downstream evaluates them again with its own rules, and
+everything else stays on the node. Alerts made on the node itself (lost events) are
+shipped too.
+
 Reads like the pipeline it is; each stage lives in its own module and none of them
 knows this one.
 """
@@ -15,7 +20,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 from lanner import Alert, Engine, Priority, wire
 
@@ -54,7 +59,17 @@ class SensorStats:
     captured: int = 0
     evaluated: int = 0
     alerts: int = 0
+    shipped: int = 0  # events handed to the shipper (it counts what reached Kinesis)
     drops: dict[str, int] = field(default_factory=dict)
+
+
+class Shipper(Protocol):
+    """Where the events that leave the node go (``sensor.ship.KinesisShipper``)."""
+
+    def add(self, doc: dict[str, Any]) -> None: ...
+    def add_alert(self, alert: dict[str, Any]) -> None: ...
+    def poll(self) -> None: ...
+    def close(self, timeout: float = ...) -> None: ...
 
 
 def capture_set(engine: Engine, supported: frozenset[str]) -> frozenset[str]:
@@ -92,8 +107,15 @@ def run(
     recorder: Recorder | None = None,
     duration: float | None = None,
     heartbeat: Path | None = None,
+    shipper: Shipper | None = None,
+    ship_timeout: float = 10.0,
 ) -> SensorStats:
-    """Runs until SIGINT/SIGTERM (or ``duration`` seconds); returns what it did."""
+    """Runs until SIGINT/SIGTERM (or ``duration`` seconds); returns what it did.
+
+    A shipper gets every event that raised an alert, and the node's own alerts; it is
+    closed on the way out (sent, or spooled, within ``ship_timeout`` seconds) while the
+    stop signals are still caught, so a second SIGTERM cannot cut that short.
+    """
     stats = SensorStats()
     stopping = False
 
@@ -115,22 +137,35 @@ def run(
                 if recorder is not None:
                     recorder.write(doc)
                 stats.evaluated += 1
-                for alert in engine.evaluate(doc, "syscall"):
+                alerts = engine.evaluate(doc, "syscall")
+                for alert in alerts:
                     stats.alerts += 1
                     on_alert(alert)
+                if alerts and shipper is not None:
+                    shipper.add(doc)
+                    stats.shipped += 1
             now = time.monotonic()
             if now - last_beat >= 5:
                 last_beat = now
                 stats.drops = _drops(capture)
                 total = sum(stats.drops.values())
                 if total > reported_drops:
-                    on_alert(drop_alert_for(stats.drops, total - reported_drops, engine.hostname))
+                    drop = drop_alert_for(stats.drops, total - reported_drops, engine.hostname)
+                    on_alert(drop)
+                    if shipper is not None:
+                        shipper.add_alert(drop.to_dict())
                     reported_drops = total
                 if heartbeat is not None:
                     _beat(heartbeat)
+            if shipper is not None:
+                shipper.poll()
     finally:
-        for s, h in old.items():
-            signal.signal(s, h)
+        try:
+            if shipper is not None:
+                shipper.close(ship_timeout)
+        finally:
+            for s, h in old.items():
+                signal.signal(s, h)
     stats.drops = _drops(capture)
     return stats
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import sys
 import time
 from collections import Counter
@@ -301,6 +302,26 @@ def _summary(events: Counter[str], alerts: Counter[str], bad: int, engine: Engin
 @click.option(
     "--kubelet-insecure", is_flag=True, help="Skip TLS checks (kubelets with self-signed certs)."
 )
+@click.option(
+    "--kinesis-stream",
+    metavar="NAME",
+    help="Also ship the events that raised an alert, and the node's own alerts, to this "
+    "Kinesis stream (region and endpoint from the AWS environment).",
+)
+@click.option(
+    "--spool-dir",
+    type=click.Path(file_okay=False),
+    default="/var/lib/lanner/spool",
+    show_default=True,
+    help="Where records wait while Kinesis is unreachable or throttling (kept across restarts).",
+)
+@click.option(
+    "--spool-max-mb",
+    type=click.IntRange(min=1),
+    default=256,
+    show_default=True,
+    help="Spool bound; when full, new records are dropped, counted and reported.",
+)
 @click.option("--check", is_flag=True, help="Exit 0 if a running sensor's heartbeat is fresh.")
 def sensor(
     rule_paths: tuple[str, ...],
@@ -314,9 +335,19 @@ def sensor(
     kubelet_token: str,
     kubelet_ca: str,
     kubelet_insecure: bool,
+    kinesis_stream: str | None,
+    spool_dir: str,
+    spool_max_mb: int,
     check: bool,
 ) -> None:
-    """Capture syscalls on this host with eBPF and print alerts, as Falco does."""
+    """Capture syscalls on this host with eBPF and print alerts, as Falco does.
+
+    With --kinesis-stream, the events that raised an alert on this node (enriched, in
+    lanner's record format, packed into ~24 KB records) and the node's own alerts (lost
+    events) also go to that Kinesis stream, where the detector evaluates them again. Alerts
+    are still printed: they are the node's log. Records Kinesis does not take wait in the
+    spool and are sent when it does; on SIGTERM, what is unsent is sent or spooled.
+    """
     from sensor.run import heartbeat_fresh
 
     if check:
@@ -327,6 +358,13 @@ def sensor(
 
     _ruleset, engine = _load(rule_paths, min_priority)
     _print_warnings(engine)
+    # In a DaemonSet the pod's hostname is not the node's; NODE_NAME is.
+    node_name = os.environ.get("NODE_NAME") or None
+    shipper = (
+        _shipper(kinesis_stream, Path(spool_dir), spool_max_mb, node_name or socket.gethostname())
+        if kinesis_stream
+        else None
+    )
     types = capture_set(engine, supported_event_types())
     out = sys.stdout
 
@@ -339,8 +377,7 @@ def sensor(
         with Capture(types, exclude_pids=exclude_self()) as capture:
             enricher = Enricher(
                 proc_root=os.path.join(host_root, "proc"),
-                # In a DaemonSet the pod's hostname is not the node's; NODE_NAME is.
-                hostname=os.environ.get("NODE_NAME") or None,
+                hostname=node_name,
                 passwd_path=os.path.join(host_root, "etc/passwd"),
                 group_path=os.path.join(host_root, "etc/group"),
                 host_root=host_root,
@@ -356,18 +393,47 @@ def sensor(
                 recorder=Recorder(record_file) if record_file else None,
                 duration=duration,
                 heartbeat=_heartbeat_path(heartbeat),
+                shipper=shipper,
             )
     except CaptureError as exc:
         click.echo(f"lanner sensor: {exc}", err=True)
         sys.exit(2)
     finally:
+        if shipper is not None:
+            shipper.close()  # run() closed it already, unless the capture never started
         if record_file:
             record_file.close()
-    click.echo(
+    line = (
         f"captured {stats.captured} events, evaluated {stats.evaluated}, {stats.alerts} alerts, "
-        f"drops: {sum(stats.drops.values())}",
-        err=True,
+        f"drops: {sum(stats.drops.values())}"
     )
+    if shipper is not None:
+        line += f"; {shipper.stats.summary()}"
+    click.echo(line, err=True)
+
+
+def _shipper(stream: str, spool_dir: Path, spool_max_mb: int, node: str) -> Any:
+    """The Kinesis shipper, its stream checked; exits 2 with one line when it cannot start."""
+    try:
+        from sensor.ship import KinesisShipper, ShipError, check_stream, kinesis_client
+    except ImportError as exc:
+        click.echo(
+            f"lanner sensor: --kinesis-stream needs boto3 ({exc}): pip install 'lanner[aws]'",
+            err=True,
+        )
+        sys.exit(2)
+    try:
+        client = kinesis_client()
+        warning = check_stream(client, stream)
+        if warning:
+            click.echo(f"lanner sensor: {warning}", err=True)
+        # One partition key per node: its records stay in order on one shard.
+        return KinesisShipper(
+            client, stream, node, spool_dir=spool_dir, max_spool_bytes=spool_max_mb << 20
+        )
+    except ShipError as exc:
+        click.echo(f"lanner sensor: {exc}", err=True)
+        sys.exit(2)
 
 
 def _kubelet(url: str | None, token: str, ca: str, insecure: bool) -> Any:
@@ -392,6 +458,39 @@ def _heartbeat_path(path: str) -> Path | None:
     except OSError:
         return None
     return p if os.access(p.parent, os.W_OK) else None
+
+
+@main.command()
+@click.option(
+    "--json", "as_json", is_flag=True, help="Each alert as one JSON line, as the endpoint got it."
+)
+@click.option(
+    "--live/--replay",
+    default=None,
+    help="Node events from the live eBPF sensor, or the bundled recording "
+    "(default: live when root with bcc).",
+)
+@click.option(
+    "--workdir",
+    default=".lanner-demo",
+    show_default=True,
+    help="Where the detectors' logs and metrics are written.",
+)
+def demo(as_json: bool, live: bool | None, workdir: str) -> None:
+    """Run the whole pipeline locally: sensor -> Kinesis -> detector Lambdas -> SNS -> HTTP.
+
+    AWS is moto, in this process, on 127.0.0.1; no account, no cluster, no network.
+    """
+    from lanner.cli.demo import DemoError, print_summary, run_demo
+
+    try:
+        summary = run_demo(
+            as_json=as_json, live=live, out=sys.stdout, err=sys.stderr, workdir=Path(workdir)
+        )
+    except DemoError as exc:
+        click.echo(f"lanner demo: {exc}", err=True)
+        sys.exit(1)
+    print_summary(summary, sys.stderr if as_json else sys.stdout)
 
 
 if __name__ == "__main__":

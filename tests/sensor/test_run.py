@@ -82,3 +82,43 @@ def test_capture_set_is_what_rules_need_plus_state() -> None:
     engine = compile_rules(load_rules_text(RULES))
     supported = frozenset({"openat", "open", "execve", "close", "connect", "ptrace"})
     assert capture_set(engine, supported) == {"openat", "open", "execve", "close", "connect"}
+
+
+class ListShipper:
+    def __init__(self) -> None:
+        self.docs: list[dict[str, Any]] = []
+        self.alerts: list[dict[str, Any]] = []
+        self.polls = 0
+        self.closed_with: float | None = None
+
+    def add(self, doc: dict[str, Any]) -> None:
+        self.docs.append(doc)
+
+    def add_alert(self, alert: dict[str, Any]) -> None:
+        self.alerts.append(alert)
+
+    def poll(self) -> None:
+        self.polls += 1
+
+    def close(self, timeout: float = 10.0) -> None:
+        self.closed_with = timeout
+
+
+def test_only_events_that_alert_leave_the_node_and_the_shipper_is_closed() -> None:
+    engine = compile_rules(load_rules_text(RULES), hostname="node-1")
+    alerts: list[Any] = []
+    shipper = ListShipper()
+    stats = run(
+        FakeCapture([_events()], {"stash_full": 2}),
+        FakeEnricher(),
+        engine,
+        alerts.append,
+        duration=0.2,
+        shipper=shipper,
+        ship_timeout=3.0,
+    )
+    assert shipper.docs == [{"evt.type": "openat", "fd.name": "/etc/shadow", "proc.name": "cat"}]
+    assert [a["rule"] for a in shipper.alerts] == ["Falco internal: syscall event drop"]
+    assert shipper.alerts == [alerts[1].to_dict()]
+    assert shipper.polls > 0 and shipper.closed_with == 3.0
+    assert stats.shipped == 1

@@ -1,0 +1,545 @@
+"""``lanner demo``: the whole pipeline on this machine, with moto playing AWS.
+
+What runs is what a deployment runs; only the glue that AWS itself provides
+(event-source mappings, S3 notifications, log subscriptions, SNS delivery) is
+played here, from what moto holds:
+
+    node sensor --PutRecords--> Kinesis --records--> Kinesis detector --+
+    CloudTrail files --PutObject--> S3 --notification--> CloudTrail det. +--> SNS --> HTTP endpoint
+    CloudTrail events --EventBridge--------------------> CloudTrail det. |      (printed here)
+    EKS audit log --PutLogEvents--> CloudWatch Logs --subscription--> EKS det. +
+
+The node's events come live from eBPF when this runs as root with bcc available
+(the sensor runs as ``lanner sensor --kinesis-stream`` while a harmless workload
+runs), otherwise from the bundled recording of the same workload. Nothing leaves
+the machine: moto and the alert endpoint listen on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import gzip
+import http.server
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+REPO = Path(__file__).resolve().parent.parent.parent
+SAMPLES = REPO / "samples"
+RECORDING = SAMPLES / "syscall" / "node-recording.jsonl"
+WORKLOAD = SAMPLES / "syscall" / "workload.sh"
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+
+# The resources template.yaml creates, under the names the demo gives them.
+STREAM = "lanner-events"
+TOPIC = "lanner-alerts"
+DEDUP_TABLE = "lanner-alert-dedup"
+QUARANTINE = "lanner-quarantine"
+BUCKET = "lanner-demo-cloudtrail"
+CLUSTER = "demo"
+LOG_GROUP = f"/aws/eks/{CLUSTER}/cluster"
+LOG_STREAM = "kube-apiserver-audit-5f3b2c1d0e9a8b7c"
+NODE = "demo-node-1"
+
+# How long the live sensor watches the workload after it ends.
+SETTLE_S = 2.0
+
+
+@dataclass
+class Summary:
+    """What went in and what came out, for the closing lines."""
+
+    events: Counter[str] = field(default_factory=Counter)
+    notes: dict[str, str] = field(default_factory=dict)
+    alerts: list[dict[str, Any]] = field(default_factory=list)
+    quarantined: int = 0
+    lambda_log: Path | None = None
+
+
+# --- the alert endpoint ---------------------------------------------------------------------
+
+
+class AlertEndpoint:
+    """An HTTP endpoint subscribed to the SNS topic, as a webhook receiver would be.
+
+    ``on_alert`` gets each alert as the endpoint received it: the SNS notification's
+    Message, which is the alert's JSON text.
+    """
+
+    def __init__(self, on_alert: Callable[[str], None]) -> None:
+        received = on_alert
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                self.send_response(200)
+                self.end_headers()
+                try:
+                    note = json.loads(body)
+                except ValueError:
+                    return
+                if isinstance(note, dict) and note.get("Type", "Notification") == "Notification":
+                    received(str(note.get("Message", "")))
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass  # the demo prints alerts, not access logs
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}/alerts"
+
+    def __enter__(self) -> AlertEndpoint:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+# --- moto and the resources -----------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def local_aws() -> Iterator[str]:
+    """moto on 127.0.0.1 as the AWS endpoint of this process (and of the sensor it starts)."""
+    import logging
+
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no access log on the terminal
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    saved = dict(os.environ)
+    os.environ.update(
+        {
+            "AWS_ENDPOINT_URL": endpoint,
+            "AWS_ACCESS_KEY_ID": "demo",
+            "AWS_SECRET_ACCESS_KEY": "demo",
+            "AWS_SESSION_TOKEN": "demo",
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,
+        }
+    )
+    os.environ.pop("AWS_PROFILE", None)
+    try:
+        yield endpoint
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        server.stop()
+
+
+@dataclass
+class Resources:
+    stream_arn: str
+    topic_arn: str
+    queue_url: str
+
+
+def create_resources(endpoint_url: str) -> Resources:
+    """The stream, topic (with the endpoint subscribed), dedup table, quarantine queue,
+    CloudTrail bucket and EKS log group."""
+    import boto3
+
+    kinesis = boto3.client("kinesis")
+    kinesis.create_stream(StreamName=STREAM, ShardCount=1)
+    stream_arn = kinesis.describe_stream_summary(StreamName=STREAM)["StreamDescriptionSummary"][
+        "StreamARN"
+    ]
+    sns = boto3.client("sns")
+    topic_arn = sns.create_topic(Name=TOPIC)["TopicArn"]
+    sns.subscribe(TopicArn=topic_arn, Protocol="http", Endpoint=endpoint_url)
+    dynamodb = boto3.client("dynamodb")
+    dynamodb.create_table(
+        TableName=DEDUP_TABLE,
+        AttributeDefinitions=[{"AttributeName": "uuid", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "uuid", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    dynamodb.update_time_to_live(
+        TableName=DEDUP_TABLE,
+        TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires"},
+    )
+    queue_url = boto3.client("sqs").create_queue(QueueName=QUARANTINE)["QueueUrl"]
+    boto3.client("s3").create_bucket(Bucket=BUCKET)
+    logs = boto3.client("logs")
+    logs.create_log_group(logGroupName=LOG_GROUP)
+    logs.create_log_stream(logGroupName=LOG_GROUP, logStreamName=LOG_STREAM)
+    return Resources(stream_arn, topic_arn, queue_url)
+
+
+def detector_environment(res: Resources) -> dict[str, str]:
+    """The detectors' configuration, as template.yaml sets it."""
+    return {
+        "LANNER_ALERT_TOPIC_ARN": res.topic_arn,
+        "LANNER_DEDUP_TABLE": DEDUP_TABLE,
+        "LANNER_QUARANTINE_QUEUE_URL": res.queue_url,
+        "POWERTOOLS_SERVICE_NAME": "lanner",
+        "POWERTOOLS_METRICS_NAMESPACE": "lanner",
+    }
+
+
+class _Context:
+    """The parts of a Lambda context the handlers read."""
+
+    def __init__(self, name: str) -> None:
+        self.function_name = name
+        self.function_version = "$LATEST"
+        self.invoked_function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
+        self.memory_limit_in_mb = 512
+        self.aws_request_id = str(uuid.uuid4())
+        self.log_group_name = f"/aws/lambda/{name}"
+        self.log_stream_name = "demo"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 300_000
+
+
+class Lambdas:
+    """Calls the detector handlers as Lambda would, their logs and metrics kept in a file."""
+
+    def __init__(self, log: IO[str]) -> None:
+        self.log = log
+        # Powertools' logger writes to the stdout it saw at import; point it at the log.
+        import logging
+
+        from functions import runtime
+
+        runtime.reset_runtime()
+        for handler in logging.getLogger(runtime.logger.name).handlers:
+            if isinstance(handler, logging.StreamHandler):
+                handler.setStream(log)
+
+    def invoke(self, name: str, handler: Callable[[Any, Any], Any], event: Any) -> Any:
+        with contextlib.redirect_stdout(self.log):
+            return handler(event, _Context(name))
+
+
+# --- the three inputs -----------------------------------------------------------------------
+
+
+def ship_node_events(
+    live: bool, summary: Summary, workdir: Path, say: Callable[[str], None]
+) -> None:
+    """Puts the node's events on the stream: live from a real sensor, or the recording."""
+    if live:
+        say("node sensor: live eBPF capture (root); running samples/syscall/workload.sh")
+        _run_live_sensor(summary, workdir)
+    else:
+        say("node sensor: replaying samples/syscall/node-recording.jsonl (root: live eBPF)")
+        _replay_recording(summary, workdir)
+
+
+def _run_live_sensor(summary: Summary, workdir: Path) -> None:
+    env = {**os.environ, "NODE_NAME": NODE}
+    cmd = [sys.executable, "-m", "lanner.cli.main", "sensor", "--kinesis-stream", STREAM]
+    cmd += ["--spool-dir", str(workdir / "spool")]
+    proc = subprocess.Popen(
+        cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+    assert proc.stderr is not None
+    lines: list[str] = []
+    for line in proc.stderr:
+        lines.append(line)
+        if "capturing" in line:
+            break
+    if proc.poll() is not None:
+        raise DemoError("the sensor did not start:\n" + "".join(lines))
+    clean = {"PATH": "/usr/bin:/bin", "HOME": "/root", "LANG": "C.UTF-8"}
+    subprocess.run(["sh", str(WORKLOAD)], env=clean, check=False, timeout=60)
+    time.sleep(SETTLE_S)
+    proc.send_signal(signal.SIGTERM)
+    tail = proc.stderr.read()
+    proc.wait(timeout=30)
+    summary.notes["syscall"] = "live eBPF"
+    if proc.returncode not in (0, -signal.SIGTERM):
+        raise DemoError(f"the sensor exited with {proc.returncode}:\n{tail}")
+
+
+def _replay_recording(summary: Summary, workdir: Path) -> None:
+    """What the sensor does with recorded events: evaluate, and ship those that alert."""
+    from lanner import compile_rules, load_rules, wire
+    from lanner.cli.main import default_rules_dir
+    from sensor.ship import KinesisShipper, kinesis_client
+
+    engine = compile_rules(load_rules([str(default_rules_dir())]), hostname=NODE)
+    decoder = wire.Decoder()
+    shipper = KinesisShipper(kinesis_client(), STREAM, NODE, spool_dir=workdir / "spool")
+    recorded = shipped = 0
+    with RECORDING.open(encoding="utf-8") as f:
+        next(f)
+        for line in f:
+            doc = decoder.decode(json.loads(line))
+            if doc is None:
+                continue
+            recorded += 1
+            if engine.evaluate(doc, "syscall"):
+                shipped += 1
+                shipper.add(doc)
+    shipper.close(10.0)
+    summary.notes["syscall"] = (
+        f"bundled recording: {shipped} of {recorded} events left the node (those that alert)"
+    )
+
+
+def drain_stream(lambdas: Lambdas, res: Resources, summary: Summary) -> None:
+    """The Kinesis event-source mapping: read the shard, hand records to the detector."""
+    import boto3
+
+    from functions.kinesis_detector import handler
+    from lanner.batch import BatchError, unpack
+
+    kinesis = boto3.client("kinesis")
+    shard = kinesis.list_shards(StreamName=STREAM)["Shards"][0]["ShardId"]
+    it = kinesis.get_shard_iterator(
+        StreamName=STREAM, ShardId=shard, ShardIteratorType="TRIM_HORIZON"
+    )["ShardIterator"]
+    while it:
+        out = kinesis.get_records(ShardIterator=it, Limit=100)
+        records = out["Records"]
+        if not records:
+            break
+        for r in records:
+            with contextlib.suppress(BatchError):
+                summary.events["syscall"] += len(unpack(r["Data"]).events)
+        event = {"Records": [_kinesis_record(r, shard, res.stream_arn) for r in records]}
+        lambdas.invoke("lanner-kinesis-detector", handler, event)
+        it = out.get("NextShardIterator")
+
+
+def _kinesis_record(r: dict[str, Any], shard: str, stream_arn: str) -> dict[str, Any]:
+    seq = r["SequenceNumber"]
+    return {
+        "kinesis": {
+            "kinesisSchemaVersion": "1.0",
+            "partitionKey": r["PartitionKey"],
+            "sequenceNumber": seq,
+            "data": base64.b64encode(r["Data"]).decode(),
+            "approximateArrivalTimestamp": r["ApproximateArrivalTimestamp"].timestamp(),
+        },
+        "eventSource": "aws:kinesis",
+        "eventVersion": "1.0",
+        "eventID": f"{shard}:{seq}",
+        "eventName": "aws:kinesis:record",
+        "invokeIdentityArn": f"arn:aws:iam::{ACCOUNT}:role/lanner-kinesis-detector",
+        "awsRegion": REGION,
+        "eventSourceARN": stream_arn,
+    }
+
+
+def deliver_cloudtrail(lambdas: Lambdas, summary: Summary) -> None:
+    """Management events through EventBridge first (low latency), then the trail's files
+    into S3 with their object-created notifications: each event alerts once."""
+    import boto3
+
+    from functions.cloudtrail_detector import handler
+
+    files = sorted((SAMPLES / "AWSLogs").rglob("*.json.gz"))
+    bridged = 0
+    for path in files:
+        if "CloudTrail-Digest" in path.parts:
+            continue
+        for record in json.loads(gzip.decompress(path.read_bytes()))["Records"]:
+            summary.events["aws_cloudtrail"] += 1
+            if record.get("managementEvent", True) and not record.get("readOnly", False):
+                lambdas.invoke("lanner-cloudtrail-detector", handler, _eventbridge(record))
+                bridged += 1
+    s3 = boto3.client("s3")
+    for path in files:
+        key = path.relative_to(SAMPLES).as_posix()
+        s3.put_object(Bucket=BUCKET, Key=key, Body=path.read_bytes())
+        lambdas.invoke("lanner-cloudtrail-detector", handler, _s3_notification(key, path))
+    digests = sum("CloudTrail-Digest" in p.parts for p in files)
+    summary.notes["aws_cloudtrail"] = (
+        f"{len(files) - digests} log files into S3 (+{digests} digest, skipped); "
+        f"{bridged} write events also via EventBridge, alerting once"
+    )
+
+
+def _eventbridge(record: dict[str, Any]) -> dict[str, Any]:
+    kind = (
+        "AWS Console Sign In via CloudTrail"
+        if record.get("eventType") == "AwsConsoleSignIn"
+        else "AWS API Call via CloudTrail"
+    )
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": kind,
+        "source": "aws." + str(record.get("eventSource", "")).split(".")[0],
+        "account": ACCOUNT,
+        "time": record.get("eventTime"),
+        "region": record.get("awsRegion", REGION),
+        "resources": [],
+        "detail": record,
+    }
+
+
+def _s3_notification(key: str, path: Path) -> dict[str, Any]:
+    return {
+        "Records": [
+            {
+                "eventVersion": "2.1",
+                "eventSource": "aws:s3",
+                "awsRegion": REGION,
+                "eventTime": "2026-11-28T10:10:00.000Z",
+                "eventName": "ObjectCreated:Put",
+                "s3": {
+                    "s3SchemaVersion": "1.0",
+                    "bucket": {"name": BUCKET, "arn": f"arn:aws:s3:::{BUCKET}"},
+                    "object": {
+                        "key": urllib.parse.quote_plus(key, safe="/"),
+                        "size": path.stat().st_size,
+                    },
+                },
+            }
+        ]
+    }
+
+
+def deliver_eks_audit(lambdas: Lambdas, summary: Summary) -> None:
+    """The audit log into CloudWatch Logs, then the subscription's payload to the detector."""
+    import boto3
+
+    from functions.eks_audit_detector import handler
+
+    lines = [
+        line
+        for line in (SAMPLES / "k8s" / "kube-apiserver-audit.log").read_text().splitlines()
+        if line.strip()
+    ]
+    now = int(time.time() * 1000)
+    logs = boto3.client("logs")
+    logs.put_log_events(
+        logGroupName=LOG_GROUP,
+        logStreamName=LOG_STREAM,
+        logEvents=[{"timestamp": now, "message": line} for line in lines],
+    )
+    got = logs.get_log_events(logGroupName=LOG_GROUP, logStreamName=LOG_STREAM, startFromHead=True)
+    payload = {
+        "messageType": "DATA_MESSAGE",
+        "owner": ACCOUNT,
+        "logGroup": LOG_GROUP,
+        "logStream": LOG_STREAM,
+        "subscriptionFilters": ["lanner-eks-audit"],
+        "logEvents": [
+            {"id": str(i), "timestamp": e["timestamp"], "message": e["message"]}
+            for i, e in enumerate(got["events"])
+        ],
+    }
+    data = base64.b64encode(gzip.compress(json.dumps(payload).encode())).decode()
+    lambdas.invoke("lanner-eks-audit-detector", handler, {"awslogs": {"data": data}})
+    summary.events["k8s_audit"] += len(got["events"])
+    summary.notes["k8s_audit"] = f"{LOG_GROUP} via a log subscription"
+
+
+def count_quarantined(res: Resources) -> int:
+    import boto3
+
+    attrs = boto3.client("sqs").get_queue_attributes(
+        QueueUrl=res.queue_url, AttributeNames=["ApproximateNumberOfMessages"]
+    )
+    return int(attrs["Attributes"]["ApproximateNumberOfMessages"])
+
+
+# --- the run --------------------------------------------------------------------------------
+
+
+class DemoError(RuntimeError):
+    pass
+
+
+def live_capture_possible() -> bool:
+    if os.geteuid() != 0:
+        return False
+    try:
+        import bcc  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def run_demo(
+    *, as_json: bool, live: bool | None, out: IO[str], err: IO[str], workdir: Path
+) -> Summary:
+    """Runs the pipeline end to end; alerts are written to ``out`` as they arrive."""
+    summary = Summary()
+    lock = threading.Lock()
+    say_to = err if as_json else out
+
+    def say(text: str) -> None:
+        with lock:
+            say_to.write(f"lanner demo: {text}\n")
+            say_to.flush()
+
+    def on_alert(message: str) -> None:
+        try:
+            alert = json.loads(message)
+        except ValueError:
+            alert = {"output": message}
+        with lock:
+            summary.alerts.append(alert)
+            if as_json:
+                out.write(message + "\n")
+            else:
+                out.write(f"{alert.get('source', '?'):<15} {alert.get('output', message)}\n")
+            out.flush()
+
+    if live is None:
+        live = live_capture_possible()
+    workdir.mkdir(parents=True, exist_ok=True)
+    summary.lambda_log = workdir / "lambda.log"
+    with (
+        local_aws() as endpoint,
+        AlertEndpoint(on_alert) as receiver,
+        summary.lambda_log.open("w", encoding="utf-8") as log,
+    ):
+        say(f"AWS is moto at {endpoint}; alerts go to SNS and on to {receiver.url}")
+        res = create_resources(receiver.url)
+        os.environ.update(detector_environment(res))
+        lambdas = Lambdas(log)
+        ship_node_events(live, summary, workdir, say)
+        drain_stream(lambdas, res, summary)
+        deliver_cloudtrail(lambdas, summary)
+        deliver_eks_audit(lambdas, summary)
+        summary.quarantined = count_quarantined(res)
+    return summary
+
+
+def print_summary(summary: Summary, out: IO[str]) -> None:
+    w = out.write
+    w("\nevents in\n")
+    for source in ("syscall", "aws_cloudtrail", "k8s_audit"):
+        note = summary.notes.get(source, "")
+        w(f"  {source:<15} {summary.events[source]:>5}  {note}\n")
+    w(f"alerts out: {len(summary.alerts)} (each delivered once, through SNS)\n")
+    by_priority = Counter(str(a.get("priority", "?")) for a in summary.alerts)
+    w("  by priority: " + ", ".join(f"{p} {n}" for p, n in by_priority.most_common()) + "\n")
+    by_rule = Counter((str(a.get("source", "?")), str(a.get("rule", "?"))) for a in summary.alerts)
+    for (source, rule), n in sorted(by_rule.items()):
+        w(f"  {n:>3}  {source:<15} {rule}\n")
+    w(f"quarantined inputs: {summary.quarantined}\n")
+    if summary.lambda_log is not None:
+        w(f"detector logs and metrics (EMF): {summary.lambda_log}\n")
+

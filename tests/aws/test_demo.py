@@ -1,0 +1,112 @@
+"""`lanner demo`, the README's first command: the whole pipeline on moto, as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+
+# What the bundled samples hold (samples/README.md tells the story): one alert per rule.
+CLOUDTRAIL_RULES = {
+    "AWS CloudTrail Trail Stopped Or Deleted",
+    "AWS GuardDuty Detection Disabled",
+    "AWS Root Account Used",
+    "AWS Security Group Opened To The Internet",
+    "AWS EC2 User Data Retrieved",
+    "AWS S3 Bucket Policy Allows Public Access",
+    "AWS Console Login Without MFA",
+    "AWS Credentials Issued For Another IAM User",
+    "AWS Admin Policy Attached",
+}
+K8S_RULES = {
+    "K8s Shell Into Pod",
+    "K8s ConfigMap Contains Credentials",
+    "K8s Secret Read By Unexpected Identity",
+    "K8s Service Account Created In System Namespace",
+    "K8s Binding To Cluster-Admin",
+    "K8s Service Account Token Requested",
+    "K8s Unexpected Image In System Namespace",
+    "K8s Privileged Pod Created",
+    "K8s Events Deleted",
+    "K8s Anonymous Request Authorized",
+}
+NODE_RULES = {
+    "Sensitive File Read By Untrusted Program",
+    "Symlink To Sensitive File",
+    "Search For Private Keys",
+    "Search For Cloud Credentials",
+    "Data Wiping Tool Run",
+}
+
+
+def _demo(*args: str, tmp_path: Path, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    return subprocess.run(
+        [sys.executable, "-m", "lanner.cli.main", "demo", "--workdir", str(tmp_path), *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def _alerts(stdout: str) -> list[dict[str, object]]:
+    return [json.loads(line) for line in stdout.splitlines() if line.strip()]
+
+
+def test_demo_json_delivers_every_sample_attack_once_through_sns(tmp_path: Path) -> None:
+    run = _demo("--json", "--replay", tmp_path=tmp_path)
+    assert run.returncode == 0, run.stderr
+    alerts = _alerts(run.stdout)  # every stdout line is an alert as the endpoint got it
+    by_source = Counter(str(a["source"]) for a in alerts)
+    rules = Counter(str(a["rule"]) for a in alerts)
+    assert {r for r, n in rules.items() if n > 1} == set(), "an alert was delivered twice"
+    assert set(rules) == CLOUDTRAIL_RULES | K8S_RULES | NODE_RULES
+    assert by_source == {
+        "aws_cloudtrail": len(CLOUDTRAIL_RULES),
+        "k8s_audit": len(K8S_RULES),
+        "syscall": len(NODE_RULES),
+    }
+    shadow = next(a for a in alerts if a["rule"] == "Sensitive File Read By Untrusted Program")
+    fields = shadow["output_fields"]
+    assert isinstance(fields, dict)
+    assert fields["fd.name"] == "/etc/shadow" and fields["proc.name"] == "cat"
+    assert shadow["hostname"] == "demo-node-1" and shadow["priority"] == "Warning"
+    assert {"uuid", "output", "priority", "rule", "time", "output_fields", "source", "tags", "hostname"} <= set(shadow)
+    # The summary goes to stderr in JSON mode.
+    assert "alerts out: 24" in run.stderr
+    assert "quarantined inputs: 0" in run.stderr
+    assert (tmp_path / "lambda.log").stat().st_size > 0
+
+
+def test_demo_text_prints_alerts_then_a_summary(tmp_path: Path) -> None:
+    run = _demo("--replay", tmp_path=tmp_path)
+    assert run.returncode == 0, run.stderr
+    out = run.stdout
+    assert "aws_cloudtrail  " in out and "Critical" in out
+    assert "Sensitive file read by untrusted program (file=/etc/shadow" in out
+    summary = out[out.index("events in") :]
+    assert "bundled recording: 5 of 57 events left the node" in summary
+    assert "k8s_audit          54" in summary
+    assert "aws_cloudtrail     37" in summary
+    assert "alerts out: 24" in summary
+
+
+def test_demo_live_captures_the_workload_with_ebpf(tmp_path: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("live demo needs root and eBPF (bcc, kernel headers)")
+    run = _demo("--json", "--live", tmp_path=tmp_path)
+    assert run.returncode == 0, run.stderr
+    alerts = _alerts(run.stdout)
+    node = {str(a["rule"]) for a in alerts if a["source"] == "syscall" and a["hostname"] == "demo-node-1"}
+    assert node >= NODE_RULES
+    assert "live eBPF" in run.stderr
