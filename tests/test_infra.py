@@ -133,6 +133,8 @@ def test_every_host_path_is_mounted_read_only(pod: dict[str, Any], sensor: dict[
     }
     by_path = {path: mounts[name] for name, path in host.items()}
     for path, mount in by_path.items():
+        if path == "/var/lib/lanner/spool":
+            continue  # the one writable host path: the Kinesis spool, size bounded by the sensor
         assert mount.get("readOnly") is True, f"host {path} is writable in the pod"
     # Where the sensor finds what bcc and the enrichment need.
     assert by_path["/sys/kernel/tracing"]["mountPath"] == "/sys/kernel/tracing"
@@ -141,9 +143,10 @@ def test_every_host_path_is_mounted_read_only(pod: dict[str, Any], sensor: dict[
     assert by_path["/proc"]["mountPath"] == "/host/proc"
     assert by_path["/etc"]["mountPath"] == "/host/etc"
     assert by_path["/sys/fs/cgroup"]["mountPath"] == "/host/sys/fs/cgroup"
-    # Only scratch space is writable: emptyDirs with a size limit.
+    assert by_path["/var/lib/lanner/spool"]["mountPath"] == "/var/lib/lanner/spool"
+    # Otherwise only scratch space is writable: emptyDirs with a size limit.
     for name, mount in mounts.items():
-        if not mount.get("readOnly"):
+        if not mount.get("readOnly") and name != "spool":
             assert "emptyDir" in volumes[name], f"{name} is writable and not an emptyDir"
             assert volumes[name]["emptyDir"].get("sizeLimit"), f"{name} has no size limit"
 
@@ -177,6 +180,12 @@ def test_sensor_args_and_probes(sensor: dict[str, Any]) -> None:
     args = sensor["args"]
     assert args[0] == "sensor"
     assert "--json" in args
+    # Shipping to the stream, spooling to the node's disk with a bound.
+    assert args[args.index("--kinesis-stream") + 1] == "$(LANNER_KINESIS_STREAM)"
+    assert args[args.index("--spool-dir") + 1] == "/var/lib/lanner/spool"
+    assert int(args[args.index("--spool-max-mb") + 1]) > 0
+    env = {e["name"]: e for e in sensor["env"]}
+    assert env["LANNER_KINESIS_STREAM"]["value"] == "lanner-events"
     for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
         assert sensor[probe]["exec"]["command"] == ["lanner", "sensor", "--check"], probe
 
