@@ -16,7 +16,7 @@ $(BIN)/.installed: pyproject.toml
 	touch $@
 
 demo: $(BIN)/.installed
-	$(BIN)/lanner scan samples/
+	$(BIN)/lanner demo
 
 test: $(BIN)/.installed lint
 	$(BIN)/python -m pytest
