@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import unquote_plus
 
+from lanner.errors import json_kind
+
 SOURCE = "aws_cloudtrail"
 
 # -- log keys -------------------------------------------------------------------
@@ -437,7 +439,8 @@ class _Reader:
                 yield LogRecord(index, value)
             else:
                 text = json.dumps(value, ensure_ascii=False)
-                yield BadRecord(index, f"record is not a JSON object (it is {_kind(value)})", text)
+                reason = f"record is not a JSON object (it is {json_kind(value)})"
+                yield BadRecord(index, reason, text)
             c = self._peek()
             if c == ",":
                 self._pos += 1
@@ -539,16 +542,3 @@ def _size(chars: int) -> str:
         return f"{chars / (1024 * 1024):g} MiB"
     return f"{chars} characters"
 
-
-def _kind(value: Any) -> str:
-    if isinstance(value, bool):
-        return "a boolean"
-    if value is None:
-        return "null"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    return type(value).__name__

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from lanner import wire
+from lanner.errors import json_kind
 
 try:  # optional and faster; the standard library must always work
     import orjson
@@ -392,7 +393,7 @@ def _values(value: Any, where: str, source: str | None) -> Iterator[Record | Bad
 
 def _record(doc: Any, where: str, source: str | None) -> Record | BadInput | None:
     if not isinstance(doc, dict):
-        return BadInput(where, f"record is not a JSON object (it is {_kind(doc)})")
+        return BadInput(where, f"record is not a JSON object (it is {json_kind(doc)})")
     if "digestStartTime" in doc:
         return None  # a CloudTrail digest: integrity data, not an event
     if "lanner_record" in doc:
@@ -419,19 +420,6 @@ def _detect(doc: dict[str, Any]) -> str | None:
         return K8S_AUDIT
     return None
 
-
-def _kind(value: Any) -> str:
-    if isinstance(value, bool):
-        return "a boolean"
-    if value is None:
-        return "null"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    return type(value).__name__
 
 
 def _not_json(exc: ValueError, data: bytes, *, whole: bool) -> str:

@@ -10,6 +10,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from test_eks_audit_detector import EXPECTED_RULES
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -25,18 +26,7 @@ CLOUDTRAIL_RULES = {
     "AWS Credentials Issued For Another IAM User",
     "AWS Admin Policy Attached",
 }
-K8S_RULES = {
-    "K8s Shell Into Pod",
-    "K8s ConfigMap Contains Credentials",
-    "K8s Secret Read By Unexpected Identity",
-    "K8s Service Account Created In System Namespace",
-    "K8s Binding To Cluster-Admin",
-    "K8s Service Account Token Requested",
-    "K8s Unexpected Image In System Namespace",
-    "K8s Privileged Pod Created",
-    "K8s Events Deleted",
-    "K8s Anonymous Request Authorized",
-}
+K8S_RULES = set(EXPECTED_RULES)  # what the EKS detector test expects of the same log
 NODE_RULES = {
     "Sensitive File Read By Untrusted Program",
     "Symlink To Sensitive File",
