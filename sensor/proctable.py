@@ -171,6 +171,24 @@ def read_id_names(path: str) -> dict[int, str]:
     return out
 
 
+# What the kernel calls a program run through an fd (fexecve/execveat with AT_EMPTY_PATH
+# names it /dev/fd/N; a program may also exec /proc/self/fd/N).
+_FD_EXEC_PREFIXES = ("/dev/fd/", "/proc/self/fd/")
+
+
+def _memfd_by_fd(p: Process, filename: str | None) -> str | None:
+    """``memfd:NAME`` when ``filename`` runs one of the process's own memfd files."""
+    if not filename:
+        return None
+    for prefix in (*_FD_EXEC_PREFIXES, f"/proc/{p.pid}/fd/"):
+        if filename.startswith(prefix) and filename[len(prefix) :].isdigit():
+            entry = p.fds.get(int(filename[len(prefix) :]))
+            if entry is not None and entry.type == "memfd":
+                return entry.name
+            return None
+    return None
+
+
 def _memfd_path(link: str) -> str | None:
     """The exe path of a program run from a memfd_create file, or None for a real file.
 
@@ -521,7 +539,12 @@ class ProcessTable:
             p.args = []
         if env is not None:
             p.env = list(env)
-        if exepath is not None:
+        memfd = _memfd_by_fd(p, filename)
+        if memfd is not None:
+            # fexecve() of a memfd_create file: the fd table knows it, even when the
+            # process has left /proc before its exe link could be read.
+            p.exe_from_memfd, p.exepath = True, memfd
+        elif exepath is not None:
             self._set_exepath(p, exepath)
         elif filename and not p.exe_from_memfd:
             self._set_exepath(p, resolve_path(filename, p.cwd))

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
+import pytest
 from fakeproc import DOCKER_ID, add_proc, make_tree
 
 from sensor.fdtable import FdEntry
@@ -83,6 +85,31 @@ def test_unknown_pid_is_none_and_table_is_bounded(tmp_path: Path) -> None:
     for pid in (1, 500, 600):
         assert t.get(pid) is not None
     assert len(t) == 2 and t.peek(1) is None
+
+
+@pytest.mark.parametrize("filename", ["/dev/fd/5", "/proc/self/fd/5", "/proc/600/fd/5"])
+def test_memfd_exec_known_from_the_fd_table_when_proc_is_gone(tmp_path: Path, filename: str) -> None:
+    # A payload run from memory that exits at once: /proc has no exe link to read by the
+    # time the exec is processed, but the memfd_create that made fd 5 was seen.
+    t = table(tmp_path)
+    p = t.get(600)
+    assert p is not None
+    p.fds.set(5, FdEntry(type="memfd", name="memfd:payload"))
+    p.fds.set(6, FdEntry(type="file", name="/usr/bin/true"))
+    shutil.rmtree(tmp_path / "proc" / "600")
+    t.exec(600, filename=filename, comm="5")
+    assert p.exe_from_memfd is True and p.exepath == "memfd:payload"
+
+
+def test_exec_of_an_ordinary_fd_is_not_memfd(tmp_path: Path) -> None:
+    t = table(tmp_path)
+    p = t.get(600)
+    assert p is not None
+    p.exe_from_memfd = False
+    p.fds.set(6, FdEntry(type="file", name="/usr/bin/true"))
+    shutil.rmtree(tmp_path / "proc" / "600")
+    t.exec(600, filename="/dev/fd/6", comm="6")
+    assert p.exe_from_memfd is False
 
 
 def test_memfd_exe(tmp_path: Path) -> None:

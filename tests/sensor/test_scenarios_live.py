@@ -391,6 +391,31 @@ def test_fileless_execution_via_memfd(sensor: LiveSensor) -> None:
     assert f"memfd:{marker}" in str(s.doc["proc.exepath"])
 
 
+MEMFD_EXEC_SHORT = r"""
+import os, sys
+fd = os.memfd_create(sys.argv[1], 0)
+with open("/bin/true", "rb") as f:
+    os.write(fd, f.read())
+os.execve(fd, [sys.argv[1]], {})
+"""
+
+
+def test_fileless_execution_that_exits_at_once(sensor: LiveSensor) -> None:
+    # Gone before /proc/<pid>/exe can be read: the memfd is known from memfd_create.
+    marker = unique("memfd")
+    start = len(sensor.alerts)
+    done = sensor.python(MEMFD_EXEC_SHORT, marker)
+    s = expect(
+        sensor,
+        start,
+        by_pid(done.pid),
+        stable="Fileless execution via memfd_create",
+        bundled="Program Run From Memory File",
+        proc__is_exe_from_memfd=True,
+    )
+    assert f"memfd:{marker}" in str(s.doc["proc.exepath"])
+
+
 PTRACE_ATTACH = r"""
 import ctypes, os, signal, sys, time
 libc = ctypes.CDLL(None, use_errno=True)
