@@ -240,9 +240,22 @@ class Lambdas:
 
 
 def ship_node_events(
-    live: bool, summary: Summary, workdir: Path, say: Callable[[str], None]
+    live: bool | None, summary: Summary, workdir: Path, say: Callable[[str], None]
 ) -> None:
-    """Puts the node's events on the stream: live from a real sensor, or the recording."""
+    """Puts the node's events on the stream: live from a real sensor, or the recording.
+
+    ``live=None`` tries live capture where it can work and falls back to the recording
+    if the sensor cannot start (no kernel headers, no tracefs...), saying why."""
+    if live is None:
+        live = live_capture_possible()
+        if live:
+            try:
+                say("node sensor: live eBPF capture (root); running samples/syscall/workload.sh")
+                _run_live_sensor(summary, workdir)
+                return
+            except DemoError as exc:
+                say(f"live capture unavailable ({exc}); using the recording instead")
+                live = False
     if live:
         say("node sensor: live eBPF capture (root); running samples/syscall/workload.sh")
         _run_live_sensor(summary, workdir)
@@ -264,8 +277,9 @@ def _run_live_sensor(summary: Summary, workdir: Path) -> None:
         lines.append(line)
         if "capturing" in line:
             break
-    if proc.poll() is not None:
-        raise DemoError("the sensor did not start:\n" + "".join(lines))
+    if proc.poll() is not None or not any("capturing" in line for line in lines):
+        proc.wait(timeout=30)
+        raise DemoError("the sensor did not start: " + " ".join(x.strip() for x in lines[-3:]))
     clean = {"PATH": "/usr/bin:/bin", "HOME": "/root", "LANG": "C.UTF-8"}
     subprocess.run(["sh", str(WORKLOAD)], env=clean, check=False, timeout=60)
     time.sleep(SETTLE_S)
@@ -506,8 +520,6 @@ def run_demo(
                 out.write(f"{alert.get('source', '?'):<15} {alert.get('output', message)}\n")
             out.flush()
 
-    if live is None:
-        live = live_capture_possible()
     workdir.mkdir(parents=True, exist_ok=True)
     summary.lambda_log = workdir / "lambda.log"
     with (

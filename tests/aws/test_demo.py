@@ -100,3 +100,23 @@ def test_demo_live_captures_the_workload_with_ebpf(tmp_path: Path) -> None:
     node = {str(a["rule"]) for a in alerts if a["source"] == "syscall" and a["hostname"] == "demo-node-1"}
     assert node >= NODE_RULES
     assert "live eBPF" in run.stderr
+
+
+def test_demo_falls_back_to_the_recording_when_the_live_sensor_cannot_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    from lanner.cli import demo
+
+    def broken(summary: demo.Summary, workdir: Path) -> None:
+        raise demo.DemoError("the sensor did not start: no kernel headers for 6.18")
+
+    monkeypatch.setattr(demo, "live_capture_possible", lambda: True)
+    monkeypatch.setattr(demo, "_run_live_sensor", broken)
+    out, err = io.StringIO(), io.StringIO()
+    summary = demo.run_demo(as_json=True, live=None, out=out, err=err, workdir=tmp_path)
+    assert "live capture unavailable (the sensor did not start: no kernel headers" in err.getvalue()
+    assert summary.notes["syscall"].startswith("bundled recording")
+    node = {a["rule"] for a in _alerts(out.getvalue()) if a["source"] == "syscall"}
+    assert node == NODE_RULES
