@@ -59,7 +59,8 @@
 #define D_RINGBUF 0     /* ring buffer full: event lost */
 #define D_READ 1        /* user memory read failed: argument left out */
 #define D_STASH_FULL 2  /* per-thread or exec stash full, or no entry for the task: lost */
-#define D_NO_ENTER 3    /* exit seen without its enter (attached mid-syscall) */
+#define D_NO_ENTER 3    /* exit seen without its enter (attached mid-syscall), or
+                         * saved registers that did not name the syscall */
 #define D_SCRATCH 4     /* per-CPU scratch buffer unavailable */
 #define D_NREASONS 5
 
