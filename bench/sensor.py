@@ -213,7 +213,12 @@ def child_main(rule_paths: list[str], exclude: list[int]) -> int:
                 if cap is None:
                     t0 = time.monotonic()
                     cap = RecordingCapture(types, exclude_pids=exclude)
-                    enricher = Enricher(proc_root="/proc", hostname="bench", seed=True)
+                    enricher = Enricher(
+                        proc_root="/proc",
+                        hostname="bench",
+                        seed=True,
+                        documents_for=engine.index_values("syscall", "evt.type"),
+                    )
                     for k in counts:
                         counts[k] = 0
                     rules.clear()
@@ -509,7 +514,11 @@ def measure_offline(rec: Path, rule_paths: Sequence[str], rounds: int) -> dict[s
     for _ in range(rounds):
         td, events = timed(lambda: [wire.decode(r, offset) for r in raws])
         # A fresh state per round: the first round's /proc reads are part of the cost.
-        enricher = Enricher(proc_root="/proc", hostname="bench")
+        enricher = Enricher(
+            proc_root="/proc",
+            hostname="bench",
+            documents_for=engine.index_values("syscall", "evt.type"),
+        )
         te, docs = timed(lambda: [d for e in events if (d := enricher.handle(e)) is not None])  # noqa: B023
         tv, hits = timed(lambda: sum(1 for d in docs if engine.evaluate(d, "syscall")))  # noqa: B023
         t_dec.append(td)

@@ -70,7 +70,7 @@ cache, so metadata the source learns later shows up in the next document.
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -752,8 +752,13 @@ class Enricher:
         seed: bool = False,
         cache: bool = True,
         metadata: Callable[[str], ContainerMeta | None] | None = None,
+        documents_for: Collection[str] | None = None,
     ) -> None:
         self.proc_root = proc_root
+        # Event types no rule can match (close, clone, chdir... with the stable rules) are
+        # captured for state only: building their documents would be half the work of an
+        # open/close-heavy workload for nothing. None: a document for every event.
+        self._documents_for = None if documents_for is None else frozenset(documents_for)
         # Runtime/kubelet metadata is merged per event, not into the cached process part:
         # it can arrive after the container was first seen without any process changing.
         # container full id -> (what metadata last gave, the fields made from it)
@@ -800,6 +805,9 @@ class Enricher:
             self._apply_exec(ev, proc)
         ctx = _Ctx(ev, proc, self)
         _HANDLERS.get(ev.type, _h_generic)(ctx)
+        if self._documents_for is not None and ev.type not in self._documents_for:
+            self._num += 1  # evt.num still counts every event, as Falco's does
+            return None
         return self._document(ctx)
 
     # --- state -----------------------------------------------------------------------

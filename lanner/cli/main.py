@@ -383,6 +383,9 @@ def sensor(
                 host_root=host_root,
                 seed=True,
                 metadata=_kubelet(kubelet_url, kubelet_token, kubelet_ca, kubelet_insecure),
+                # A recording keeps every event; otherwise only types a rule can match
+                # become documents (the rest just keep process and fd state).
+                documents_for=None if record else engine.index_values("syscall", "evt.type"),
             )
             click.echo(f"lanner sensor: capturing {len(types)} event types", err=True)
             stats = run(

@@ -175,6 +175,20 @@ def test_chdir_changes_where_relative_paths_point(enricher: Enricher) -> None:
     assert doc["fd.name"] == "/etc/shadow" and doc["proc.cwd"] == "/etc"
 
 
+def test_state_only_event_types_update_state_without_a_document(proc_root: Path) -> None:
+    # Only types a rule can match become documents; close and chdir still change the state
+    # the next document shows, and evt.num still counts every event.
+    e = Enricher(str(proc_root), hostname="node-1", documents_for={"openat", "dup2"})
+    run = Run(e, 600, uid=1000)
+    assert run.ev("chdir", 0, path="/etc") is None
+    first = run.ev("openat", 3, dirfd=F.AT_FDCWD, name="shadow", flags=0)
+    assert first["fd.name"] == "/etc/shadow" and first["evt.num"] == 2
+    assert run.ev("close", 0, fd=3) is None
+    dup = run.ev("dup2", 0, oldfd=3, newfd=0)
+    assert dup["evt.num"] == 4
+    assert dup.get("fd.name") is None  # fd 3 was closed: nothing known to duplicate
+
+
 def test_socket_connect_dup_close(enricher: Enricher, proc_root: Path) -> None:
     run = Run(enricher, 700)
     sock = run.ev("socket", 3, domain=F.AF_INET, type=F.SOCK_STREAM, proto=0)
