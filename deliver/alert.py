@@ -1,0 +1,236 @@
+"""An alert as delivery reads it: Falco's JSON alert schema, checked at the trust boundary.
+
+Alerts reach delivery from our own detectors, from Falco and Falcosidekick (the intake),
+from ``lanner notify``'s input, and from SQS. All of them are parsed here, with size and
+depth bounded before anything else looks at them; ``AlertError`` says what is wrong.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid as uuidlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from lanner.priority import Priority
+
+MAX_ALERT_BYTES = 256 * 1024  # SNS's message limit: nothing larger ever reaches a topic
+MAX_DEPTH = 32
+NA = "<NA>"
+# MITRE ATT&CK technique ids as Falco's rules tag them (T1059, T1059.004).
+_ATTACK = re.compile(r"^T\d{4}(?:\.\d{3})?$")
+
+
+class AlertError(ValueError):
+    """Input that is not a Falco alert; the message says why."""
+
+
+class Repeat(BaseModel):
+    """How often an incident happened in one deduplication window (summaries only)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    count: int = Field(ge=1)
+    hosts: int = Field(ge=0)
+    host_names: list[str] = Field(default_factory=list, max_length=100)
+    first_seen: str
+    last_seen: str
+    window_seconds: int = Field(ge=0)
+
+
+class FalcoAlert(BaseModel):
+    """Falco's JSON output (``json_output: true``), Falcosidekick's payload, and ours."""
+
+    model_config = ConfigDict(extra="allow")
+
+    rule: str = Field(min_length=1, max_length=4096)
+    priority: Priority
+    output: str = ""
+    time: str = ""
+    source: str = ""
+    hostname: str = ""
+    tags: list[str] = Field(default_factory=list)
+    output_fields: dict[str, Any] = Field(default_factory=dict)
+    uuid: str | None = None
+    repeat: Repeat | None = None
+
+    @field_validator("priority", mode="before")
+    @classmethod
+    def _priority(cls, value: Any) -> Priority:
+        if isinstance(value, Priority):
+            return value
+        if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 7:
+            return Priority(value)  # Falcosidekick's numeric form
+        return Priority.parse(str(value))
+
+    @field_validator("tags", mode="before")
+    @classmethod
+    def _tags(cls, value: Any) -> Any:
+        return [] if value is None else value
+
+    @field_validator("output_fields", mode="before")
+    @classmethod
+    def _fields(cls, value: Any) -> Any:
+        return {} if value is None else value
+
+
+@dataclass(frozen=True, slots=True)
+class Where:
+    """Where an alert happened, from its hostname and output fields."""
+
+    node: str = ""
+    namespace: str = ""
+    pod: str = ""
+    container: str = ""
+    account: str = ""
+    region: str = ""
+
+    def parts(self) -> list[tuple[str, str]]:
+        named = [
+            ("node", self.node),
+            ("namespace", self.namespace),
+            ("pod", self.pod),
+            ("container", self.container),
+            ("account", self.account),
+            ("region", self.region),
+        ]
+        return [(k, v) for k, v in named if v]
+
+    def text(self) -> str:
+        """``node n1 / namespace prod / pod web-1``, or ``account 1234 / region eu-west-1``."""
+        return " / ".join(f"{k} {v}" for k, v in self.parts()) or "unknown"
+
+
+# Output fields that say where, per source, in order of preference. One table: the
+# Slack/PagerDuty/Security Hub renderings and the SNS message attributes read it.
+WHERE_FIELDS: dict[str, tuple[str, ...]] = {
+    "namespace": ("k8s.ns.name", "ka.target.namespace"),
+    "pod": ("k8s.pod.name",),
+    "container": ("container.name",),
+    "account": ("ct.recipientaccountid", "ct.user.accountid"),
+    "region": ("ct.region",),
+}
+
+
+def _first_field(fields: Mapping[str, Any], names: tuple[str, ...]) -> str:
+    for name in names:
+        value = fields.get(name)
+        if isinstance(value, str | int) and not isinstance(value, bool):
+            text = str(value)
+            if text and text != NA and text != "host":
+                return text
+    return ""
+
+
+def where_of(hostname: str, fields: Mapping[str, Any], source: str = "") -> Where:
+    found = {k: _first_field(fields, names) for k, names in WHERE_FIELDS.items()}
+    # An audit or CloudTrail alert's hostname is the detector function: not a place.
+    node = hostname if source in ("", "syscall") else ""
+    return Where(node=node, **found)
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryAlert:
+    """A checked alert: the document as received (what a webhook is sent) and typed views."""
+
+    doc: dict[str, Any]
+    rule: str
+    priority: Priority
+    output: str
+    time: str
+    source: str
+    hostname: str
+    tags: tuple[str, ...]
+    fields: dict[str, Any]
+    uuid: str
+    where: Where
+    repeat: Repeat | None
+
+    @property
+    def attack_ids(self) -> tuple[str, ...]:
+        return tuple(t for t in self.tags if _ATTACK.match(t))
+
+    @property
+    def message(self) -> str:
+        """The output without Falco's ``HH:MM:SS.nnnnnnnnn: Priority`` prefix."""
+        head, sep, rest = self.output.partition(": ")
+        if sep and head[:2].isdigit() and ":" in head:
+            word, _, tail = rest.partition(" ")
+            if word.lower() == str(self.priority).lower():
+                return tail
+        return self.output
+
+    @property
+    def is_summary(self) -> bool:
+        return self.repeat is not None
+
+    def to_json(self) -> str:
+        return json.dumps(self.doc, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def alert_uuid(doc: Mapping[str, Any]) -> str:
+    """A stable id for an alert document that has none: the same document, the same id."""
+    blob = json.dumps(doc, sort_keys=True, default=str).encode()
+    return str(uuidlib.uuid5(uuidlib.NAMESPACE_OID, blob.hex()))
+
+
+def _depth(value: Any) -> int:
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        v, d = stack.pop()
+        if d > deepest:
+            deepest = d
+            if d > MAX_DEPTH:
+                return d
+        if isinstance(v, dict):
+            stack.extend((x, d + 1) for x in v.values())
+        elif isinstance(v, list):
+            stack.extend((x, d + 1) for x in v)
+    return deepest
+
+
+def parse_alert(data: bytes | str | Mapping[str, Any]) -> DeliveryAlert:
+    """A Falco alert from JSON text or a decoded document; AlertError says what is wrong."""
+    if isinstance(data, bytes | str):
+        size = len(data.encode("utf-8", "replace") if isinstance(data, str) else data)
+        if size > MAX_ALERT_BYTES:
+            raise AlertError(f"alert is {size} bytes, more than {MAX_ALERT_BYTES}")
+        try:
+            doc = json.loads(data)
+        except (ValueError, RecursionError) as exc:
+            raise AlertError(f"not JSON: {exc}") from None
+    else:
+        doc = dict(data)
+    if not isinstance(doc, dict):
+        raise AlertError(f"not a JSON object but {type(doc).__name__}")
+    if _depth(doc) > MAX_DEPTH:
+        raise AlertError(f"alert nests deeper than {MAX_DEPTH} levels")
+    try:
+        model = FalcoAlert.model_validate(doc)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "alert"
+        raise AlertError(f"{where}: {first['msg']}") from None
+    ident = model.uuid or alert_uuid(doc)
+    doc["uuid"] = ident
+    doc["priority"] = str(model.priority)
+    tags = tuple(str(t) for t in model.tags)
+    return DeliveryAlert(
+        doc=doc,
+        rule=model.rule,
+        priority=model.priority,
+        output=model.output,
+        time=model.time,
+        source=model.source,
+        hostname=model.hostname,
+        tags=tags,
+        fields=model.output_fields,
+        uuid=ident,
+        where=where_of(model.hostname, model.output_fields, model.source),
+        repeat=model.repeat,
+    )
