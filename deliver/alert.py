@@ -9,18 +9,17 @@ from __future__ import annotations
 
 import json
 import re
-import uuid as uuidlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from deliver.where import Where, alert_uuid, where_of
 from lanner.priority import Priority
 
 MAX_ALERT_BYTES = 256 * 1024  # SNS's message limit: nothing larger ever reaches a topic
 MAX_DEPTH = 32
-NA = "<NA>"
 # MITRE ATT&CK technique ids as Falco's rules tag them (T1059, T1059.004).
 _ATTACK = re.compile(r"^T\d{4}(?:\.\d{3})?$")
 
@@ -79,61 +78,6 @@ class FalcoAlert(BaseModel):
 
 
 @dataclass(frozen=True, slots=True)
-class Where:
-    """Where an alert happened, from its hostname and output fields."""
-
-    node: str = ""
-    namespace: str = ""
-    pod: str = ""
-    container: str = ""
-    account: str = ""
-    region: str = ""
-
-    def parts(self) -> list[tuple[str, str]]:
-        named = [
-            ("node", self.node),
-            ("namespace", self.namespace),
-            ("pod", self.pod),
-            ("container", self.container),
-            ("account", self.account),
-            ("region", self.region),
-        ]
-        return [(k, v) for k, v in named if v]
-
-    def text(self) -> str:
-        """``node n1 / namespace prod / pod web-1``, or ``account 1234 / region eu-west-1``."""
-        return " / ".join(f"{k} {v}" for k, v in self.parts()) or "unknown"
-
-
-# Output fields that say where, per source, in order of preference. One table: the
-# Slack/PagerDuty/Security Hub renderings and the SNS message attributes read it.
-WHERE_FIELDS: dict[str, tuple[str, ...]] = {
-    "namespace": ("k8s.ns.name", "ka.target.namespace"),
-    "pod": ("k8s.pod.name",),
-    "container": ("container.name",),
-    "account": ("ct.recipientaccountid", "ct.user.accountid"),
-    "region": ("ct.region",),
-}
-
-
-def _first_field(fields: Mapping[str, Any], names: tuple[str, ...]) -> str:
-    for name in names:
-        value = fields.get(name)
-        if isinstance(value, str | int) and not isinstance(value, bool):
-            text = str(value)
-            if text and text != NA and text != "host":
-                return text
-    return ""
-
-
-def where_of(hostname: str, fields: Mapping[str, Any], source: str = "") -> Where:
-    found = {k: _first_field(fields, names) for k, names in WHERE_FIELDS.items()}
-    # An audit or CloudTrail alert's hostname is the detector function: not a place.
-    node = hostname if source in ("", "syscall") else ""
-    return Where(node=node, **found)
-
-
-@dataclass(frozen=True, slots=True)
 class DeliveryAlert:
     """A checked alert: the document as received (what a webhook is sent) and typed views."""
 
@@ -170,12 +114,6 @@ class DeliveryAlert:
 
     def to_json(self) -> str:
         return json.dumps(self.doc, separators=(",", ":"), ensure_ascii=False, default=str)
-
-
-def alert_uuid(doc: Mapping[str, Any]) -> str:
-    """A stable id for an alert document that has none: the same document, the same id."""
-    blob = json.dumps(doc, sort_keys=True, default=str).encode()
-    return str(uuidlib.uuid5(uuidlib.NAMESPACE_OID, blob.hex()))
 
 
 def _depth(value: Any) -> int:

@@ -25,9 +25,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import Enum
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from deliver.alert import DeliveryAlert, parse_alert
+if TYPE_CHECKING:
+    from deliver.alert import DeliveryAlert
 
 DEFAULT_WINDOW_SECONDS = 300
 HOST_NAMES_SHOWN = 20
@@ -50,6 +51,8 @@ class Window:
 
     def summary(self) -> DeliveryAlert:
         """The summary alert: the first alert's document plus ``repeat``, with its own uuid."""
+        from deliver.alert import parse_alert  # pydantic: only when there is a summary
+
         doc = json.loads(self.sample)
         hosts = sorted(self.hosts)
         doc["repeat"] = {

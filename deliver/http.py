@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import email.utils
-import socket
 import time
 import urllib.error
 import urllib.parse
@@ -52,6 +51,16 @@ def answer_of(status: int, body: bytes | str, headers: Mapping[str, str] | None)
     return Answer(status, text[:MAX_ANSWER_CHARS], retry_after)
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    # A redirect would resend the alert, and any Authorization header, to another host;
+    # the 3xx comes back as the answer instead (a permanent failure, with its Location).
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect)
+
+
 def post(
     url: str,
     body: bytes,
@@ -65,11 +74,11 @@ def post(
     for k, v in (headers or {}).items():
         req.add_header(k, v)
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 (https/http only)
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
             return answer_of(resp.status, resp.read(MAX_ANSWER_CHARS * 4), dict(resp.headers))
     except urllib.error.HTTPError as exc:
         payload = exc.read(MAX_ANSWER_CHARS * 4) if exc.fp is not None else b""
         return answer_of(exc.code, payload, dict(exc.headers or {}))
-    except (urllib.error.URLError, socket.timeout, TimeoutError, ConnectionError, OSError) as exc:
+    except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         return Answer(None, error=str(reason) or type(exc).__name__)

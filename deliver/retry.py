@@ -33,9 +33,10 @@ class Answer:
 
     @property
     def permanent(self) -> bool:
-        """A 4xx that trying again will not fix (429 and 408 are not permanent)."""
+        """A redirect (not followed: it would send the alert elsewhere) or a 4xx that trying
+        again will not fix (429, 425 and 408 are not permanent)."""
         s = self.status
-        return s is not None and 400 <= s < 500 and s not in (408, 425, 429)
+        return s is not None and 300 <= s < 500 and s not in (408, 425, 429)
 
     @property
     def transient(self) -> bool:

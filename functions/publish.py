@@ -15,10 +15,21 @@ deterministic, so a retry makes the same ones)::
     mark    status = published (a later claim of the same uuid sees a duplicate)
 
 An entry SNS refuses has its claim released, so the retry can publish it at once.
-A live in-progress claim of another invocation is a PublishError: that invocation
-is publishing it right now, or died within the lease; the retry settles it. The
-one window left is a death between SNS accepting and the mark: after the lease,
-that alert is published again (at-least-once there, never lost).
+A live in-progress claim of another invocation is waited on (polled) until it is
+marked published (a duplicate) or its lease runs out (that invocation died: the
+claim is taken over), as long as the invocation's time allows; only then is it a
+PublishError. Failing at once would let every retry inside the lease fail the same
+way, and a Kinesis record whose retries are spent is lost. The one window left is a
+death between SNS accepting and the mark: after the lease, that alert is published
+again (at-least-once there, never lost).
+
+With a ``Deduplicator`` (``deliver.dedup``), each alert is first counted against its
+incident's window: copies inside an open window are counted, not published
+(AlertsDeduplicated), and the summaries of windows that closed with copies are
+published with the alert that found them.
+
+Email: each message has a Subject, ``[Critical] rule - where``, which SNS email
+subscriptions show; the body is the alert's JSON.
 """
 
 from __future__ import annotations
@@ -29,18 +40,23 @@ import time
 import uuid as uuidlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from deliver.where import WHERE_FIELDS, where_of
+from deliver.where import alert_uuid as _stable_uuid
 from lanner.output import Alert
 from lanner.priority import Priority
 
+if TYPE_CHECKING:
+    from deliver.dedup import Deduplicator
+
 MAX_MESSAGE_BYTES = 256 * 1024  # SNS: message + attributes, and a whole PublishBatch call
 BATCH_ENTRIES = 10  # SNS PublishBatch
-TRUNCATED = "…[truncated {} bytes]"
+TRUNCATED = "…[truncated {} bytes]…"
+MAX_SUBJECT_CHARS = 99  # SNS: ASCII, no line breaks, under 100 characters
 IN_PROGRESS = "in-progress"
 PUBLISHED = "published"
 DEFAULT_LEASE_SECONDS = 60.0
-_NA = "<NA>"
 # Room left for what SNS counts beyond our bytes (entry ids, JSON of the request).
 _SLACK = 2048
 
@@ -49,10 +65,12 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class PublishResult:
-    """Alerts sent to SNS by this call, and alerts skipped as already published."""
+    """Alerts sent to SNS by this call, alerts skipped as already published, and copies
+    counted in an open deduplication window instead of being published."""
 
     published: int = 0
     duplicates: int = 0
+    deduplicated: int = 0
 
 
 class PublishError(RuntimeError):
@@ -78,6 +96,7 @@ class AlertMessage:
     body: str
     attributes: dict[str, dict[str, str]] = field(default_factory=dict)
     truncated: bool = False
+    subject: str = ""
 
     @property
     def size(self) -> int:
@@ -107,8 +126,7 @@ class AlertMessage:
         ident = doc.get("uuid")
         if not isinstance(ident, str) or not ident:
             # Still once-only: the same document always gets the same id.
-            blob = json.dumps(doc, sort_keys=True, default=str).encode()
-            ident = str(uuidlib.uuid5(uuidlib.NAMESPACE_OID, blob.hex()))
+            ident = _stable_uuid(doc)
             doc["uuid"] = ident
         attrs = {
             "priority": _attr("Number", str(priority.value)),
@@ -122,10 +140,15 @@ class AlertMessage:
         tags = doc.get("tags")
         tag_list = sorted(str(t) for t in tags) if isinstance(tags, list | tuple) else []
         attrs["tags"] = _attr("String.Array", json.dumps(tag_list))
-        ns = fields.get("k8s.ns.name") or fields.get("ka.target.namespace")
-        if isinstance(ns, str) and ns and ns != _NA:
-            attrs["k8s_ns"] = _attr("String", ns)
-        msg = cls(ident, _dumps(doc), attrs)
+        source = str(doc.get("source") or "")
+        where = where_of(str(doc.get("hostname") or ""), fields, source)
+        if where.namespace:
+            attrs["k8s_ns"] = _attr("String", where.namespace)
+        if where.account:
+            attrs["account"] = _attr("String", where.account)
+        attrs["kind"] = _attr("String", "summary" if doc.get("repeat") else "alert")
+        subject = _subject(f"[{priority}] {rule} - {where.text()}")
+        msg = cls(ident, _dumps(doc), attrs, subject=subject)
         budget = MAX_MESSAGE_BYTES - _SLACK - (msg.size - len(msg.body.encode()))
         if len(msg.body.encode("utf-8")) > budget:
             msg.body = _fit(doc, budget)
@@ -152,10 +175,16 @@ def _size(value: Any) -> int:
     return len(_dumps(value).encode("utf-8"))
 
 
+# What an alert must keep whole when it is cut to fit: where it happened.
+_KEEP = frozenset(name for names in WHERE_FIELDS.values() for name in names) | {"evt.time"}
+
+
 def _fit(doc: dict[str, Any], budget: int) -> str:
     """The alert JSON within ``budget`` bytes: the largest values of ``output_fields``
-    (and the output line, which repeats them) are cut, each ending with a marker that
-    says how much was cut. A cut alert still routes and still says what happened."""
+    (and the output line, which repeats them) are cut in the middle, head and tail kept
+    around a marker that says how much was cut. The rule, priority, hostname and the
+    fields that say where it happened are never cut: a cut alert still routes and
+    still says what happened, and where."""
     doc = dict(doc)
     fields = dict(doc.get("output_fields") or {})
     doc["output_fields"] = fields
@@ -163,22 +192,31 @@ def _fit(doc: dict[str, Any], budget: int) -> str:
         excess = _size(doc) - budget
         if excess <= 0:
             break
-        sizes = {k: _size(v) for k, v in fields.items() if k != "evt.time"}
+        sizes = {k: _size(v) for k, v in fields.items() if k not in _KEEP}
         key, largest = max(sizes.items(), key=lambda kv: kv[1], default=("", 0))
-        out_size = _size(doc.get("output", ""))
-        target_is_output = out_size >= largest
+        target_is_output = _size(doc.get("output", "")) >= largest
         value = doc.get("output", "") if target_is_output else fields[key]
         text = value if isinstance(value, str) else _dumps(value)
         raw = text.encode("utf-8", "replace")
         # JSON escaping can make a value bigger than its bytes; cut at least half of it.
-        keep = max(0, min(len(raw) - excess - 64, len(raw) // 2))
-        cut = raw[:keep].decode("utf-8", "ignore")
-        cut += TRUNCATED.format(len(raw) - len(cut.encode("utf-8")))
+        keep = max(0, min(len(raw) - excess - 96, len(raw) // 2))
+        head = raw[: keep - keep // 4].decode("utf-8", "ignore")
+        tail = raw[len(raw) - keep // 4 :].decode("utf-8", "ignore") if keep // 4 else ""
+        cut_bytes = len(raw) - len(head.encode()) - len(tail.encode())
+        cut = head + TRUNCATED.format(cut_bytes) + tail
         if target_is_output:
             doc["output"] = cut
         else:
             fields[key] = cut
     return _dumps(doc)
+
+
+def _subject(text: str) -> str:
+    """An SNS Subject: printable ASCII on one line, under 100 characters."""
+    clean = "".join(c if " " <= c <= "~" else "?" for c in text.replace("\n", " "))
+    if len(clean) > MAX_SUBJECT_CHARS:
+        clean = clean[: MAX_SUBJECT_CHARS - 3] + "..."
+    return clean
 
 
 def _error_code(exc: BaseException) -> str:
@@ -192,8 +230,9 @@ class Publisher:
     """Publishes alerts to ``topic_arn`` once each; see the module docstring.
 
     ``sns`` and ``dynamodb`` are client factories, so a detector that raises no
-    alert never builds them. ``count(metric, value)`` receives AlertsOut and
-    AlertsDuplicate.
+    alert never builds them. ``count(metric, value)`` receives AlertsOut,
+    AlertsDuplicate, AlertsDeduplicated and DedupErrors. ``deadline()`` says how many
+    seconds this invocation may still spend waiting on another's claim (None: the lease).
     """
 
     def __init__(
@@ -208,6 +247,10 @@ class Publisher:
         count: Callable[[str, float], None] | None = None,
         logger: Any = None,
         clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+        deadline: Callable[[], float | None] = lambda: None,
+        dedup: Deduplicator | None = None,
+        fingerprint_fields: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         self._sns = sns
         self._ddb = dynamodb
@@ -218,24 +261,34 @@ class Publisher:
         self._count = count
         self._log = logger if logger is not None else log
         self._clock = clock
+        self._sleep = sleep
+        self._deadline = deadline
+        self.dedup = dedup
+        self.fingerprint_fields = dict(fingerprint_fields or {})
 
     def publish(self, alerts: Sequence[Alert | Mapping[str, Any] | AlertMessage]) -> PublishResult:
         """Publishes what was not published before; PublishError when some could not be
         (after trying all of them). InvalidAlert for an alert document without a rule or
         a priority: check node alerts with ``AlertMessage.of`` first."""
         messages: dict[str, AlertMessage] = {}
+        deduplicated = 0
         for a in alerts:
             m = AlertMessage.of(a)
-            messages.setdefault(m.uuid, m)  # the same alert twice in one call goes out once
+            for out in self._windowed(m):
+                messages.setdefault(out.uuid, out)  # the same alert twice goes out once
+            if m.uuid not in messages:
+                deduplicated += 1
+        if self._count is not None and deduplicated:
+            self._count("AlertsDeduplicated", deduplicated)
         if not messages:
-            return PublishResult()
+            return PublishResult(deduplicated=deduplicated)
         owner = uuidlib.uuid4().hex
         claimed: list[AlertMessage] = []
         failed: list[str] = []
         duplicates = 0
         reasons: list[str] = []
         for m in messages.values():
-            state = self._claim(m.uuid, owner)
+            state = self._claim_waiting(m.uuid, owner)
             if state == "claimed":
                 claimed.append(m)
             elif state == "duplicate":
@@ -253,7 +306,7 @@ class Publisher:
                 failed.append(m.uuid)
                 reasons.append(why)
             published += len(ok)
-        result = PublishResult(published, duplicates)
+        result = PublishResult(published, duplicates, deduplicated)
         if self._count is not None:
             self._count("AlertsOut", published)
             self._count("AlertsDuplicate", duplicates)
@@ -264,10 +317,49 @@ class Publisher:
             )
         return result
 
+    def _windowed(self, m: AlertMessage) -> list[AlertMessage]:
+        """What to publish for ``m``: itself if it opens its incident's window, nothing if
+        it is a copy, plus the summary of a window it found closed with copies."""
+        if self.dedup is None:
+            return [m]
+        # Delivery's models (pydantic) load with the first alert, not with every cold start.
+        from deliver.alert import parse_alert
+        from deliver.fingerprint import fingerprint
+
+        try:
+            alert = parse_alert(m.body)
+            decision = self.dedup.observe(alert, fingerprint(alert, self.fingerprint_fields))
+        except Exception as exc:
+            # Counting must never cost an alert: without the window, it goes out.
+            if self._count is not None:
+                self._count("DedupErrors", 1)
+            self._log.warning(f"alert {m.uuid}: deduplication failed, publishing it: {exc}")
+            return [m]
+        out = [AlertMessage.of(s.doc) for s in decision.summaries]
+        return [m, *out] if decision.deliver else out
+
     # --- DynamoDB claims ---
 
-    def _claim(self, ident: str, owner: str) -> str:
-        """'claimed', 'duplicate', or why the alert cannot be published now."""
+    def _claim_waiting(self, ident: str, owner: str) -> str:
+        """``_claim``, waiting out another invocation's live claim while time allows: it is
+        either marked published soon (a duplicate) or its owner died (taken over)."""
+        waited = 0.0
+        while True:
+            state, lease_until = self._claim(ident, owner)
+            if lease_until is None:
+                return state
+            left = self._deadline()
+            if left is None:  # no invocation deadline known: at most one lease
+                left = self.lease_seconds + 5.0 - waited
+            wait = min(2.0, max(0.05, lease_until - self._clock() + 0.05))
+            if left < wait:
+                return state
+            self._sleep(wait)
+            waited += wait
+
+    def _claim(self, ident: str, owner: str) -> tuple[str, float | None]:
+        """'claimed', 'duplicate', or why the alert cannot be published now; and, for a
+        live claim of another invocation, when its lease runs out."""
         now = self._clock()
         try:
             self._ddb().put_item(
@@ -294,17 +386,24 @@ class Publisher:
                 },
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
-            return "claimed"
+            return "claimed", None
         except Exception as exc:
             if _error_code(exc) != "ConditionalCheckFailedException":
-                return f"dedup table: {exc}"
+                return f"dedup table: {exc}", None
             old = getattr(exc, "response", {}).get("Item") or self._get(ident)
         status = (old or {}).get("status", {}).get("S")
         if status == PUBLISHED:
-            return "duplicate"
+            return "duplicate", None
         if status is None:
-            return "dedup table: claim refused but no item found"
-        return f"alert {ident} is being published by another invocation (lease not expired)"
+            return "dedup table: claim refused but no item found", None
+        try:
+            lease_until = float((old or {})["lease_until"]["N"])
+        except (KeyError, TypeError, ValueError):
+            lease_until = now + self.lease_seconds
+        return (
+            f"alert {ident} is being published by another invocation (lease not expired)",
+            lease_until,
+        )
 
     def _get(self, ident: str) -> dict[str, Any] | None:
         try:
@@ -350,7 +449,12 @@ class Publisher:
         self, chunk: list[AlertMessage]
     ) -> tuple[list[AlertMessage], list[tuple[AlertMessage, str]]]:
         entries = [
-            {"Id": f"a{i}", "Message": m.body, "MessageAttributes": m.attributes}
+            {
+                "Id": f"a{i}",
+                "Message": m.body,
+                "MessageAttributes": m.attributes,
+                **({"Subject": m.subject} if m.subject else {}),
+            }
             for i, m in enumerate(chunk)
         ]
         try:

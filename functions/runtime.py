@@ -33,6 +33,8 @@ from typing import Any, TypeVar
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
+from deliver.dedup import Deduplicator
+from functions.dedup_table import DynamoWindowStore
 from functions.publish import AlertMessage, InvalidAlert, Publisher, PublishError, PublishResult
 from functions.quarantine import Quarantine, QuarantineError
 from functions.rulecache import RuleCache
@@ -103,6 +105,15 @@ class Runtime:
             count=self.count,
             logger=logger,
         )
+        # Windows of repeated incidents (deliver.dedup) in the same table as the claims.
+        self.dedup = (
+            Deduplicator(
+                DynamoWindowStore(self.clients.factory("dynamodb"), settings.dedup_table),
+                settings.dedup_window_seconds,
+            )
+            if settings.dedup_window_seconds > 0
+            else None
+        )
         self.publisher = Publisher(
             self.clients.factory("sns"),
             self.clients.factory("dynamodb"),
@@ -111,6 +122,9 @@ class Runtime:
             ttl_seconds=settings.dedup_ttl_seconds,
             count=self.count,
             logger=logger,
+            deadline=time_left,
+            dedup=self.dedup,
+            fingerprint_fields=settings.fingerprint_fields,
         )
         self.quarantine = Quarantine(
             self.clients.factory("sqs"), settings.quarantine_queue_url, count=self.count
@@ -146,6 +160,15 @@ class Runtime:
 
 
 _runtime: Runtime | None = None
+# When the running invocation must be done (time.monotonic()), from its Lambda context.
+_deadline: float | None = None
+# Time kept back for what follows a publish: marking claims, the metrics flush.
+_DEADLINE_MARGIN_S = 5.0
+
+
+def time_left() -> float | None:
+    """Seconds the running invocation may still spend waiting; None outside Lambda."""
+    return None if _deadline is None else _deadline - time.monotonic()
 # The sources of the detectors imported in this process (one in a Lambda): the engine
 # compiles only their rules, which shortens every cold start.
 _served: set[str] = set()
@@ -179,6 +202,13 @@ def detector_handler(source: str) -> Callable[[F], F]:
     def decorate(fn: F) -> F:
         @functools.wraps(fn)
         def handler(event: Any, context: Any) -> Any:
+            global _deadline
+            remaining = getattr(context, "get_remaining_time_in_millis", None)
+            _deadline = (
+                time.monotonic() + remaining() / 1000 - _DEADLINE_MARGIN_S
+                if callable(remaining)
+                else None
+            )
             metrics.add_dimension("source", source)
             logger.append_keys(source=source)
             try:

@@ -40,6 +40,8 @@ class Settings:
     rules_refresh_seconds: float = 60
     min_priority: Priority = Priority.DEBUG
     dedup_ttl_seconds: int = 86400
+    dedup_window_seconds: float = 300
+    fingerprint_fields: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def rules_s3_location(self) -> tuple[str, str] | None:
@@ -78,6 +80,8 @@ class Settings:
         read("rules_refresh_seconds", "LANNER_RULES_REFRESH_SECONDS", _seconds(0), False)
         read("min_priority", "LANNER_MIN_PRIORITY", _priority, False)
         read("dedup_ttl_seconds", "LANNER_DEDUP_TTL_SECONDS", _positive_int, False)
+        read("dedup_window_seconds", "LANNER_DEDUP_WINDOW_SECONDS", _seconds(0), False)
+        read("fingerprint_fields", "LANNER_FINGERPRINT_FIELDS", _fingerprint_fields, False)
         if problems:
             raise SettingsError("bad detector environment: " + "; ".join(problems))
         return cls(**values)
@@ -117,3 +121,12 @@ def _priority(value: str) -> Priority:
         return Priority.parse(value)
     except (KeyError, ValueError):
         raise ValueError(f"not a priority (emergency ... debug): {value!r}") from None
+
+
+def _fingerprint_fields(value: str) -> dict[str, tuple[str, ...]]:
+    from deliver.fingerprint import FingerprintConfigError, load_overrides
+
+    try:
+        return load_overrides(value)
+    except FingerprintConfigError as exc:
+        raise ValueError(str(exc).split(": ", 1)[-1]) from None

@@ -170,17 +170,9 @@ def create_resources(endpoint_url: str) -> Resources:
     sns = boto3.client("sns")
     topic_arn = sns.create_topic(Name=TOPIC)["TopicArn"]
     sns.subscribe(TopicArn=topic_arn, Protocol="http", Endpoint=endpoint_url)
-    dynamodb = boto3.client("dynamodb")
-    dynamodb.create_table(
-        TableName=DEDUP_TABLE,
-        AttributeDefinitions=[{"AttributeName": "uuid", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "uuid", "KeyType": "HASH"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    dynamodb.update_time_to_live(
-        TableName=DEDUP_TABLE,
-        TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires"},
-    )
+    from functions.dedup_table import create_dedup_table
+
+    create_dedup_table(boto3.client("dynamodb"), DEDUP_TABLE)
     queue_url = boto3.client("sqs").create_queue(QueueName=QUARANTINE)["QueueUrl"]
     boto3.client("s3").create_bucket(Bucket=BUCKET)
     logs = boto3.client("logs")

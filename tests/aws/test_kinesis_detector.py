@@ -84,6 +84,7 @@ def test_batches_in_alerts_out(stack: Stack, capsys: pytest.CaptureFixture[str])
         "source": "syscall",
         "hostname": "node-7.prod.example.net",
         "tags": json.dumps(shell["alert"]["tags"]),
+        "kind": "alert",
     }
     assert "k8s_ns" not in shell["attributes"]  # a host process: no namespace
 

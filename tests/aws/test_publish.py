@@ -118,7 +118,12 @@ def test_alert_goes_out_in_falcos_schema_with_routing_attributes(stack: Stack) -
         "hostname": "lanner-eks-audit",
         "tags": '["T1552", "k8s"]',
         "k8s_ns": "payments",
+        "kind": "alert",
     }
+    # What an SNS email subscription shows as the subject.
+    assert got["subject"] == (
+        "[Warning] K8s Secret Read By Unexpected Identity - namespace payments"
+    )
     assert got["types"]["priority"] == "Number"
     assert got["types"]["tags"] == "String.Array"
     assert counts == {"AlertsOut": 1, "AlertsDuplicate": 0}

@@ -20,6 +20,7 @@ from typing import Any
 import boto3
 import pytest
 
+from functions.dedup_table import create_dedup_table
 from functions.runtime import (
     SettingsError,
     detector_handler,
@@ -78,7 +79,14 @@ class Stack:
         for env in _drain(self.alerts_url):
             attrs = {k: v["Value"] for k, v in env.get("MessageAttributes", {}).items()}
             types = {k: v["Type"] for k, v in env.get("MessageAttributes", {}).items()}
-            out.append({"alert": json.loads(env["Message"]), "attributes": attrs, "types": types})
+            out.append(
+                {
+                    "alert": json.loads(env["Message"]),
+                    "attributes": attrs,
+                    "types": types,
+                    "subject": env.get("Subject"),
+                }
+            )
         return out
 
     def quarantined(self) -> list[dict[str, Any]]:
@@ -91,15 +99,7 @@ def make_stack(monkeypatch: pytest.MonkeyPatch, **env: str) -> Stack:
     sns, sqs, ddb = boto3.client("sns"), boto3.client("sqs"), boto3.client("dynamodb")
     topic = sns.create_topic(Name="lanner-alerts")["TopicArn"]
     table = "lanner-dedup"
-    ddb.create_table(
-        TableName=table,
-        KeySchema=[{"AttributeName": "uuid", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "uuid", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    ddb.update_time_to_live(
-        TableName=table, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires"}
-    )
+    create_dedup_table(ddb, table)
     quarantine = sqs.create_queue(QueueName="lanner-quarantine")["QueueUrl"]
     inbox = sqs.create_queue(QueueName="alert-subscriber")["QueueUrl"]
     inbox_arn = sqs.get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])
