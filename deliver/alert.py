@@ -153,7 +153,7 @@ def parse_alert(data: bytes | str | Mapping[str, Any]) -> DeliveryAlert:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "alert"
-        raise AlertError(f"{where}: {first['msg']}") from None
+        raise AlertError(f"{where}: {first['msg'].removeprefix('Value error, ')}") from None
     ident = model.uuid or alert_uuid(doc)
     doc["uuid"] = ident
     doc["priority"] = str(model.priority)

@@ -130,12 +130,6 @@ def mrkdwn_escape(text: str) -> str:
     return "".join(_escape_char(ch, MRKDWN) for ch in str(text))
 
 
-def plain_clean(text: str) -> str:
-    """``text`` safe in a ``plain_text`` object: invisible characters as ``\\uXXXX``,
-    newlines as ``↵``, ``<>`` as ``‹›``."""
-    return "".join(_escape_char(ch, PLAIN) for ch in str(text))
-
-
 def units(text: str) -> int:
     """Length as Slack may count it: UTF-16 code units (an emoji counts two)."""
     return len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF)
@@ -426,7 +420,6 @@ __all__ = [
     "fit",
     "message",
     "mrkdwn_escape",
-    "plain_clean",
     "render_blocks",
     "units",
 ]

@@ -47,21 +47,58 @@ CONTRACT_ENV = {
     "LANNER_RULES_REFRESH_SECONDS",
     "LANNER_MIN_PRIORITY",
     "LANNER_DEDUP_TTL_SECONDS",
+    "LANNER_DEDUP_WINDOW_SECONDS",
+    "LANNER_FINGERPRINT_FIELDS",
+    "LANNER_DESTINATION",
+    "LANNER_DEAD_LETTER_QUEUE_URL",
+    "LANNER_DESTINATION_SECRET",
+    "LANNER_OCSF_BUCKET",
+    "LANNER_OCSF_PREFIX",
+    "LANNER_INTAKE_TOKEN_SECRET",
     "POWERTOOLS_SERVICE_NAME",
     "POWERTOOLS_METRICS_NAMESPACE",
 }
 REQUIRED_ENV = {"LANNER_ALERT_TOPIC_ARN", "LANNER_DEDUP_TABLE", "LANNER_QUARANTINE_QUEUE_URL"}
-HANDLERS = {
+DETECTORS = {
     "KinesisDetector": "functions.kinesis_detector.handler",
     "CloudTrailDetector": "functions.cloudtrail_detector.handler",
     "EksAuditDetector": "functions.eks_audit_detector.handler",
+}
+# Alert delivery: function -> (LANNER_DESTINATION, the condition that creates it, its secret
+# parameter or None, its minimum-priority parameter, the prefix of its list filters or None).
+DESTINATIONS = {
+    "SlackDelivery": ("slack", "HasSlack", "SlackSecretArn", "SlackMinPriority", "Slack"),
+    "WebhookDelivery": ("webhook", "HasWebhook", "WebhookSecretArn", "WebhookMinPriority", "Webhook"),
+    "PagerDutyDelivery": (
+        "pagerduty",
+        "HasPagerDuty",
+        "PagerDutySecretArn",
+        "PagerDutyMinPriority",
+        "PagerDuty",
+    ),
+    "SecurityHubDelivery": ("securityhub", "HasSecurityHub", None, "SecurityHubMinPriority", None),
+    "OcsfDelivery": ("ocsf", "HasOcsf", None, "OcsfMinPriority", None),
+}
+HANDLERS = {
+    **DETECTORS,
+    **dict.fromkeys(DESTINATIONS, "functions.deliver_handler.handler"),
+    "AlertSummarizer": "functions.summarize_handler.handler",
+    "FalcoIntake": "functions.intake_handler.handler",
+}
+# The filter policy's list parameters (<Dest><suffix>) and the message attribute each matches.
+LIST_FILTERS = {
+    "Rules": "rule",
+    "Sources": "source",
+    "Tags": "tags",
+    "Namespaces": "k8s_ns",
+    "Accounts": "account",
 }
 # cfn-lint warnings accepted, by rule id, with the reason. None today.
 ACCEPTED_WARNINGS: dict[str, str] = {}
 LINT_REGIONS = ["us-east-1", "eu-west-1", "ap-southeast-2"]
 
 # Parameters for "the user already has everything": an existing stream (with a CMK), trail
-# bucket (SSE-KMS), EKS cluster, webhook, alarm topic and rules bucket.
+# bucket (SSE-KMS), EKS cluster, alarm topic and rules bucket.
 EXISTING = {
     "ExistingStreamArn": "arn:aws:kinesis:eu-west-1:123456789012:stream/events",
     "ExistingStreamKmsKeyArn": "arn:aws:kms:eu-west-1:123456789012:key/0a1b2c3d-0000-4000-8000-000000000001",
@@ -69,10 +106,26 @@ EXISTING = {
     "CloudTrailKmsKeyArn": "arn:aws:kms:eu-west-1:123456789012:key/0a1b2c3d-0000-4000-8000-000000000002",
     "CloudTrailEventBridge": "false",
     "EksClusterName": "prod",
-    "AlertWebhookUrl": "https://hooks.example.com/lanner",
     "AlarmTopicArn": "arn:aws:sns:eu-west-1:123456789012:ops",
     "RulesBucketName": "my-lanner-rules",
 }
+
+
+def _secret(name: str) -> str:
+    return f"arn:aws:secretsmanager:eu-west-1:123456789012:secret:lanner/{name}-AbC123"
+
+
+# Parameters that switch on each alert destination, the e-mail subscription, the Falco intake.
+ENABLE = {
+    "SlackDelivery": {"SlackSecretArn": _secret("slack")},
+    "WebhookDelivery": {"WebhookSecretArn": _secret("webhook")},
+    "PagerDutyDelivery": {"PagerDutySecretArn": _secret("pagerduty")},
+    "SecurityHubDelivery": {"SecurityHubMinPriority": "error"},
+    "OcsfDelivery": {"OcsfBucketName": "org-security-lake"},
+    "AlertEmailSubscription": {"AlertEmail": "secops@example.com"},
+    "FalcoIntake": {"IntakeTokenSecretArn": _secret("falco-token")},
+}
+EVERY_DELIVERY = {k: v for params in ENABLE.values() for k, v in params.items()}
 
 
 def _load(path: Path) -> dict[str, Any]:
@@ -157,7 +210,7 @@ def test_irsa_template_lints_clean(tmp_path: Path) -> None:
 def test_each_function_runs_its_contract_handler(cfn: dict[str, Any]) -> None:
     functions = _resources(cfn, "AWS::Lambda::Function")
     assert {k: f["Properties"]["Handler"] for k, f in functions.items()} == HANDLERS
-    for handler in HANDLERS.values():
+    for handler in sorted(set(HANDLERS.values())):
         module_name, _, attr = handler.rpartition(".")
         assert (ROOT / Path(*module_name.split("."))).with_suffix(".py").is_file(), handler
         module = importlib.import_module(module_name)
@@ -169,6 +222,38 @@ def test_functions_get_only_contract_environment_variables(cfn: dict[str, Any]) 
         env = set(fn["Properties"]["Environment"]["Variables"])
         assert env <= CONTRACT_ENV, f"{name}: not in the contract: {sorted(env - CONTRACT_ENV)}"
         assert env >= REQUIRED_ENV, f"{name}: missing {sorted(REQUIRED_ENV - env)}"
+        variables = fn["Properties"]["Environment"]["Variables"]
+        assert variables["LANNER_DEDUP_WINDOW_SECONDS"] == {"Ref": "DedupWindowSeconds"}, name
+        assert variables["LANNER_FINGERPRINT_FIELDS"] == {"Ref": "FingerprintFields"}, name
+
+
+def test_each_delivery_function_gets_its_destination_and_nothing_else(cfn: dict[str, Any]) -> None:
+    functions = _resources(cfn, "AWS::Lambda::Function")
+    common = {
+        "LANNER_DESTINATION",
+        "LANNER_DEAD_LETTER_QUEUE_URL",
+        "LANNER_DESTINATION_SECRET",
+        "LANNER_OCSF_BUCKET",
+        "LANNER_OCSF_PREFIX",
+    }
+    for name, (destination, _, secret, _, _) in DESTINATIONS.items():
+        env = functions[name]["Properties"]["Environment"]["Variables"]
+        expected = {
+            "LANNER_DESTINATION": destination,
+            "LANNER_DEAD_LETTER_QUEUE_URL": {"Ref": f"{name}DeadLetterQueue"},
+        }
+        if secret:
+            expected["LANNER_DESTINATION_SECRET"] = {"Ref": secret}
+        if destination == "ocsf":
+            expected["LANNER_OCSF_BUCKET"] = {"Ref": "OcsfBucketName"}
+            expected["LANNER_OCSF_PREFIX"] = {"Ref": "OcsfPrefix"}
+        assert {k: v for k, v in env.items() if k in common} == expected, name
+        assert "LANNER_INTAKE_TOKEN_SECRET" not in env, name
+    intake = functions["FalcoIntake"]["Properties"]["Environment"]["Variables"]
+    assert intake["LANNER_INTAKE_TOKEN_SECRET"] == {"Ref": "IntakeTokenSecretArn"}
+    for name in [*DETECTORS, "AlertSummarizer", "FalcoIntake"]:
+        env = functions[name]["Properties"]["Environment"]["Variables"]
+        assert not common & set(env), name
 
 
 def _make_variable(name: str) -> str:
@@ -192,7 +277,9 @@ def test_functions_run_the_platform_the_makefile_builds_for(
         assert sam["Resources"][name]["Metadata"] == {"BuildMethod": "makefile"}, name
         assert sam["Resources"][name]["Properties"]["CodeUri"] == ".", name
         assert name in targets, f"the Makefile has no build-{name}"
-        assert "ReservedConcurrentExecutions" not in fn["Properties"], name
+        # Only the summarizer runs one at a time (two would close the same windows).
+        reserved = fn["Properties"].get("ReservedConcurrentExecutions")
+        assert reserved == (1 if name == "AlertSummarizer" else None), name
 
 
 def _runtime_provided_paths() -> list[str]:
@@ -233,10 +320,14 @@ def test_build_target_makes_a_self_contained_artifact(tmp_path: Path) -> None:
         "lanner",
         "functions",
         "rules",
+        "deliver",
         "re2",
         "yaml",
         "pydantic",
         "aws_lambda_powertools",
+        "slack_sdk",
+        "standardwebhooks",
+        "py_ocsf_models",
     } <= top
     assert not {"boto3", "botocore", "click", "tests", "sensor", "bpf", "bin"} & top, top
     assert not list(art.rglob("__pycache__"))
@@ -249,9 +340,10 @@ def test_build_target_makes_a_self_contained_artifact(tmp_path: Path) -> None:
     boto.mkdir()
     for path in _runtime_provided_paths():
         (boto / Path(path).name).symlink_to(path)
+    modules = ", ".join(sorted({h.rpartition(".")[0] for h in HANDLERS.values()}))
     script = (
         "import sys; sys.path[:0] = [sys.argv[1], sys.argv[2]]\n"
-        "import functions.kinesis_detector, functions.cloudtrail_detector, functions.eks_audit_detector\n"
+        f"import {modules}\n"
         "from functions.settings import Settings\n"
         "from lanner import load_rules\n"
         "s = Settings.from_env()\n"
@@ -321,6 +413,36 @@ def test_cloudtrail_queue_reports_item_failures_and_redrives(cfn: dict[str, Any]
     }
 
 
+def test_delivery_queues_report_item_failures_redrive_after_ten_receives_and_are_alarmed(
+    cfn: dict[str, Any],
+) -> None:
+    res = cfn["Resources"]
+    outputs = cfn["Outputs"]
+    for name, (_, condition, _, _, _) in DESTINATIONS.items():
+        queue, dlq = f"{name}Queue", f"{name}DeadLetterQueue"
+        esm = _event_source(cfn, name)
+        assert esm["EventSourceArn"] == _getatt(queue), name
+        assert esm["FunctionResponseTypes"] == ["ReportBatchItemFailures"], name
+        assert esm["BatchSize"] == 10, name
+        timeout = res[name]["Properties"]["Timeout"]
+        assert timeout == 60, name
+        props = res[queue]["Properties"]
+        assert props["VisibilityTimeout"] == 6 * timeout, name
+        assert props["RedrivePolicy"] == {"deadLetterTargetArn": _getatt(dlq), "maxReceiveCount": 10}
+        assert res[dlq]["Properties"]["MessageRetentionPeriod"] == 1209600, name
+        # Raw alert JSON from the topic, through a filter policy.
+        sub = res[f"{name}Subscription"]["Properties"]
+        assert sub["TopicArn"] == {"Ref": "AlertTopic"} and sub["Protocol"] == "sqs", name
+        assert sub["Endpoint"] == _getatt(queue) and sub["RawMessageDelivery"] is True, name
+        assert "FilterPolicy" in sub, name
+        # `lanner alerts redrive --queue URL` takes the dead-letter queue's URL from the outputs.
+        prefix = name.removesuffix("Delivery")
+        output = outputs[f"{prefix}DeadLetterQueueUrl"]
+        assert output["Value"] == {"Ref": dlq} and output["Condition"] == condition, name
+        for resource in (queue, dlq, f"{name}Subscription", f"{name}QueuePolicy", name):
+            assert res[resource]["Condition"] == condition, resource
+
+
 def test_eks_subscription_reads_the_clusters_log_group_and_passes_only_audit_events(
     cfn: dict[str, Any],
 ) -> None:
@@ -363,26 +485,44 @@ def test_every_failure_path_ends_in_an_alarmed_queue(cfn: dict[str, Any]) -> Non
         _queue_of(
             _event_source(cfn, "KinesisDetector")["DestinationConfig"]["OnFailure"]["Destination"]
         ),
-        _queue_of(res["CloudTrailQueue"]["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]),
         _queue_of(
             res["CloudTrailEventsRule"]["Properties"]["Targets"][0]["DeadLetterConfig"]["Arn"]
         ),
         "QuarantineQueue",
     }
-    for cfg in _resources(cfn, "AWS::Lambda::EventInvokeConfig").values():
-        destinations.add(
-            _queue_of(cfg["Properties"]["DestinationConfig"]["OnFailure"]["Destination"])
-        )
-    # Every async-invoked function (EventBridge, CloudWatch Logs) has an on-failure destination.
+    # Every queue with a redrive policy: CloudTrail's and each alert destination's.
+    redriven = {
+        name: _queue_of(q["Properties"]["RedrivePolicy"]["deadLetterTargetArn"])
+        for name, q in _resources(cfn, "AWS::SQS::Queue").items()
+        if "RedrivePolicy" in q["Properties"]
+    }
+    assert set(redriven) == {"CloudTrailQueue", *(f"{d}Queue" for d in DESTINATIONS)}
+    destinations |= set(redriven.values())
+    configs = {
+        c["Properties"]["FunctionName"]["Ref"]: c["Properties"]
+        for c in _resources(cfn, "AWS::Lambda::EventInvokeConfig").values()
+    }
+    for function, cfg in configs.items():
+        if function == "AlertSummarizer":
+            # Its input is the clock: a failed run is not retried, the next minute's run takes
+            # the same windows (they stay pending in the table), and nothing is dead-lettered.
+            assert cfg["MaximumRetryAttempts"] == 0 and "DestinationConfig" not in cfg
+            assert cfg["MaximumEventAgeInSeconds"] == 60
+            continue
+        destinations.add(_queue_of(cfg["DestinationConfig"]["OnFailure"]["Destination"]))
+    # Every async-invoked function (EventBridge, CloudWatch Logs) has an invoke config, and all
+    # but the summarizer an on-failure destination. (The Falco intake's function URL is
+    # invoked synchronously: Falco gets the error.)
     async_functions = {
         p["Properties"]["FunctionName"]["Ref"]
         for p in _resources(cfn, "AWS::Lambda::Permission").values()
+        if p["Properties"]["Principal"] != "*"
     }
-    configured = {
-        c["Properties"]["FunctionName"]["Ref"]
-        for c in _resources(cfn, "AWS::Lambda::EventInvokeConfig").values()
+    assert async_functions == set(configs) == {
+        "CloudTrailDetector",
+        "EksAuditDetector",
+        "AlertSummarizer",
     }
-    assert async_functions == configured == {"CloudTrailDetector", "EksAuditDetector"}
 
     alarmed = {}
     for name, alarm in _resources(cfn, "AWS::CloudWatch::Alarm").items():
@@ -495,8 +635,9 @@ def test_sam_generated_no_role_and_attached_no_aws_managed_policy(cfn: dict[str,
     roles = _resources(cfn, "AWS::IAM::Role")
     assert set(roles) == {f"{n}Role" for n in HANDLERS}
     for name, role in roles.items():
-        for arn in role["Properties"].get("ManagedPolicyArns", []):
-            assert arn == {"Ref": "DetectorPolicy"}, (name, arn)
+        # The detectors share DetectorPolicy; the other functions get only their own statements.
+        expected = [{"Ref": "DetectorPolicy"}] if name.removesuffix("Role") in DETECTORS else []
+        assert role["Properties"].get("ManagedPolicyArns", []) == expected, name
         (st,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
         assert st["Principal"] == {"Service": "lambda.amazonaws.com"}
     for name, fn in _resources(cfn, "AWS::Lambda::Function").items():
@@ -509,7 +650,7 @@ def _allowed(cfn: dict[str, Any], role: str) -> list[tuple[str, Any]]:
     docs = [p["PolicyDocument"] for p in props["Policies"]]
     docs += [
         cfn["Resources"][a["Ref"]]["Properties"]["PolicyDocument"]
-        for a in props["ManagedPolicyArns"]
+        for a in props.get("ManagedPolicyArns", [])
     ]
     pairs = []
     for doc in docs:
@@ -521,6 +662,11 @@ def _allowed(cfn: dict[str, Any], role: str) -> list[tuple[str, Any]]:
 
 def _getatt(name: str) -> dict[str, Any]:
     return {"Fn::GetAtt": [name, "Arn"]}
+
+
+def common_table_actions() -> list[str]:
+    """What claiming an alert's uuid (and a window) does to the dedup table."""
+    return [f"dynamodb:{a}" for a in ("GetItem", "PutItem", "UpdateItem", "DeleteItem")]
 
 
 def test_each_role_allows_what_its_function_and_event_sources_use(cfn: dict[str, Any]) -> None:
@@ -565,6 +711,55 @@ def test_each_role_allows_what_its_function_and_event_sources_use(cfn: dict[str,
             assert need in allowed, (function, need)
         log_group = cfn["Resources"][function]["Properties"]["LoggingConfig"]["LogGroup"]
         assert log_group == {"Ref": f"{function}LogGroup"}
+
+    # The other functions: exactly what they use, nothing of DetectorPolicy they do not need.
+    exact = {
+        "AlertSummarizer": [
+            ("dynamodb:Query", {"Fn::Sub": "${DedupTable.Arn}/index/pending-due"}),
+            *[(a, _getatt("DedupTable")) for a in common_table_actions()],
+            ("sns:Publish", {"Ref": "AlertTopic"}),
+        ],
+        "FalcoIntake": [
+            ("secretsmanager:GetSecretValue", {"Ref": "IntakeTokenSecretArn"}),
+            *common,
+        ],
+    }
+    for function, (_, _, secret, _, _) in DESTINATIONS.items():
+        queue, dlq = _getatt(f"{function}Queue"), _getatt(f"{function}DeadLetterQueue")
+        exact[function] = [
+            *[
+                (f"sqs:{a}", queue)
+                for a in (
+                    "ReceiveMessage",
+                    "DeleteMessage",
+                    "ChangeMessageVisibility",
+                    "GetQueueAttributes",
+                )
+            ],
+            ("sqs:SendMessage", dlq),
+        ]
+        if secret:
+            exact[function].append(("secretsmanager:GetSecretValue", {"Ref": secret}))
+    exact["SecurityHubDelivery"].append(
+        (
+            "securityhub:BatchImportFindings",
+            {
+                "Fn::Sub": "arn:${AWS::Partition}:securityhub:${AWS::Region}:${AWS::AccountId}"
+                ":product/${AWS::AccountId}/default"
+            },
+        )
+    )
+    exact["OcsfDelivery"].append(
+        ("s3:PutObject", {"Fn::Sub": "arn:${AWS::Partition}:s3:::${OcsfBucketName}/${OcsfPrefix}*"})
+    )
+    for function, pairs in exact.items():
+        log_group = _getatt(f"{function}LogGroup")
+        logs = [("logs:CreateLogStream", log_group), ("logs:PutLogEvents", log_group)]
+        allowed = _allowed(cfn, f"{function}Role")
+        assert sorted(map(repr, allowed)) == sorted(map(repr, [*logs, *pairs])), function
+        assert cfn["Resources"][function]["Properties"]["LoggingConfig"]["LogGroup"] == {
+            "Ref": f"{function}LogGroup"
+        }
     # CloudTrail log files: GetObject under AWSLogs/ of the one bucket, created or given
     # (besides the rule overrides every detector reads).
     reads = [r for a, r in _allowed(cfn, "CloudTrailDetectorRole") if a == "s3:GetObject"]
@@ -603,13 +798,42 @@ def test_only_the_intended_senders_reach_the_queues_and_functions(cfn: dict[str,
         "Statement"
     ]
     assert events["Condition"] == {"ArnEquals": {"aws:SourceArn": _getatt("CloudTrailEventsRule")}}
+    public = {}
     for name, perm in _resources(cfn, "AWS::Lambda::Permission").items():
+        if perm["Properties"]["Principal"] == "*":
+            public[name] = perm
+            continue
         assert perm["Properties"]["Principal"] in {"events.amazonaws.com", "logs.amazonaws.com"}, (
             name
         )
         assert perm["Properties"].get("SourceArn"), (
             f"{name} lets any {perm['Properties']['Principal']} source invoke"
         )
+    # Anyone may call the Falco intake, through its function URL only: the function checks
+    # the bearer token itself (AuthType NONE).
+    assert {n: p["Properties"] for n, p in public.items()} == {
+        "FalcoIntakeUrlPublicPermissions": {
+            "Action": "lambda:InvokeFunctionUrl",
+            "FunctionName": {"Ref": "FalcoIntake"},
+            "Principal": "*",
+            "FunctionUrlAuthType": "NONE",
+        },
+        "FalcoIntakeURLInvokeAllowPublicAccess": {
+            "Action": "lambda:InvokeFunction",
+            "FunctionName": {"Ref": "FalcoIntake"},
+            "Principal": "*",
+            "InvokedViaFunctionUrl": True,
+        },
+    }
+    assert all(p["Condition"] == "HasFalcoIntake" for p in public.values())
+    # Each destination's queue takes messages from the alert topic only.
+    for function in DESTINATIONS:
+        policy = res[f"{function}QueuePolicy"]["Properties"]
+        assert policy["Queues"] == [{"Ref": f"{function}Queue"}]
+        (sns,) = policy["PolicyDocument"]["Statement"]
+        assert sns["Principal"] == {"Service": "sns.amazonaws.com"}, function
+        assert sns["Action"] == "sqs:SendMessage" and sns["Resource"] == _getatt(f"{function}Queue")
+        assert sns["Condition"] == {"ArnEquals": {"aws:SourceArn": {"Ref": "AlertTopic"}}}
 
 
 def test_data_at_rest_is_encrypted(cfn: dict[str, Any]) -> None:
@@ -631,7 +855,22 @@ def test_data_at_rest_is_encrypted(cfn: dict[str, Any]) -> None:
 def test_dedup_table_matches_what_the_publisher_writes(cfn: dict[str, Any]) -> None:
     table = cfn["Resources"]["DedupTable"]["Properties"]
     assert table["KeySchema"] == [{"AttributeName": "uuid", "KeyType": "HASH"}]
-    assert table["AttributeDefinitions"] == [{"AttributeName": "uuid", "AttributeType": "S"}]
+    assert table["AttributeDefinitions"] == [
+        {"AttributeName": "uuid", "AttributeType": "S"},
+        {"AttributeName": "pending", "AttributeType": "S"},
+        {"AttributeName": "due", "AttributeType": "N"},
+    ]
+    # Sparse: only windows with copies not yet summarized have "pending" and "due".
+    assert table["GlobalSecondaryIndexes"] == [
+        {
+            "IndexName": "pending-due",
+            "KeySchema": [
+                {"AttributeName": "pending", "KeyType": "HASH"},
+                {"AttributeName": "due", "KeyType": "RANGE"},
+            ],
+            "Projection": {"ProjectionType": "ALL"},
+        }
+    ]
     assert table["TimeToLiveSpecification"] == {"AttributeName": "expires", "Enabled": True}
     assert table["BillingMode"] == "PAY_PER_REQUEST"
 
@@ -639,21 +878,38 @@ def test_dedup_table_matches_what_the_publisher_writes(cfn: dict[str, Any]) -> N
 # --- parameters for the parts a user already has ------------------------------------------
 
 
-def _conditions(cfn: dict[str, Any], params: dict[str, str]) -> dict[str, bool]:
-    values = {n: str(p.get("Default", "")) for n, p in cfn["Parameters"].items()} | params
-    for name, value in values.items():
-        spec = cfn["Parameters"][name]
-        assert re.fullmatch(spec.get("AllowedPattern", ".*"), value), (name, value)
+def _parameter_values(cfn: dict[str, Any], params: dict[str, str]) -> dict[str, str | list[str]]:
+    """Parameter values as CloudFormation checks and resolves them (a CommaDelimitedList is a
+    list, its AllowedPattern applies to each item)."""
+    assert set(params) <= set(cfn["Parameters"]), sorted(set(params) - set(cfn["Parameters"]))
+    values: dict[str, str | list[str]] = {}
+    for name, spec in cfn["Parameters"].items():
+        value = params.get(name, str(spec.get("Default", "")))
+        items = value.split(",") if spec["Type"] == "CommaDelimitedList" else [value]
+        for item in items:
+            assert re.fullmatch(spec.get("AllowedPattern", ".*"), item), (name, item)
         assert value in map(str, spec.get("AllowedValues", [value])), (name, value)
+        if "MaxLength" in spec:
+            assert len(value) <= spec["MaxLength"], name
+        values[name] = items if spec["Type"] == "CommaDelimitedList" else value
+    return values
+
+
+def _evaluate(
+    cfn: dict[str, Any], values: dict[str, Any], conds: dict[str, bool] | None, node: Any
+) -> Any:
+    """The value of a node made of parameters, mappings and conditions (no resource refs)."""
 
     def ev(node: Any) -> Any:
+        if isinstance(node, list):
+            return [ev(n) for n in node]
         if not isinstance(node, dict):
             return str(node)
         ((fn, arg),) = node.items()
         if fn == "Ref":
             return values[arg]
         if fn == "Condition":
-            return ev(cfn["Conditions"][arg])
+            return conds[arg] if conds is not None else ev(cfn["Conditions"][arg])
         if fn == "Fn::Equals":
             return ev(arg[0]) == ev(arg[1])
         if fn == "Fn::Not":
@@ -662,9 +918,38 @@ def _conditions(cfn: dict[str, Any], params: dict[str, str]) -> dict[str, bool]:
             return all(ev(a) for a in arg)
         if fn == "Fn::Or":
             return any(ev(a) for a in arg)
-        raise AssertionError(f"condition function {fn} not handled here")
+        if fn == "Fn::Join":
+            items = ev(arg[1])
+            assert all(isinstance(i, str) for i in items), items
+            return str(arg[0]).join(items)
+        if fn == "Fn::If":
+            assert conds is not None
+            return ev(arg[1] if conds[arg[0]] else arg[2])
+        if fn == "Fn::FindInMap":
+            mapping, first, second = (ev(a) for a in arg)
+            return cfn["Mappings"][mapping][first][second]
+        raise AssertionError(f"function {fn} not handled here")
 
-    return {name: bool(ev(node)) for name, node in cfn["Conditions"].items()}
+    return ev(node)
+
+
+def _conditions(cfn: dict[str, Any], params: dict[str, str]) -> dict[str, bool]:
+    values = _parameter_values(cfn, params)
+    return {
+        name: bool(_evaluate(cfn, values, None, node)) for name, node in cfn["Conditions"].items()
+    }
+
+
+def _present(cfn: dict[str, Any], params: dict[str, str]) -> set[str]:
+    conds = _conditions(cfn, params)
+    return {n for n, r in cfn["Resources"].items() if conds.get(r.get("Condition", ""), True)}
+
+
+def _filter_policy(cfn: dict[str, Any], resource: str, params: dict[str, str]) -> Any:
+    """The filter policy SNS gets, with these parameters: the JSON text, parsed."""
+    policy = cfn["Resources"][resource]["Properties"]["FilterPolicy"]
+    text = _evaluate(cfn, _parameter_values(cfn, params), _conditions(cfn, params), policy)
+    return json.loads(text)
 
 
 def _refs(node: Any, conds: dict[str, bool]) -> Iterator[str]:
@@ -702,6 +987,9 @@ SCENARIOS = {
         "EksClusterName": "dev",
         "CloudTrailEventBridge": "false",
     },
+    "every destination, e-mail and Falco intake": EVERY_DELIVERY,
+    "everything existing, every destination": EXISTING | EVERY_DELIVERY,
+    **{f"{part} only": params for part, params in ENABLE.items()},
 }
 
 
@@ -721,17 +1009,18 @@ def test_every_parameter_combination_leaves_no_dangling_reference(
         ]:
             assert ref.startswith("AWS::") or ref in known, f"{name} refers to {ref}, absent here"
     for name, output in cfn["Outputs"].items():
+        if not conds.get(output.get("Condition", ""), True):
+            continue  # not in this stack
         for ref in _refs(output, conds):
             assert ref.startswith("AWS::") or ref in known, f"output {name} refers to {ref}"
 
 
 def test_parameters_choose_which_parts_the_stack_creates(cfn: dict[str, Any]) -> None:
     def present(params: dict[str, str]) -> set[str]:
-        conds = _conditions(cfn, params)
-        return {n for n, r in cfn["Resources"].items() if conds.get(r.get("Condition", ""), True)}
+        return _present(cfn, params)
 
     mine = {"Stream", "CloudTrailBucket", "AlarmTopic", "CloudTrailEventsRule"}
-    user = {"EksAuditDetector", "EksAuditDetectorAuditLog", "AlertWebhookSubscription"}
+    user = {"EksAuditDetector", "EksAuditDetectorAuditLog"}
     defaults, existing = present({}), present(EXISTING)
     assert mine <= defaults and not user & defaults
     assert user <= existing and not mine & existing
@@ -744,6 +1033,190 @@ def test_parameters_choose_which_parts_the_stack_creates(cfn: dict[str, Any]) ->
         "AlertTopic",
         "DedupTable",
     } <= defaults & existing
+
+
+# --- alert delivery: which destinations exist, and what each one gets ---------------------
+
+
+def _delivery_parts(cfn: dict[str, Any], part: str) -> set[str]:
+    """The resources (SAM's generated ones included) of one destination or other optional part."""
+    if part == "AlertEmailSubscription":
+        return {part}
+    return {n for n in cfn["Resources"] if n.startswith(part)}
+
+
+def test_destinations_exist_only_when_switched_on(cfn: dict[str, Any]) -> None:
+    parts = {part: _delivery_parts(cfn, part) for part in ENABLE}
+    for function in DESTINATIONS:
+        assert {
+            function,
+            f"{function}Queue",
+            f"{function}DeadLetterQueue",
+            f"{function}QueuePolicy",
+            f"{function}Subscription",
+            f"{function}Role",
+            f"{function}LogGroup",
+            f"{function}DeadLetterQueueAlarm",
+            f"{function}ErrorsAlarm",
+        } <= parts[function], function
+    assert {
+        "FalcoIntake",
+        "FalcoIntakeUrl",
+        "FalcoIntakeRole",
+        "FalcoIntakeErrorsAlarm",
+    } <= parts["FalcoIntake"]
+    everything = set().union(*parts.values())
+    # Defaults: no destination, no e-mail, no intake; the summarizer always runs.
+    defaults = _present(cfn, {})
+    assert not everything & defaults, sorted(everything & defaults)
+    assert {"AlertSummarizer", "AlertSummarizerEveryMinute", "AlertSummarizerAsync"} <= defaults
+    # Each parameter switches on its own part and nothing else.
+    for part, params in ENABLE.items():
+        assert _present(cfn, params) - defaults == parts[part], part
+    assert _present(cfn, EVERY_DELIVERY) - defaults == everything
+    assert "AlertWebhookUrl" not in cfn["Parameters"]
+    # The intake's URL is an output exactly when the intake exists.
+    output = cfn["Outputs"]["FalcoIntakeUrl"]
+    assert output == {
+        "Condition": "HasFalcoIntake",
+        "Description": output["Description"],
+        "Value": {"Fn::GetAtt": ["FalcoIntakeUrl", "FunctionUrl"]},
+    }
+    assert cfn["Resources"]["FalcoIntakeUrl"]["Properties"]["AuthType"] == "NONE"
+
+
+def test_priority_mapping_is_the_priority_attribute(cfn: dict[str, Any]) -> None:
+    from lanner.priority import Priority
+
+    mapping = cfn["Mappings"]["Priority"]
+    assert {k: int(v["Number"]) for k, v in mapping.items() if k != "off"} == {
+        p.name.lower(): p.value for p in Priority
+    }
+    # "off" (Security Hub) matches nothing, were it ever looked up.
+    assert int(mapping["off"]["Number"]) < min(Priority)
+    for _, _, _, min_priority, _ in DESTINATIONS.values():
+        allowed = set(cfn["Parameters"][min_priority]["AllowedValues"]) - {"off"}
+        assert allowed == set(mapping) - {"off"}, min_priority
+
+
+def _subscriptions() -> dict[str, tuple[str, str | None]]:
+    """Subscription -> (its minimum-priority parameter, the prefix of its list parameters)."""
+    subs = {f"{f}Subscription": (d[3], d[4]) for f, d in DESTINATIONS.items()}
+    subs["AlertEmailSubscription"] = ("EmailMinPriority", "Email")
+    return subs
+
+
+def test_filter_policies_render_the_priority_threshold_and_only_the_lists_set(
+    cfn: dict[str, Any],
+) -> None:
+    defaults = {n: p.get("Default") for n, p in cfn["Parameters"].items()}
+    mapping = cfn["Mappings"]["Priority"]
+    for sub, (min_priority, lists) in _subscriptions().items():
+        # Defaults: the priority condition alone, at the parameter's default threshold.
+        default = defaults[min_priority]
+        if default == "off":
+            default = "debug"
+        policy = _filter_policy(cfn, sub, {**EVERY_DELIVERY, min_priority: default})
+        threshold = int(mapping[default]["Number"])
+        assert policy == {"priority": [{"numeric": ["<=", threshold]}]}, sub
+        # The threshold is a JSON number (SNS refuses a string in a numeric condition).
+        assert type(policy["priority"][0]["numeric"][1]) is int, sub
+        for name in ("emergency", "warning", "debug"):
+            policy = _filter_policy(cfn, sub, {**EVERY_DELIVERY, min_priority: name})
+            assert policy["priority"] == [{"numeric": ["<=", int(mapping[name]["Number"])]}], sub
+        if lists is None:
+            # Security Hub and OCSF route by priority only.
+            assert not [p for p in cfn["Parameters"] if p.startswith(min_priority[:-11]) and
+                        p.endswith(tuple(LIST_FILTERS))], sub
+            continue
+        # Each list alone: that attribute, with every item, and nothing else.
+        for suffix, attribute in LIST_FILTERS.items():
+            values = ["Terminal shell in container", "Write below etc"]
+            params = {**EVERY_DELIVERY, f"{lists}{suffix}": ",".join(values)}
+            policy = _filter_policy(cfn, sub, params)
+            assert set(policy) == {"priority", attribute}, (sub, suffix)
+            assert policy[attribute] == values, (sub, suffix)
+        # SNS allows 5 attribute names in a filter policy: priority and 4 of the 5 lists.
+        params = {
+            **EVERY_DELIVERY,
+            min_priority: "error",
+            f"{lists}Rules": "Terminal shell in container",
+            f"{lists}Tags": "mitre_execution,T1059",
+            f"{lists}Namespaces": "prod,payments",
+            f"{lists}Accounts": "123456789012",
+        }
+        assert _filter_policy(cfn, sub, params) == {
+            "priority": [{"numeric": ["<=", 3]}],
+            "rule": ["Terminal shell in container"],
+            "tags": ["mitre_execution", "T1059"],
+            "k8s_ns": ["prod", "payments"],
+            "account": ["123456789012"],
+        }, sub
+
+
+def test_list_filters_refuse_what_would_break_the_filter_policy_json(cfn: dict[str, Any]) -> None:
+    for prefix in ("Slack", "Webhook", "PagerDuty", "Email"):
+        for suffix in LIST_FILTERS:
+            spec = cfn["Parameters"][f"{prefix}{suffix}"]
+            assert spec["Type"] == "CommaDelimitedList" and spec["Default"] == ""
+            pattern = spec["AllowedPattern"]
+            for ok in ("", "Terminal shell in container", "k8s_audit", "a"):
+                assert re.fullmatch(pattern, ok), (prefix, suffix, ok)
+            for bad in ('say "hi"', "back\\slash", " leading", "trailing "):
+                assert not re.fullmatch(pattern, bad), (prefix, suffix, bad)
+
+
+def test_alert_delivery_parameters_are_grouped_and_documented(
+    sam: dict[str, Any], cfn: dict[str, Any]
+) -> None:
+    groups = {
+        g["Label"]["default"]: g["Parameters"]
+        for g in sam["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
+    }
+    grouped = [p for params in groups.values() for p in params]
+    assert sorted(grouped) == sorted(cfn["Parameters"]), "every parameter in exactly one group"
+    delivery = set(groups["Alert delivery"])
+    expected = {
+        "SlackSecretArn",
+        "WebhookSecretArn",
+        "PagerDutySecretArn",
+        "SecurityHubMinPriority",
+        "OcsfBucketName",
+        "OcsfPrefix",
+        "OcsfMinPriority",
+        "AlertEmail",
+        "IntakeTokenSecretArn",
+        "DedupWindowSeconds",
+        "FingerprintFields",
+        *[
+            f"{d}{s}"
+            for d in ("Slack", "Webhook", "PagerDuty", "Email")
+            for s in ("MinPriority", *LIST_FILTERS)
+        ],
+    }
+    assert delivery == expected
+    defaults = {n: cfn["Parameters"][n].get("Default") for n in delivery}
+    assert defaults["SlackMinPriority"] == defaults["WebhookMinPriority"] == "warning"
+    assert defaults["PagerDutyMinPriority"] == "error"
+    assert defaults["EmailMinPriority"] == "critical"
+    assert defaults["SecurityHubMinPriority"] == "off"
+    assert defaults["OcsfMinPriority"] == "debug"
+    assert defaults["OcsfPrefix"] == "ocsf/"
+    assert defaults["DedupWindowSeconds"] == 300 and defaults["FingerprintFields"] == "{}"
+    assert cfn["Parameters"]["DedupWindowSeconds"]["MinValue"] == 0  # 0: no windows
+    readme = (ROOT / "infra" / "README.md").read_text()
+    for name in delivery:
+        assert f"`{name}`" in readme, f"infra/README.md does not document {name}"
+
+
+def test_summarizer_runs_every_minute_on_the_pending_windows(cfn: dict[str, Any]) -> None:
+    res = cfn["Resources"]
+    rule = res["AlertSummarizerEveryMinute"]["Properties"]
+    assert rule["ScheduleExpression"] == "rate(1 minute)"
+    (target,) = rule["Targets"]
+    assert target["Arn"] == _getatt("AlertSummarizer")
+    assert res["AlertSummarizer"]["Properties"]["ReservedConcurrentExecutions"] == 1
+    assert "Condition" not in res["AlertSummarizer"]
 
 
 # --- the sensor's IRSA role ---------------------------------------------------------------

@@ -8,7 +8,7 @@ import socket
 import sys
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -24,8 +24,10 @@ from lanner import (
     load_rules,
 )
 from lanner.engine import Engine
+from lanner.output import Alert
 
 SOURCE_NAMES = ("k8s_audit", "aws_cloudtrail", "json", "syscall")
+SCAN_FORMATS = ("text", "json", "ocsf")
 _SA = "/var/run/secrets/kubernetes.io/serviceaccount/"  # the pod's service-account mount
 
 
@@ -201,7 +203,14 @@ class _Progress:
     type=click.Choice(SOURCE_NAMES),
     help="Source of the events; detected per record when omitted.",
 )
-@click.option("--json", "as_json", is_flag=True, help="One Falco-schema JSON alert per line.")
+@click.option(
+    "--format",
+    "out_format",
+    type=click.Choice(SCAN_FORMATS),
+    help="text: Falco's alert line (default); json: Falco's JSON schema; "
+    "ocsf: an OCSF Detection Finding. One alert per line.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
 @click.option(
     "--min-priority",
     type=click.Choice([p.name.lower() for p in Priority], case_sensitive=False),
@@ -211,6 +220,7 @@ class _Progress:
 def scan(
     rule_paths: tuple[str, ...],
     source: str | None,
+    out_format: str | None,
     as_json: bool,
     min_priority: str | None,
     paths: tuple[str, ...],
@@ -218,6 +228,9 @@ def scan(
     """Evaluate rules over recorded events: CloudTrail, audit logs, JSON lines, directories."""
     from lanner.cli.readers import BadInput, count_inputs, read_paths
 
+    if as_json and out_format not in (None, "json"):
+        raise click.UsageError(f"--json and --format {out_format} disagree: choose one.")
+    render = _renderer(out_format or ("json" if as_json else "text"))
     _ruleset, engine = _load(rule_paths, min_priority)
     _print_warnings(engine)
     events: Counter[str] = Counter()
@@ -239,7 +252,7 @@ def scan(
                 continue
             for alert in engine.evaluate(item.doc, item.source):
                 alerts[alert.rule] += 1
-                out.write((alert.to_json() if as_json else alert.output) + "\n")
+                out.write(render(alert) + "\n")
             progress.update(len(origins), sum(events.values()), sum(alerts.values()))
     except BrokenPipeError:  # `lanner scan ... | head`
         sys.stderr.close()
@@ -248,6 +261,36 @@ def scan(
         progress.close()
     out.flush()
     _summary(events, alerts, bad, engine)
+
+
+def _renderer(out_format: str) -> Callable[[Alert], str]:
+    """An alert as one output line in ``out_format`` (text, json or ocsf)."""
+    if out_format == "json":
+        return Alert.to_json
+    if out_format != "ocsf":
+        return _alert_text
+    try:  # the delivery side (pydantic, py-ocsf-models) only when asked for
+        from deliver.alert import parse_alert
+        from deliver.fingerprint import FingerprintConfigError, fingerprint, load_overrides
+        from deliver.ocsf import to_ocsf_json
+    except ImportError as exc:
+        raise click.UsageError(
+            f"--format ocsf needs lanner's delivery modules and py-ocsf-models ({exc})"
+        ) from None
+    try:
+        overrides = load_overrides()
+    except FingerprintConfigError as exc:
+        raise click.UsageError(str(exc)) from None
+
+    def ocsf(alert: Alert) -> str:
+        checked = parse_alert(alert.to_dict())
+        return to_ocsf_json(checked, fingerprint(checked, overrides))
+
+    return ocsf
+
+
+def _alert_text(alert: Alert) -> str:
+    return alert.output
 
 
 def _summary(events: Counter[str], alerts: Counter[str], bad: int, engine: Engine) -> None:
@@ -495,6 +538,15 @@ def demo(as_json: bool, live: bool | None, workdir: str) -> None:
         sys.exit(1)
     print_summary(summary, sys.stderr if as_json else sys.stdout)
 
+
+def _add_delivery_commands() -> None:
+    from lanner.cli.notify import alerts, notify
+
+    main.add_command(notify)
+    main.add_command(alerts)
+
+
+_add_delivery_commands()
 
 if __name__ == "__main__":
     main()
