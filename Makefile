@@ -32,13 +32,14 @@ clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
 
 # --- Lambda artifact, for `sam build` (template.yaml: Metadata BuildMethod: makefile) -------
-# sam build runs `make build-<LogicalId>` with ARTIFACTS_DIR set; the three functions share
-# one artifact (SAM builds it once): the runtime's wheels plus lanner/, functions/, rules/.
+# sam build runs `make build-<LogicalId>` with ARTIFACTS_DIR set; the functions share
+# one artifact (SAM builds it once): the runtime's wheels plus lanner/, deliver/, functions/,
+# rules/.
 # The wheels are for the template's runtime and architecture (python3.12 on arm64); to build
 # for x86_64 set LAMBDA_ARCH=x86_64 here and Architectures in template.yaml together.
 LAMBDA_PYTHON ?= 3.12
 LAMBDA_ARCH ?= aarch64
-LAMBDA_FUNCTIONS := KinesisDetector CloudTrailDetector EksAuditDetector
+LAMBDA_FUNCTIONS := KinesisDetector CloudTrailDetector EksAuditDetector SlackDelivery WebhookDelivery PagerDutyDelivery SecurityHubDelivery OcsfDelivery AlertSummarizer FalcoIntake
 
 .PHONY: $(addprefix build-,$(LAMBDA_FUNCTIONS))
 
@@ -52,6 +53,6 @@ $(addprefix build-,$(LAMBDA_FUNCTIONS)):
 	  --platform manylinux2014_$(LAMBDA_ARCH) --platform manylinux_2_28_$(LAMBDA_ARCH) \
 	  --only-binary=:all: --upgrade -r functions/requirements.txt
 	rm -rf "$(ARTIFACTS_DIR)/bin"
-	cp -R lanner functions rules "$(ARTIFACTS_DIR)/"
+	cp -R lanner functions rules deliver "$(ARTIFACTS_DIR)/"
 	rm -f "$(ARTIFACTS_DIR)/functions/requirements.txt"
 	find "$(ARTIFACTS_DIR)" -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -68,7 +68,13 @@ DETECTORS = {
 # parameter or None, its minimum-priority parameter, the prefix of its list filters or None).
 DESTINATIONS = {
     "SlackDelivery": ("slack", "HasSlack", "SlackSecretArn", "SlackMinPriority", "Slack"),
-    "WebhookDelivery": ("webhook", "HasWebhook", "WebhookSecretArn", "WebhookMinPriority", "Webhook"),
+    "WebhookDelivery": (
+        "webhook",
+        "HasWebhook",
+        "WebhookSecretArn",
+        "WebhookMinPriority",
+        "Webhook",
+    ),
     "PagerDutyDelivery": (
         "pagerduty",
         "HasPagerDuty",
@@ -428,7 +434,10 @@ def test_delivery_queues_report_item_failures_redrive_after_ten_receives_and_are
         assert timeout == 60, name
         props = res[queue]["Properties"]
         assert props["VisibilityTimeout"] == 6 * timeout, name
-        assert props["RedrivePolicy"] == {"deadLetterTargetArn": _getatt(dlq), "maxReceiveCount": 10}
+        assert props["RedrivePolicy"] == {
+            "deadLetterTargetArn": _getatt(dlq),
+            "maxReceiveCount": 10,
+        }
         assert res[dlq]["Properties"]["MessageRetentionPeriod"] == 1209600, name
         # Raw alert JSON from the topic, through a filter policy.
         sub = res[f"{name}Subscription"]["Properties"]
@@ -518,11 +527,15 @@ def test_every_failure_path_ends_in_an_alarmed_queue(cfn: dict[str, Any]) -> Non
         for p in _resources(cfn, "AWS::Lambda::Permission").values()
         if p["Properties"]["Principal"] != "*"
     }
-    assert async_functions == set(configs) == {
-        "CloudTrailDetector",
-        "EksAuditDetector",
-        "AlertSummarizer",
-    }
+    assert (
+        async_functions
+        == set(configs)
+        == {
+            "CloudTrailDetector",
+            "EksAuditDetector",
+            "AlertSummarizer",
+        }
+    )
 
     alarmed = {}
     for name, alarm in _resources(cfn, "AWS::CloudWatch::Alarm").items():
@@ -734,6 +747,7 @@ def test_each_role_allows_what_its_function_and_event_sources_use(cfn: dict[str,
                     "DeleteMessage",
                     "ChangeMessageVisibility",
                     "GetQueueAttributes",
+                    "GetQueueUrl",
                 )
             ],
             ("sqs:SendMessage", dlq),
@@ -1125,9 +1139,9 @@ def test_filter_policies_render_the_priority_threshold_and_only_the_lists_set(
             policy = _filter_policy(cfn, sub, {**EVERY_DELIVERY, min_priority: name})
             assert policy["priority"] == [{"numeric": ["<=", int(mapping[name]["Number"])]}], sub
         if lists is None:
-            # Security Hub and OCSF route by priority only.
-            assert not [p for p in cfn["Parameters"] if p.startswith(min_priority[:-11]) and
-                        p.endswith(tuple(LIST_FILTERS))], sub
+            # Security Hub and OCSF route by priority only: they have no list parameters.
+            prefix = min_priority.removesuffix("MinPriority")
+            assert not {f"{prefix}{s}" for s in LIST_FILTERS} & set(cfn["Parameters"]), sub
             continue
         # Each list alone: that attribute, with every item, and nothing else.
         for suffix, attribute in LIST_FILTERS.items():
