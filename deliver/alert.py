@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -132,6 +132,13 @@ def _depth(value: Any) -> int:
     return deepest
 
 
+def _where(model: FalcoAlert) -> Where:
+    where = where_of(model.hostname, model.output_fields, model.source)
+    if model.repeat is not None and model.repeat.hosts > 1:  # no one node is "where"
+        where = replace(where, node="", hosts=model.repeat.hosts)
+    return where
+
+
 def parse_alert(data: bytes | str | Mapping[str, Any]) -> DeliveryAlert:
     """A Falco alert from JSON text or a decoded document; AlertError says what is wrong."""
     if isinstance(data, bytes | str):
@@ -169,6 +176,6 @@ def parse_alert(data: bytes | str | Mapping[str, Any]) -> DeliveryAlert:
         tags=tags,
         fields=model.output_fields,
         uuid=ident,
-        where=where_of(model.hostname, model.output_fields, model.source),
+        where=_where(model),
         repeat=model.repeat,
     )

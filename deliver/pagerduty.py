@@ -188,10 +188,9 @@ def event_time(text: str) -> str | None:
 def place(alert: DeliveryAlert) -> str:
     """Where, as a line: node, namespace, pod... or the hostname; never empty. A summary of
     copies on several hosts names no single node."""
-    parts = alert.where.parts()
-    several = alert.repeat is not None and alert.repeat.hosts > 1
-    if several:
-        parts = [(k, v) for k, v in parts if k != "node"]
+    # The summary line says "on N hosts" already; Where has no node for those.
+    parts = [(k, v) for k, v in alert.where.parts() if k != "on"]
+    several = alert.where.hosts > 1
     if parts:
         return " / ".join(f"{k} {v}" for k, v in parts)
     if alert.hostname and not several:

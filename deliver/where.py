@@ -25,9 +25,11 @@ class Where:
     container: str = ""
     account: str = ""
     region: str = ""
+    hosts: int = 0  # a summary over several hosts: how many (then no single node)
 
     def parts(self) -> list[tuple[str, str]]:
         named = [
+            ("on", f"{self.hosts} hosts" if self.hosts > 1 else ""),
             ("node", self.node),
             ("namespace", self.namespace),
             ("pod", self.pod),

@@ -66,9 +66,10 @@ def redrive(
     target = to or source_queue(sqs, dlq_url)
     result = RedriveResult(target=target)
     while limit is None or result.moved < limit:
+        want = MAX_BATCH if limit is None else min(MAX_BATCH, limit - result.moved)
         got = sqs.receive_message(
             QueueUrl=dlq_url,
-            MaxNumberOfMessages=MAX_BATCH,
+            MaxNumberOfMessages=want,
             MessageAttributeNames=["All"],
             WaitTimeSeconds=0,
             VisibilityTimeout=60,

@@ -9,6 +9,13 @@ played here, from what moto holds:
     CloudTrail events --EventBridge--------------------> CloudTrail det. |      (printed here)
     EKS audit log --PutLogEvents--> CloudWatch Logs --subscription--> EKS det. +
 
+Then delivery, as the stack's destination Lambdas do it: the topic feeds a Slack queue
+and a webhook queue (raw delivery, a priority filter each); the delivery handler sends
+to a Slack stand-in and to a webhook receiver on 127.0.0.1 that checks every Standard
+Webhooks signature. The node's alerts are then seen again from two more nodes (a
+DaemonSet's copies): they are counted, not sent, and when the window (shortened to a
+few seconds here) closes the summarizer publishes one summary per incident.
+
 The node's events come live from eBPF when this runs as root with bcc available
 (the sensor runs as ``lanner sensor --kinesis-stream`` while a harmless workload
 runs), otherwise from the bundled recording of the same workload. Nothing leaves
@@ -56,6 +63,12 @@ NODE = "demo-node-1"
 
 # How long the live sensor watches the workload after it ends.
 SETTLE_S = 2.0
+# The deduplication window, shortened from the stack's 5 minutes so the demo shows a summary.
+DEMO_WINDOW_S = 3.0
+MORE_NODES = ("demo-node-2", "demo-node-3")
+MORE_NODES_LAG_NS = 1_500_000_000
+# Destinations: (name, min priority), as the stack's routing parameters set them.
+DESTINATIONS = (("slack", "notice"), ("webhook", "debug"))
 
 
 @dataclass
@@ -67,6 +80,10 @@ class Summary:
     alerts: list[dict[str, Any]] = field(default_factory=list)
     quarantined: int = 0
     lambda_log: Path | None = None
+    slack: list[dict[str, Any]] = field(default_factory=list)  # messages Slack received
+    webhook_verified: int = 0
+    webhook_calls: int = 0
+    dead_letters: int = 0
 
 
 # --- the alert endpoint ---------------------------------------------------------------------
@@ -189,6 +206,7 @@ def detector_environment(res: Resources) -> dict[str, str]:
         "LANNER_QUARANTINE_QUEUE_URL": res.queue_url,
         "POWERTOOLS_SERVICE_NAME": "lanner",
         "POWERTOOLS_METRICS_NAMESPACE": "lanner",
+        "LANNER_DEDUP_WINDOW_SECONDS": str(DEMO_WINDOW_S),
     }
 
 
@@ -283,15 +301,15 @@ def _run_live_sensor(summary: Summary, workdir: Path) -> None:
         raise DemoError(f"the sensor exited with {proc.returncode}:\n{tail}")
 
 
-def _replay_recording(summary: Summary, workdir: Path) -> None:
+def _replay_recording(summary: Summary, workdir: Path, node: str = NODE) -> None:
     """What the sensor does with recorded events: evaluate, and ship those that alert."""
     from lanner import compile_rules, load_rules, wire
     from lanner.cli.main import default_rules_dir
     from sensor.ship import KinesisShipper, kinesis_client
 
-    engine = compile_rules(load_rules([str(default_rules_dir())]), hostname=NODE)
+    engine = compile_rules(load_rules([str(default_rules_dir())]), hostname=node)
     decoder = wire.Decoder()
-    shipper = KinesisShipper(kinesis_client(), STREAM, NODE, spool_dir=workdir / "spool")
+    shipper = KinesisShipper(kinesis_client(), STREAM, node, spool_dir=workdir / "spool" / node)
     recorded = shipped = 0
     with RECORDING.open(encoding="utf-8") as f:
         next(f)
@@ -299,18 +317,25 @@ def _replay_recording(summary: Summary, workdir: Path) -> None:
             doc = decoder.decode(json.loads(line))
             if doc is None:
                 continue
+            if node != NODE:  # the same workload on another node, a moment later
+                doc["evt.hostname"] = node
+                doc["evt.rawtime"] = int(doc.get("evt.rawtime") or 0) + MORE_NODES_LAG_NS
             recorded += 1
             if engine.evaluate(doc, "syscall"):
                 shipped += 1
                 shipper.add(doc)
     shipper.close(10.0)
-    summary.notes["syscall"] = (
-        f"bundled recording: {shipped} of {recorded} events left the node (those that alert)"
-    )
+    if node == NODE:
+        summary.notes["syscall"] = (
+            f"bundled recording: {shipped} of {recorded} events left the node (those that alert)"
+        )
 
 
-def drain_stream(lambdas: Lambdas, res: Resources, summary: Summary) -> None:
-    """The Kinesis event-source mapping: read the shard, hand records to the detector."""
+def drain_stream(
+    lambdas: Lambdas, res: Resources, summary: Summary, after: str | None = None
+) -> str | None:
+    """The Kinesis event-source mapping: read the shard (after sequence number ``after``),
+    hand records to the detector; returns the last sequence number read."""
     import boto3
 
     from functions.kinesis_detector import handler
@@ -318,9 +343,13 @@ def drain_stream(lambdas: Lambdas, res: Resources, summary: Summary) -> None:
 
     kinesis = boto3.client("kinesis")
     shard = kinesis.list_shards(StreamName=STREAM)["Shards"][0]["ShardId"]
-    it = kinesis.get_shard_iterator(
-        StreamName=STREAM, ShardId=shard, ShardIteratorType="TRIM_HORIZON"
-    )["ShardIterator"]
+    position: dict[str, str] = (
+        {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "StartingSequenceNumber": after}
+        if after
+        else {"ShardIteratorType": "TRIM_HORIZON"}
+    )
+    it = kinesis.get_shard_iterator(StreamName=STREAM, ShardId=shard, **position)["ShardIterator"]
+    last = after
     while it:
         out = kinesis.get_records(ShardIterator=it, Limit=100)
         records = out["Records"]
@@ -331,7 +360,9 @@ def drain_stream(lambdas: Lambdas, res: Resources, summary: Summary) -> None:
                 summary.events["syscall"] += len(unpack(r["Data"]).events)
         event = {"Records": [_kinesis_record(r, shard, res.stream_arn) for r in records]}
         lambdas.invoke("lanner-kinesis-detector", handler, event)
+        last = records[-1]["SequenceNumber"]
         it = out.get("NextShardIterator")
+    return last
 
 
 def _kinesis_record(r: dict[str, Any], shard: str, stream_arn: str) -> dict[str, Any]:
@@ -460,6 +491,145 @@ def deliver_eks_audit(lambdas: Lambdas, summary: Summary) -> None:
     summary.notes["k8s_audit"] = f"{LOG_GROUP} via a log subscription"
 
 
+# --- delivery: destinations, repeats, summaries ---------------------------------------------
+
+
+@dataclass
+class Destinations:
+    """Per destination: its queue, dead-letter queue and secret, as the stack makes them."""
+
+    queues: dict[str, tuple[str, str, str]] = field(default_factory=dict)  # name -> urls, secret
+
+
+def create_destinations(
+    topic_arn: str, slack_url: str, webhook_url: str, webhook_secret: str
+) -> Destinations:
+    """A queue (+ DLQ) per destination subscribed to the topic with raw delivery and a
+    priority filter, and its secret in Secrets Manager, as template.yaml wires them."""
+    import boto3
+
+    from lanner.priority import Priority
+
+    sqs, sns = boto3.client("sqs"), boto3.client("sns")
+    secrets = boto3.client("secretsmanager")
+    values = {
+        "slack": {"url": slack_url},
+        "webhook": {"url": webhook_url, "secret": webhook_secret, "headers": {"X-Team": "sec"}},
+    }
+    out = Destinations()
+    for name, min_priority in DESTINATIONS:
+        dlq = sqs.create_queue(QueueName=f"lanner-{name}-dlq")["QueueUrl"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])
+        redrive = {"deadLetterTargetArn": dlq_arn["Attributes"]["QueueArn"], "maxReceiveCount": 10}
+        queue = sqs.create_queue(
+            QueueName=f"lanner-{name}", Attributes={"RedrivePolicy": json.dumps(redrive)}
+        )["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])
+        threshold = Priority.parse(min_priority).value
+        sns.subscribe(
+            TopicArn=topic_arn,
+            Protocol="sqs",
+            Endpoint=arn["Attributes"]["QueueArn"],
+            Attributes={
+                "RawMessageDelivery": "true",
+                "FilterPolicy": json.dumps({"priority": [{"numeric": ["<=", threshold]}]}),
+            },
+        )
+        secret = secrets.create_secret(Name=f"lanner/{name}", SecretString=json.dumps(values[name]))
+        out.queues[name] = (queue, dlq, secret["ARN"])
+    return out
+
+
+def deliver_queues(lambdas: Lambdas, dests: Destinations) -> None:
+    """The SQS event-source mappings: each destination's queue to the delivery handler."""
+    import boto3
+
+    from functions import deliver_handler
+
+    sqs = boto3.client("sqs")
+    for name, (queue, dlq, secret) in dests.queues.items():
+        os.environ.update(
+            {
+                "LANNER_DESTINATION": name,
+                "LANNER_DESTINATION_SECRET": secret,
+                "LANNER_DEAD_LETTER_QUEUE_URL": dlq,
+            }
+        )
+        deliver_handler.reset_state()
+        arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])
+        while True:
+            got = sqs.receive_message(
+                QueueUrl=queue, MaxNumberOfMessages=10, AttributeNames=["All"], WaitTimeSeconds=0
+            ).get("Messages", [])
+            if not got:
+                break
+            event = {"Records": [_sqs_record(m, arn["Attributes"]["QueueArn"]) for m in got]}
+            failed = lambdas.invoke(f"lanner-deliver-{name}", deliver_handler.handler, event)
+            retry = {f["itemIdentifier"] for f in (failed or {}).get("batchItemFailures", [])}
+            for m in got:
+                if m["MessageId"] not in retry:  # what the event-source mapping deletes
+                    sqs.delete_message(QueueUrl=queue, ReceiptHandle=m["ReceiptHandle"])
+            if retry:
+                break  # a destination that is down: the demo does not wait it out
+        deliver_handler.reset_state()
+
+
+def _sqs_record(m: dict[str, Any], queue_arn: str) -> dict[str, Any]:
+    return {
+        "messageId": m["MessageId"],
+        "receiptHandle": m["ReceiptHandle"],
+        "body": m["Body"],
+        "attributes": m.get("Attributes", {}),
+        "messageAttributes": {},
+        "md5OfBody": m.get("MD5OfBody", ""),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": REGION,
+    }
+
+
+def repeat_on_more_nodes(
+    lambdas: Lambdas, res: Resources, summary: Summary, workdir: Path, after: str | None
+) -> None:
+    """The recorded node events again, from two more nodes (as every node of a DaemonSet
+    would see the same workload): copies are counted; when the window closes the
+    summarizer publishes one summary per incident."""
+    from functions import summarize_handler
+
+    for node in MORE_NODES:
+        _replay_recording(Summary(), workdir, node)
+    drain_stream(lambdas, res, Summary(), after)
+    time.sleep(DEMO_WINDOW_S + 0.2)  # the window closes
+    lambdas.invoke("lanner-alert-summarizer", summarize_handler.handler, {})
+
+
+def verify_webhooks(calls: list[Any], secret: str, summary: Summary) -> None:
+    """What a receiver does: check each call's Standard Webhooks signature."""
+    from standardwebhooks import Webhook
+
+    hook = Webhook(secret)
+    for call in calls:
+        summary.webhook_calls += 1
+        try:
+            hook.verify(call.body, call.headers)
+        except Exception:
+            continue
+        summary.webhook_verified += 1
+
+
+def count_dead_letters(dests: Destinations) -> int:
+    import boto3
+
+    sqs = boto3.client("sqs")
+    total = 0
+    for _queue, dlq, _secret in dests.queues.values():
+        attrs = sqs.get_queue_attributes(
+            QueueUrl=dlq, AttributeNames=["ApproximateNumberOfMessages"]
+        )
+        total += int(attrs["Attributes"]["ApproximateNumberOfMessages"])
+    return total
+
+
 def count_quarantined(res: Resources) -> int:
     import boto3
 
@@ -509,25 +679,45 @@ def run_demo(
             if as_json:
                 out.write(message + "\n")
             else:
-                out.write(f"{alert.get('source', '?'):<15} {alert.get('output', message)}\n")
+                line = f"{alert.get('source', '?'):<15} {alert.get('output', message)}"
+                repeat = alert.get("repeat")
+                if isinstance(repeat, dict):
+                    line = (
+                        f"{'summary':<15} {alert.get('rule')}: repeated {repeat.get('count')} "
+                        f"times on {repeat.get('hosts')} hosts"
+                    )
+                out.write(line + "\n")
             out.flush()
 
     workdir.mkdir(parents=True, exist_ok=True)
     summary.lambda_log = workdir / "lambda.log"
+    from lanner.cli.endpoints import Recorder
+
+    webhook_secret = "whsec_" + base64.b64encode(os.urandom(32)).decode()
     with (
         local_aws() as endpoint,
         AlertEndpoint(on_alert) as receiver,
+        Recorder(path="/services/T000/B000/demo") as slack,
+        Recorder(path="/lanner") as webhook,
         summary.lambda_log.open("w", encoding="utf-8") as log,
     ):
         say(f"AWS is moto at {endpoint}; alerts go to SNS and on to {receiver.url}")
+        say(f"destinations: Slack stand-in {slack.url}, webhook receiver {webhook.url}")
         res = create_resources(receiver.url)
+        dests = create_destinations(res.topic_arn, slack.url, webhook.url, webhook_secret)
         os.environ.update(detector_environment(res))
         lambdas = Lambdas(log)
         ship_node_events(live, summary, workdir, say)
-        drain_stream(lambdas, res, summary)
+        last = drain_stream(lambdas, res, summary)
         deliver_cloudtrail(lambdas, summary)
         deliver_eks_audit(lambdas, summary)
+        say(f"the node's alerts again from {', '.join(MORE_NODES)}: counted, then summarised")
+        repeat_on_more_nodes(lambdas, res, summary, workdir, last)
+        deliver_queues(lambdas, dests)
+        summary.slack = [json.loads(r.body) for r in slack.requests]
+        verify_webhooks(webhook.requests, webhook_secret, summary)
         summary.quarantined = count_quarantined(res)
+        summary.dead_letters = count_dead_letters(dests)
     return summary
 
 
@@ -537,13 +727,36 @@ def print_summary(summary: Summary, out: IO[str]) -> None:
     for source in ("syscall", "aws_cloudtrail", "k8s_audit"):
         note = summary.notes.get(source, "")
         w(f"  {source:<15} {summary.events[source]:>5}  {note}\n")
-    w(f"alerts out: {len(summary.alerts)} (each delivered once, through SNS)\n")
-    by_priority = Counter(str(a.get("priority", "?")) for a in summary.alerts)
+    alerts = [a for a in summary.alerts if not a.get("repeat")]
+    w(f"alerts out: {len(alerts)} (each delivered once, through SNS)\n")
+    by_priority = Counter(str(a.get("priority", "?")) for a in alerts)
     w("  by priority: " + ", ".join(f"{p} {n}" for p, n in by_priority.most_common()) + "\n")
-    by_rule = Counter((str(a.get("source", "?")), str(a.get("rule", "?"))) for a in summary.alerts)
+    by_rule = Counter((str(a.get("source", "?")), str(a.get("rule", "?"))) for a in alerts)
     for (source, rule), n in sorted(by_rule.items()):
         w(f"  {n:>3}  {source:<15} {rule}\n")
     w(f"quarantined inputs: {summary.quarantined}\n")
+    summaries = [a for a in summary.alerts if a.get("repeat")]
+    w(f"summaries: {len(summaries)} (the node alerts' copies from {len(MORE_NODES)} more nodes)\n")
+    w(
+        f"delivered: Slack {len(summary.slack)} messages; webhook {summary.webhook_calls} calls, "
+        f"{summary.webhook_verified} with a valid Standard Webhooks signature; "
+        f"dead letters {summary.dead_letters}\n"
+    )
+    shown = _pick_slack(summary.slack)
+    if shown:
+        from lanner.cli.slackview import render
+
+        w("\nwhat Slack shows (the first alert, and a summary):\n")
+        for message in shown:
+            w(render(message) + "\n")
     if summary.lambda_log is not None:
         w(f"detector logs and metrics (EMF): {summary.lambda_log}\n")
 
+
+def _pick_slack(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The most severe first message, and one summary."""
+    if not messages:
+        return []
+    summary = next((m for m in messages if "Repeated" in json.dumps(m)), None)
+    first = messages[0]
+    return [first] + ([summary] if summary is not None else [])

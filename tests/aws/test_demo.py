@@ -56,7 +56,12 @@ def _alerts(stdout: str) -> list[dict[str, object]]:
 def test_demo_json_delivers_every_sample_attack_once_through_sns(tmp_path: Path) -> None:
     run = _demo("--json", "--replay", tmp_path=tmp_path)
     assert run.returncode == 0, run.stderr
-    alerts = _alerts(run.stdout)  # every stdout line is an alert as the endpoint got it
+    received = _alerts(run.stdout)  # every stdout line is an alert as the endpoint got it
+    summaries = [a for a in received if "repeat" in a]
+    alerts = [a for a in received if "repeat" not in a]
+    # The node's alerts seen again on two more nodes: one summary per incident, 3 hosts.
+    assert {str(s["rule"]) for s in summaries} == NODE_RULES
+    assert all(s["repeat"]["count"] == 3 and s["repeat"]["hosts"] == 3 for s in summaries)
     by_source = Counter(str(a["source"]) for a in alerts)
     rules = Counter(str(a["rule"]) for a in alerts)
     assert {r for r, n in rules.items() if n > 1} == set(), "an alert was delivered twice"
@@ -89,6 +94,16 @@ def test_demo_text_prints_alerts_then_a_summary(tmp_path: Path) -> None:
     assert "k8s_audit          54" in summary
     assert "aws_cloudtrail     37" in summary
     assert "alerts out: 24" in summary
+    # Delivery: every alert and summary at or above Notice in Slack, every one signed to
+    # the webhook and verified there; nothing dead-lettered.
+    assert (
+        "delivered: Slack 29 messages; webhook 29 calls, 29 with a valid Standard Webhooks "
+        "signature; dead letters 0"
+    ) in summary
+    slack = summary[summary.index("what Slack shows") :]
+    assert "▌ WARNING: SENSITIVE FILE READ BY UNTRUSTED PROGRAM" in slack
+    assert "Repeated 3 times on 3 hosts between" in slack
+    assert "Hosts: demo-node-1, demo-node-2, demo-node-3" in slack
 
 
 def test_demo_live_captures_the_workload_with_ebpf(tmp_path: Path) -> None:

