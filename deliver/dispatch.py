@@ -19,7 +19,7 @@ from deliver.alert import DeliveryAlert
 from deliver.dedup import Deduplicator
 from deliver.destination import Destination
 from deliver.fingerprint import fingerprint
-from deliver.retry import Answer, Outcome, RetryPolicy, send_with_retries
+from deliver.retry import DEFAULT_POLICY, Answer, Outcome, RetryPolicy, send_with_retries
 from lanner.priority import Priority
 
 
@@ -59,7 +59,7 @@ class Dispatcher:
         dedup: Deduplicator | None = None,
         min_priority: Priority = Priority.DEBUG,
         fingerprint_fields: Mapping[str, Sequence[str]] | None = None,
-        policy: RetryPolicy = RetryPolicy(),
+        policy: RetryPolicy = DEFAULT_POLICY,
         sleep: Callable[[float], None] = time.sleep,
         on_failure: Callable[[Failure], None] | None = None,
         on_retry: Callable[[str, Answer, float], None] | None = None,

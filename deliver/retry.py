@@ -61,6 +61,9 @@ class RetryPolicy:
     max_inline_wait: float = 60.0
 
 
+DEFAULT_POLICY = RetryPolicy()
+
+
 @dataclass(frozen=True, slots=True)
 class Outcome:
     answer: Answer
@@ -84,7 +87,7 @@ def backoff(attempt: int, policy: RetryPolicy, rng: Callable[[], float] = random
 
 def send_with_retries(
     send: Callable[[], Answer],
-    policy: RetryPolicy = RetryPolicy(),
+    policy: RetryPolicy = DEFAULT_POLICY,
     *,
     deadline: float | None = None,
     clock: Callable[[], float] = time.monotonic,

@@ -69,7 +69,14 @@ def where_of(hostname: str, fields: Mapping[str, Any], source: str = "") -> Wher
     found = {k: _first_field(fields, names) for k, names in WHERE_FIELDS.items()}
     # An audit or CloudTrail alert's hostname is the detector function: not a place.
     node = hostname if source in ("", "syscall") else ""
-    return Where(node=node, **found)
+    return Where(
+        node=node,
+        namespace=found["namespace"],
+        pod=found["pod"],
+        container=found["container"],
+        account=found["account"],
+        region=found["region"],
+    )
 
 
 def alert_uuid(doc: Mapping[str, Any]) -> str:
