@@ -83,7 +83,7 @@ _state: State | None = None
 def state(context: Any) -> State:
     global _state
     if _state is None:
-        clients = Clients()
+        clients = Clients(single_attempt=frozenset({"securityhub", "s3"}))
         arn = str(getattr(context, "invoked_function_arn", "") or "")
         account = arn.split(":")[4] if arn.count(":") >= 5 else ""
         _state = State(

@@ -63,8 +63,11 @@ class Clients:
     """boto3 clients made on first use. ``set(name, client)`` puts a fake or a Stubber-wrapped
     client in place (tests, ``lanner demo``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, single_attempt: frozenset[str] = frozenset()) -> None:
         self._made: dict[str, Any] = {}
+        # Clients whose callers retry themselves (a destination's send_with_retries):
+        # one attempt each, or botocore's retries would stack on top of ours.
+        self._single_attempt = single_attempt
 
     def get(self, name: str) -> Any:
         client = self._made.get(name)
@@ -72,7 +75,13 @@ class Clients:
             import boto3  # here, not at import: most invocations never need a client
             from botocore.config import Config
 
-            client = boto3.client(name, config=Config(**_CLIENT_CONFIG))
+            if name in self._single_attempt:
+                from deliver.aws_answer import single_attempt_config
+
+                config = single_attempt_config()
+            else:
+                config = Config(**_CLIENT_CONFIG)
+            client = boto3.client(name, config=config)
             self._made[name] = client
         return client
 

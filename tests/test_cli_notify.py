@@ -672,6 +672,7 @@ def test_an_input_that_fails_to_read_ends_the_run_with_an_error() -> None:
         thread.join(TIMEOUT)
         assert not thread.is_alive(), "run_notify hung on an input that failed to read"
     assert status == [1]
+    assert "lanner notify: input unreadable after line 1: " in err.getvalue()
     assert "Input/output error" in err.getvalue()
     assert closing_line(err.getvalue()) == "delivered 1, deduplicated 0, failed 0"
     assert len(slack.requests) == 1

@@ -23,16 +23,25 @@ TICK_SECONDS = 5.0
 MAX_LINE_BYTES = 512 * 1024
 
 
+class _Unreadable(Exception):
+    """Reading the input failed (an I/O error): it ends there."""
+
+
 def _lines(stream: IO[str]) -> Iterator[str | None]:
     """The input's lines, and None every TICK_SECONDS while it is quiet (a live
     ``lanner sensor --json``), so summaries are not held until the next alert."""
     q: queue.Queue[str | None] = queue.Queue(maxsize=1000)
     done = object()
+    failed: list[Exception] = []
 
     def read() -> None:
-        for line in stream:
-            q.put(line)
-        q.put(done)  # type: ignore[arg-type]
+        try:
+            for line in stream:
+                q.put(line)
+        except Exception as exc:  # an unreadable input ends it, and says why
+            failed.append(exc)
+        finally:
+            q.put(done)  # type: ignore[arg-type]
 
     threading.Thread(target=read, daemon=True).start()
     while True:
@@ -42,6 +51,8 @@ def _lines(stream: IO[str]) -> Iterator[str | None]:
             yield None
             continue
         if item is done:
+            if failed:
+                raise _Unreadable(str(failed[0]) or type(failed[0]).__name__) from failed[0]
             return
         yield item
 
@@ -116,25 +127,34 @@ def run_notify(
         on_retry=retrying,
     )
     bad = 0
-    for n, line in enumerate(_lines(source), 1):
-        if line is not None and line.strip():
-            if len(line) > MAX_LINE_BYTES:
-                bad += 1
-                err.write(f"lanner notify: line {n}: longer than {MAX_LINE_BYTES} bytes\n")
-            else:
-                try:
-                    dispatcher.submit(parse_alert(line))
-                except AlertError as exc:
+    unreadable = False
+    n = 0  # input lines read (the quiet ticks are not lines)
+    try:
+        for line in _lines(source):
+            if line is not None:
+                n += 1
+            if line is not None and line.strip():
+                if len(line) > MAX_LINE_BYTES:
                     bad += 1
-                    err.write(
-                        f"lanner notify: line {n}: not a Falco JSON alert: {inert(str(exc))}\n"
-                    )
-        dispatcher.flush()
+                    err.write(f"lanner notify: line {n}: longer than {MAX_LINE_BYTES} bytes\n")
+                else:
+                    try:
+                        dispatcher.submit(parse_alert(line))
+                    except AlertError as exc:
+                        bad += 1
+                        err.write(
+                            f"lanner notify: line {n}: not a Falco JSON alert: "
+                            f"{inert(str(exc))}\n"
+                        )
+            dispatcher.flush()
+    except _Unreadable as exc:
+        unreadable = True
+        err.write(f"lanner notify: input unreadable after line {n}: {inert(str(exc))}\n")
     dispatcher.flush(final=True)
     if bad:
         err.write(f"lanner notify: {bad} bad input line(s) skipped\n")
     err.write(dispatcher.stats.closing_line() + "\n")
-    return 1 if sum(dispatcher.stats.failed.values()) or bad else 0
+    return 1 if sum(dispatcher.stats.failed.values()) or bad or unreadable else 0
 
 
 @click.command("notify")
