@@ -522,7 +522,13 @@ def test_hostile_strings_reach_stderr_inert() -> None:
         (["--pagerduty-url", "http://127.0.0.1:9/v2/enqueue"], "--pagerduty-key-file"),
         (["--slack-url", "file:///etc/passwd"], "Slack webhook URL"),
     ],
-    ids=["no-destination", "webhook-without-secret", "secret-without-webhook", "pd-no-key", "bad-url"],
+    ids=[
+        "no-destination",
+        "webhook-without-secret",
+        "secret-without-webhook",
+        "pd-no-key",
+        "bad-url",
+    ],
 )
 def test_usage_errors_exit_2(args: list[str], message: str) -> None:
     with Recorder() as slack:

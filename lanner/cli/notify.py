@@ -143,8 +143,7 @@ def run_notify(
                     except AlertError as exc:
                         bad += 1
                         err.write(
-                            f"lanner notify: line {n}: not a Falco JSON alert: "
-                            f"{inert(str(exc))}\n"
+                            f"lanner notify: line {n}: not a Falco JSON alert: {inert(str(exc))}\n"
                         )
             dispatcher.flush()
     except _Unreadable as exc:
