@@ -57,6 +57,7 @@ CONTRACT_ENV = {
     "LANNER_INTAKE_TOKEN_SECRET",
     "POWERTOOLS_SERVICE_NAME",
     "POWERTOOLS_METRICS_NAMESPACE",
+    "POWERTOOLS_LOGGER_LOG_EVENT",
 }
 REQUIRED_ENV = {"LANNER_ALERT_TOPIC_ARN", "LANNER_DEDUP_TABLE", "LANNER_QUARANTINE_QUEUE_URL"}
 DETECTORS = {
@@ -230,6 +231,8 @@ def test_functions_get_only_contract_environment_variables(cfn: dict[str, Any]) 
         assert env >= REQUIRED_ENV, f"{name}: missing {sorted(REQUIRED_ENV - env)}"
         variables = fn["Properties"]["Environment"]["Variables"]
         assert variables["LANNER_DEDUP_WINDOW_SECONDS"] == {"Ref": "DedupWindowSeconds"}, name
+        # Never turned on: the intake's events can carry its token in the query string.
+        assert variables.get("POWERTOOLS_LOGGER_LOG_EVENT", "false") == "false", name
         assert variables["LANNER_FINGERPRINT_FIELDS"] == {"Ref": "FingerprintFields"}, name
 
 
