@@ -17,6 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from deliver.inert import inert
+
 MAX_BATCH = 10
 
 
@@ -29,7 +31,8 @@ def dead_letter(
         MessageBody=body,
         MessageAttributes={
             "destination": {"DataType": "String", "StringValue": destination},
-            "answer": {"DataType": "String", "StringValue": answer or "-"},
+            # inert: SQS refuses most control characters, and a person reads this.
+            "answer": {"DataType": "String", "StringValue": inert(answer) or "-"},
             "failed_at": {
                 "DataType": "String",
                 "StringValue": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(clock())),
@@ -64,6 +67,8 @@ def redrive(
     """Moves messages from ``dlq_url`` back to their source queue: sent first, then deleted,
     so a failure in between repeats an alert rather than losing it."""
     target = to or source_queue(sqs, dlq_url)
+    if target.rstrip("/") == dlq_url.rstrip("/"):
+        raise RedriveError("--to names the dead-letter queue itself: that would never end")
     result = RedriveResult(target=target)
     while limit is None or result.moved < limit:
         want = MAX_BATCH if limit is None else min(MAX_BATCH, limit - result.moved)

@@ -44,6 +44,10 @@ from functions.runtime import NAMESPACE, Clients, logger, metrics
 MAX_VISIBILITY_S = 43_200
 # Kept back from the invocation's time for the dead-letter write and the metrics.
 _MARGIN_S = 5.0
+# One attempt's worst case (the destinations' HTTP timeout) and, when not even that fits,
+# how long the message waits for the next invocation.
+SEND_TIMEOUT_S = 10.0
+DEFER_WHEN_OUT_OF_TIME_S = 5.0
 
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
@@ -110,13 +114,17 @@ def record_handler(record: SQSRecord) -> None:
         return
     from deliver.fingerprint import fingerprint
 
+    if st.deadline is not None and time.monotonic() > st.deadline - SEND_TIMEOUT_S:
+        # Not even one more attempt fits: a send past the function's timeout would bring
+        # the whole batch back, delivered alerts included.
+        _defer(st, record, alert.uuid, DEFER_WHEN_OUT_OF_TIME_S, "no time left in this invocation")
     key = fingerprint(alert, st.fingerprint_fields)
     outcome = send_with_retries(
         lambda: st.destination.send(alert, key),
         st.policy,
         deadline=st.deadline,
         sleep=st.sleep,
-        on_retry=lambda answer, wait: st.counts.update(["Retried"]),
+        on_retry=lambda answer, wait: st.counts.update(["Retried"]),  # one per extra attempt
     )
     if outcome.delivered:
         st.counts["Delivered"] += 1
@@ -127,14 +135,22 @@ def record_handler(record: SQSRecord) -> None:
         _dead_letter(st, record.body, answer)
         logger.warning(f"{name} refused alert {alert.uuid}; dead-lettered: {answer}")
         return
-    wait = min(MAX_VISIBILITY_S, math.ceil(outcome.retry_after or 1))
+    _defer(st, record, alert.uuid, outcome.retry_after or 1, answer)
+
+
+def _defer(st: State, record: SQSRecord, uuid: str, seconds: float, why: str) -> None:
+    """Hides the message for ``seconds`` (as long as the destination asked) and fails its
+    record, so SQS brings it back; after maxReceiveCount it lands in the dead-letter queue."""
+    wait = min(MAX_VISIBILITY_S, math.ceil(seconds))
     st.clients.get("sqs").change_message_visibility(
         QueueUrl=st.queue_url(record.event_source_arn),
         ReceiptHandle=record.receipt_handle,
         VisibilityTimeout=wait,
     )
-    st.counts["Retried"] += 1
-    raise DeliveryDeferred(f"{name}: {answer}; alert {alert.uuid} back in {wait} s")
+    st.counts["Deferred"] += 1
+    message = f"{st.destination.name}: {why}; alert {uuid} back in {wait} s"
+    logger.warning(message)
+    raise DeliveryDeferred(message)
 
 
 def _dead_letter(st: State, body: str, why: str) -> None:
