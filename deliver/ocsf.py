@@ -9,10 +9,11 @@ node is a resource. Falco's own fields stay in ``unmapped``: ``output_fields``, 
 ``tags`` and ``priority``.
 
 ATT&CK: technique ids come from the rule's tags (T1059, T1059.004) and tactics from
-Falco's ``mitre_*`` tags. Falco's tags do not say which tactic goes with which technique,
-so a tactic is attached to the techniques only when there is exactly one; otherwise each
-tactic is an entry of its own. Lanner carries no technique names: the model requires
-one, so a technique's name is its id (``src_url`` links to its ATT&CK page).
+Falco's ``mitre_*`` tags (the table is ``deliver.attack``). Falco's tags do not say which
+tactic goes with which technique, so a tactic is attached to the techniques only when
+there is exactly one; otherwise each tactic is an entry of its own. Lanner carries no
+technique names: the model requires one, so a technique's name is its id (``src_url``
+links to its ATT&CK page).
 """
 
 from __future__ import annotations
@@ -40,44 +41,16 @@ from py_ocsf_models.objects.mitre_attack import MITREAttack, SubTechnique, Tacti
 from py_ocsf_models.objects.product import Product
 from py_ocsf_models.objects.resource_details import ResourceDetails
 
+from deliver import attack
 from deliver.alert import DeliveryAlert, Where
 from deliver.retry import Answer
 from deliver.severity import severity
+from deliver.times import parse_time
 
 PRODUCT = "lanner"
 ANALYTIC_TYPE_RULE = 1  # OCSF analytic type_id: 1 Rule
-ATTACK_URL = "https://attack.mitre.org"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _SAFE_KEY = re.compile(r"[^A-Za-z0-9._-]")
-
-# Falco's tactic tags -> ATT&CK tactic (id, name).
-TACTICS: dict[str, tuple[str, str]] = {
-    "mitre_reconnaissance": ("TA0043", "Reconnaissance"),
-    "mitre_resource_development": ("TA0042", "Resource Development"),
-    "mitre_initial_access": ("TA0001", "Initial Access"),
-    "mitre_execution": ("TA0002", "Execution"),
-    "mitre_persistence": ("TA0003", "Persistence"),
-    "mitre_privilege_escalation": ("TA0004", "Privilege Escalation"),
-    "mitre_defense_evasion": ("TA0005", "Defense Evasion"),
-    "mitre_credential_access": ("TA0006", "Credential Access"),
-    "mitre_discovery": ("TA0007", "Discovery"),
-    "mitre_lateral_movement": ("TA0008", "Lateral Movement"),
-    "mitre_collection": ("TA0009", "Collection"),
-    "mitre_command_and_control": ("TA0011", "Command and Control"),
-    "mitre_exfiltration": ("TA0010", "Exfiltration"),
-    "mitre_impact": ("TA0040", "Impact"),
-}
-
-
-def parse_time(text: str) -> datetime | None:
-    """An ISO 8601 time (Falco's, with nanoseconds) as an aware datetime; None if it is not."""
-    if not text:
-        return None
-    try:
-        when = datetime.fromisoformat(text.strip())
-    except ValueError:
-        return None
-    return when.replace(tzinfo=UTC) if when.tzinfo is None else when
 
 
 def epoch_ms(when: datetime) -> int:
@@ -99,17 +72,11 @@ def _product_version() -> str | None:
         return None
 
 
-def _tactic(tag: str) -> Tactic | None:
-    found = TACTICS.get(tag)
-    if found is None:
-        return None
-    uid, name = found
-    return Tactic(uid=uid, name=name, src_url=f"{ATTACK_URL}/tactics/{uid}/")
-
-
 def attacks_of(alert: DeliveryAlert) -> list[MITREAttack]:
     """ATT&CK entries from the alert's tags: one per technique, then lone tactics."""
-    tactics = [t for t in (_tactic(tag) for tag in alert.tags) if t is not None]
+    tactics = [
+        Tactic(uid=t.uid, name=t.name, src_url=t.url) for t in attack.tactics_of(alert.tags)
+    ]
     ids = list(dict.fromkeys(alert.attack_ids))
     # T1059 says less than T1059.004 beside it: keep the sub-technique only.
     parents = {i.split(".", 1)[0] for i in ids if "." in i}
@@ -118,11 +85,9 @@ def attacks_of(alert: DeliveryAlert) -> list[MITREAttack]:
     out: list[MITREAttack] = []
     for ident in ids:
         base, _, sub = ident.partition(".")
-        technique = Technique(uid=base, name=base, src_url=f"{ATTACK_URL}/techniques/{base}/")
+        technique = Technique(uid=base, name=base, src_url=attack.technique_url(base))
         sub_technique = (
-            SubTechnique(uid=ident, src_url=f"{ATTACK_URL}/techniques/{base}/{sub}/")
-            if sub
-            else None
+            SubTechnique(uid=ident, src_url=attack.technique_url(ident)) if sub else None
         )
         out.append(MITREAttack(technique=technique, sub_technique=sub_technique, tactic=shared))
     if shared is None or not ids:

@@ -20,14 +20,15 @@ import json
 import math
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from deliver.alert import DeliveryAlert, Repeat
 from deliver.http import DEFAULT_TIMEOUT, check_url, post
 from deliver.retry import MAX_ANSWER_CHARS, Answer
+from deliver.secretfile import read_secret_file
 from deliver.severity import severity
+from deliver.times import parse_time
 
 EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
 MAX_EVENT_BYTES = 512 * 1024  # PagerDuty refuses larger events
@@ -65,26 +66,13 @@ def check_routing_key(key: str) -> str:
 def load_routing_key_file(path: str | Path) -> str:
     """A routing key from a file (surrounding whitespace ignored); ValueError says what is
     wrong with the file, never what is in it."""
-    p = Path(path)
-    try:
-        with p.open("rb") as f:
-            raw = f.read(MAX_KEY_FILE_BYTES + 1)
-    except FileNotFoundError:
-        raise ValueError(f"PagerDuty key file {p}: no such file") from None
-    except IsADirectoryError:
-        raise ValueError(f"PagerDuty key file {p}: is a directory") from None
-    except OSError as exc:
-        raise ValueError(f"PagerDuty key file {p}: cannot read ({exc.strerror})") from None
-    if len(raw) > MAX_KEY_FILE_BYTES:
-        raise ValueError(f"PagerDuty key file {p}: larger than {MAX_KEY_FILE_BYTES} bytes")
-    try:
-        text = raw.decode("ascii")
-    except UnicodeDecodeError:
-        raise ValueError(f"PagerDuty key file {p}: not an ASCII routing key") from None
-    try:
-        return check_routing_key(text)
-    except ValueError as exc:
-        raise ValueError(f"PagerDuty key file {p}: {exc}") from None
+    return read_secret_file(
+        path,
+        "PagerDuty key",
+        MAX_KEY_FILE_BYTES,
+        form="an ASCII routing key",
+        check=check_routing_key,
+    )
 
 
 # --- rendering ---------------------------------------------------------------------------
@@ -171,18 +159,8 @@ def bound_fields(fields: Mapping[str, Any], budget: int) -> tuple[dict[str, Any]
 
 def event_time(text: str) -> str | None:
     """``text`` as an ISO 8601 UTC timestamp, or None when it is not one."""
-    if not text or len(text) > 64:
-        return None
-    try:
-        when = datetime.fromisoformat(text.strip())
-    except ValueError:
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)  # Falco's times are UTC
-    try:
-        return when.astimezone(UTC).isoformat(timespec="microseconds")
-    except (OverflowError, ValueError):
-        return None
+    when = parse_time(text)
+    return None if when is None else when.isoformat(timespec="microseconds")
 
 
 def place(alert: DeliveryAlert) -> str:

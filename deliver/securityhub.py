@@ -4,8 +4,8 @@ Limits are ASFF's: Title 256 characters, Description 1024 (cut with a visible ma
 ProductFields at most 50 string -> string entries (Security Hub adds three of its own, so
 lanner uses 47), values 2048, keys 128, and no empty strings anywhere.
 
-Types come from Falco's ``mitre_*`` tactic tags through ``TTP_TYPES`` (ASFF's taxonomy has
-TTPs for ten tactics and Effects for exfiltration and impact); an alert without one is
+Types come from Falco's ``mitre_*`` tactic tags through ``deliver.attack`` (ASFF's taxonomy
+has TTPs for ten tactics and Effects for exfiltration and impact); an alert without one is
 "Unusual Behaviors/Process" (syscall) or "Unusual Behaviors/User" (audit, CloudTrail).
 
 Resources: the node, pod, namespace and container of a runtime or audit alert as one
@@ -27,9 +27,11 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from deliver import attack
 from deliver.alert import DeliveryAlert, Where
 from deliver.retry import Answer
 from deliver.severity import severity
+from deliver.times import parse_time
 
 SCHEMA_VERSION = "2018-10-08"
 PRODUCT = "lanner"
@@ -45,22 +47,6 @@ CUT = " …[truncated]"
 NA = "<NA>"  # Falco's "no value"
 _ACCOUNT = re.compile(r"^\d{12}$")
 
-# Falco's tactic tags -> ASFF Types (namespace/category).
-TTP_TYPES: dict[str, str] = {
-    "mitre_reconnaissance": "TTPs/Discovery",
-    "mitre_initial_access": "TTPs/Initial Access",
-    "mitre_execution": "TTPs/Execution",
-    "mitre_persistence": "TTPs/Persistence",
-    "mitre_privilege_escalation": "TTPs/Privilege Escalation",
-    "mitre_defense_evasion": "TTPs/Defense Evasion",
-    "mitre_credential_access": "TTPs/Credential Access",
-    "mitre_discovery": "TTPs/Discovery",
-    "mitre_lateral_movement": "TTPs/Lateral Movement",
-    "mitre_collection": "TTPs/Collection",
-    "mitre_command_and_control": "TTPs/Command and Control",
-    "mitre_exfiltration": "Effects/Data Exfiltration",
-    "mitre_impact": "Effects/Data Destruction",
-}
 # Impact techniques whose effect is not destruction.
 IMPACT_TYPES: dict[str, str] = {
     "T1496": "Effects/Resource Consumption",  # resource hijacking (mining)
@@ -99,29 +85,18 @@ def iso(when: datetime) -> str:
     return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
 
 
-def _parse_time(text: str) -> datetime | None:
-    if not text:
-        return None
-    try:
-        when = datetime.fromisoformat(text.strip())
-    except ValueError:
-        return None
-    return when.replace(tzinfo=UTC) if when.tzinfo is None else when
-
-
 def types_of(alert: DeliveryAlert) -> list[str]:
     found: list[str] = []
-    for tag in alert.tags:
-        asff = TTP_TYPES.get(tag)
-        if asff is None:
+    for tactic in attack.tactics_of(alert.tags):
+        if tactic.asff_type is None:
             continue
-        if tag == "mitre_impact":
+        if tactic is attack.IMPACT:
             bases = {i.split(".", 1)[0] for i in alert.attack_ids}
             specific = [IMPACT_TYPES[b] for b in sorted(bases) if b in IMPACT_TYPES]
             if specific:
                 found.extend(specific)
                 continue
-        found.append(asff)
+        found.append(tactic.asff_type)
     if not found:
         found.append(DEFAULT_TYPES.get(alert.source, DEFAULT_TYPE))
     return list(dict.fromkeys(found))
@@ -254,11 +229,11 @@ def to_asff(
     own = alert.where.account if _ACCOUNT.match(alert.where.account) else ""
     # The default product imports findings for the calling account only.
     finding_account = own if own and arn != default_arn else account_id
-    event = _parse_time(alert.time) or datetime.now(UTC)
+    event = parse_time(alert.time) or datetime.now(UTC)
     first, last = event, event
     if alert.repeat is not None:
-        first = _parse_time(alert.repeat.first_seen) or event
-        last = _parse_time(alert.repeat.last_seen) or event
+        first = parse_time(alert.repeat.first_seen) or event
+        last = parse_time(alert.repeat.last_seen) or event
     created = min(event, first)
     updated = max(event, last)
     sev = severity(alert.priority)

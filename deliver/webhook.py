@@ -32,6 +32,7 @@ from standardwebhooks import Webhook
 from deliver.alert import DeliveryAlert
 from deliver.http import DEFAULT_TIMEOUT, check_url, post
 from deliver.retry import Answer
+from deliver.secretfile import read_secret_file
 
 SECRET_PREFIX = "whsec_"
 # The spec asks for 24 to 64 random bytes; fewer is refused (a guessable key signs
@@ -88,29 +89,13 @@ def decode_secret(secret: str) -> bytes:
 def load_secret_file(path: str | Path) -> str:
     """A ``whsec_...`` secret from a file (surrounding whitespace ignored); ValueError says
     what is wrong with the file, never what is in it."""
-    p = Path(path)
-    try:
-        with p.open("rb") as f:
-            raw = f.read(MAX_SECRET_FILE_BYTES + 1)
-    except FileNotFoundError:
-        raise ValueError(f"webhook secret file {p}: no such file") from None
-    except IsADirectoryError:
-        raise ValueError(f"webhook secret file {p}: is a directory") from None
-    except OSError as exc:
-        raise ValueError(f"webhook secret file {p}: cannot read ({exc.strerror})") from None
-    if len(raw) > MAX_SECRET_FILE_BYTES:
-        raise ValueError(f"webhook secret file {p}: larger than {MAX_SECRET_FILE_BYTES} bytes")
-    try:
-        text = raw.decode("ascii").strip()
-    except UnicodeDecodeError:
-        raise ValueError(f"webhook secret file {p}: not a whsec_<base64> secret") from None
-    if not text:
-        raise ValueError(f"webhook secret file {p}: empty")
-    try:
-        decode_secret(text)
-    except ValueError as exc:
-        raise ValueError(f"webhook secret file {p}: {exc}") from None
-    return text
+    return read_secret_file(
+        path,
+        "webhook secret",
+        MAX_SECRET_FILE_BYTES,
+        form="a whsec_<base64> secret",
+        check=decode_secret,
+    )
 
 
 def check_headers(headers: Mapping[str, str] | None) -> dict[str, str]:

@@ -13,9 +13,7 @@ other side: the topic (an SQS queue subscribed to it) and the quarantine queue.
 from __future__ import annotations
 
 import base64
-import copy
 import json
-import threading
 import time
 import traceback
 import urllib.error
@@ -23,17 +21,18 @@ import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import boto3
 import pytest
 from aws_lambda_powertools.utilities import parameters
 from botocore.stub import Stubber
+from standins import Seen, StandIn, falco_doc
 from test_runtime import FakeContext, LogRecords, Stack, emf_totals, logs, make_stack
 
 from functions.intake_handler import MAX_BODY_BYTES, TOKEN_SECRET_ENV, handler
 from functions.runtime import get_runtime, reset_runtime
+from lanner.cli.endpoints import Reply
 
 __all__ = ["logs"]  # the fixture, imported for use here
 
@@ -91,13 +90,13 @@ SIDEKICK_ALERT: dict[str, Any] = {
 def alert(n: int, **changes: Any) -> dict[str, Any]:
     """Another Falco alert: ``n`` makes it another incident (another command line), so
     delivery's incident windows do not fold it into the others."""
-    a = copy.deepcopy(FALCO_ALERT)
-    a["output_fields"]["evt.time"] += n
-    a["output_fields"]["proc.cmdline"] = f"bash -c step-{n}"
-    a["output"] = a["output"].replace("command=bash", f"command=bash -c step-{n}")
-    a["time"] = f"2026-11-28T10:31:{42 + n:02d}.123456789Z"
-    a.update(changes)
-    return a
+    fields = {
+        "evt.time": FALCO_ALERT["output_fields"]["evt.time"] + n,
+        "proc.cmdline": f"bash -c step-{n}",
+    }
+    output = FALCO_ALERT["output"].replace("command=bash", f"command=bash -c step-{n}")
+    when = f"2026-11-28T10:31:{42 + n:02d}.123456789Z"
+    return falco_doc(FALCO_ALERT, fields=fields, **{"output": output, "time": when, **changes})
 
 
 # --- the function URL stand-in ---
@@ -106,27 +105,17 @@ def alert(n: int, **changes: Any) -> dict[str, Any]:
 _TEXT_TYPES = ("text/", "application/json", "application/xml", "application/javascript")
 
 
-class _FunctionUrl(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class FunctionUrl(StandIn):
+    """Each request as a function URL hands it to the intake handler; its answer sent back."""
 
-    def do_POST(self) -> None:
-        self._invoke()
-
-    def do_GET(self) -> None:
-        self._invoke()
-
-    def do_PUT(self) -> None:
-        self._invoke()
-
-    def _invoke(self) -> None:
-        data = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        path, _, query = self.path.partition("?")
+    def answer(self, request: Seen) -> Reply:
+        path, _, query = request.path.partition("?")
         headers: dict[str, str] = {}
-        for name, value in self.headers.items():
+        for name, value in request.header_list:
             key = name.lower()
             headers[key] = f"{headers[key]},{value}" if key in headers else value
-        ctype = headers.get("content-type", "")
-        as_text = ctype.startswith(_TEXT_TYPES)
+        as_text = headers.get("content-type", "").startswith(_TEXT_TYPES)
+        body = request.body.decode("utf-8") if as_text else base64.b64encode(request.body).decode()
         now = time.time()
         event = {
             "version": "2.0",
@@ -139,10 +128,10 @@ class _FunctionUrl(BaseHTTPRequestHandler):
                 "apiId": "abcdefghijklmnopqrstuvwxyz",
                 "domainName": "abcdefghijklmnopqrstuvwxyz.lambda-url.us-east-1.on.aws",
                 "http": {
-                    "method": self.command,
+                    "method": request.method,
                     "path": path,
                     "protocol": "HTTP/1.1",
-                    "sourceIp": self.client_address[0],
+                    "sourceIp": request.client,
                     "userAgent": headers.get("user-agent", ""),
                 },
                 "requestId": str(uuid.uuid4()),
@@ -151,7 +140,7 @@ class _FunctionUrl(BaseHTTPRequestHandler):
                 "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
                 "timeEpoch": int(now * 1000),
             },
-            "body": data.decode("utf-8") if as_text else base64.b64encode(data).decode(),
+            "body": body,
             "isBase64Encoded": not as_text,
         }
         if query:
@@ -160,36 +149,22 @@ class _FunctionUrl(BaseHTTPRequestHandler):
             )
         try:
             result = handler(event, FakeContext(function_name="lanner-intake"))
-            status = int(result["statusCode"])
-            out_headers = dict(result.get("headers") or {})
-            body = result.get("body") or ""
-            raw = base64.b64decode(body) if result.get("isBase64Encoded") else body.encode()
+            text = result.get("body") or ""
+            if result.get("isBase64Encoded"):
+                text = base64.b64decode(text).decode()
+            return Reply(int(result["statusCode"]), text, dict(result.get("headers") or {}))
         except Exception:  # what a function URL answers when the function fails
             traceback.print_exc()
-            status, out_headers = 502, {"Content-Type": "application/json"}
-            raw = b'{"Message":"Internal Server Error"}'
-        self.send_response(status)
-        for name, value in out_headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(raw)))
-        self.end_headers()
-        self.wfile.write(raw)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass  # the request line holds ?token=
+            return Reply(
+                502, '{"Message":"Internal Server Error"}', {"Content-Type": "application/json"}
+            )
 
 
 @pytest.fixture(scope="module")
 def url() -> Iterator[str]:
     """The intake's URL: a function URL stand-in on 127.0.0.1."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _FunctionUrl)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with FunctionUrl(path="/") as function_url:
+        yield function_url.url
 
 
 @pytest.fixture

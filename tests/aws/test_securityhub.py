@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 from typing import Any
 
 import boto3
@@ -17,11 +16,12 @@ import pytest
 from botocore.exceptions import ParamValidationError
 from botocore.stub import Stubber
 from py_ocsf_models.events.findings.detection_finding import DetectionFinding
+from standins import SHELL_UUID, falco_alert, falco_doc, summary_of, unused_port
+from standins import TRAIL as CLOUDTRAIL
 
 import deliver.securityhub as securityhub
-from deliver.alert import DeliveryAlert, parse_alert
+from deliver.alert import DeliveryAlert
 from deliver.aws_answer import answer_of_aws_error, ok_answer, single_attempt_config
-from deliver.dedup import Window
 from deliver.ocsf import OcsfS3Destination
 from deliver.securityhub import (
     MAX_DESCRIPTION,
@@ -39,36 +39,14 @@ REGION = "us-east-1"
 FP = "0123456789abcdef0123456789abcdef"
 ISO_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
-SHELL = {
-    "output": "12:34:56.123456789: Critical Shell spawned in a container (user=root container=web pod=web-7d9f8b6c4d-x2x9q ns=prod cmd=bash -i)",
-    "priority": "Critical",
-    "rule": "Terminal shell in container",
-    "time": "2026-01-02T12:34:56.123456789Z",
-    "source": "syscall",
-    "hostname": "ip-10-0-1-23",
-    "tags": ["container", "shell", "mitre_execution", "T1059"],
-    "output_fields": {
-        "container.name": "web",
-        "k8s.ns.name": "prod",
-        "k8s.pod.name": "web-7d9f8b6c4d-x2x9q",
-        "proc.cmdline": "bash -i",
-        "proc.pid": 4242,
-        "user.loginuid": None,
-    },
-    "uuid": "8a1c6f3e-0d7b-4a57-9a3e-2f4c1b9e7d21",
-}
-
-TRAIL = {
-    "output": "10:05:00.000000000: Warning Bucket policy changed (user=mallory region=eu-west-1)",
-    "priority": "Warning",
-    "rule": "Bucket policy changed",
-    "time": "2026-11-28T10:05:00.000000000Z",
-    "source": "aws_cloudtrail",
-    "hostname": "lanner-cloudtrail-detector",
-    "tags": ["aws", "s3"],
-    "output_fields": {"ct.user": "mallory", "ct.region": "eu-west-1", "ct.recipientaccountid": OTHER},
-    "uuid": "1b0e6a51-55d4-4c0e-9c7e-6f3d1a2b3c4d",
-}
+SHELL = falco_doc(uuid=SHELL_UUID)
+# From another account of an organization trail; no tactic tags.
+TRAIL = falco_doc(
+    CLOUDTRAIL,
+    tags=["aws", "s3"],
+    fields={"ct.recipientaccountid": OTHER},
+    uuid="1b0e6a51-55d4-4c0e-9c7e-6f3d1a2b3c4d",
+)
 
 AUDIT = {
     "output": "10:00:25.754702000: Notice Interactive exec into pod (user=jdoe ns=payments)",
@@ -83,7 +61,7 @@ AUDIT = {
 
 
 def alert(doc: dict[str, Any] = SHELL, **changes: Any) -> DeliveryAlert:
-    return parse_alert({**doc, **changes})
+    return falco_alert(doc, **changes)
 
 
 def client(service: str) -> Any:
@@ -199,18 +177,8 @@ def test_an_audit_alert_names_its_eks_cluster(aws: str) -> None:
 
 def test_a_summary_has_a_note_and_its_counts(aws: str) -> None:
     first = alert()
-    window = Window(
-        key=FP,
-        start=1_767_357_296.0,
-        end=1_767_357_596.0,
-        first_uuid=first.uuid,
-        sample=first.to_json(),
-        count=7,
-        hosts=frozenset({"ip-10-0-1-23", "ip-10-0-1-24"}),
-        first_seen="2026-01-02T12:34:56.123456789Z",
-        last_seen="2026-01-02T12:38:10.5Z",
-    )
-    summary = window.summary()
+    seen = ("2026-01-02T12:34:56.123456789Z", "2026-01-02T12:38:10.5Z")
+    summary = summary_of(first, 7, {"ip-10-0-1-23", "ip-10-0-1-24"}, *seen)
     hub = client("securityhub")
     assert hub_destination(hub).send(summary, FP).ok
     [f] = imported(hub)
@@ -348,13 +316,10 @@ def test_retry_after_is_read() -> None:
 
 
 def test_no_endpoint_is_transient(monkeypatch: pytest.MonkeyPatch) -> None:
-    with socket.socket() as s:  # a port on 127.0.0.1 that nothing listens on
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     hub = boto3.client(
         "securityhub",
         region_name=REGION,
-        endpoint_url=f"http://127.0.0.1:{port}",
+        endpoint_url=f"http://127.0.0.1:{unused_port()}",
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
         config=single_attempt_config(2.0),

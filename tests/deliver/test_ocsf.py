@@ -11,9 +11,9 @@ import pytest
 from click.testing import CliRunner
 from py_ocsf_models import OCSF_VERSION
 from py_ocsf_models.events.findings.detection_finding import DetectionFinding
+from standins import SHELL_UUID, TRAIL, falco_alert, falco_doc, summary_of
 
-from deliver.alert import DeliveryAlert, parse_alert
-from deliver.dedup import Window
+from deliver.alert import DeliveryAlert
 from deliver.ocsf import object_key, to_ocsf, to_ocsf_json
 from deliver.severity import SEVERITIES
 from lanner.cli.main import main
@@ -21,38 +21,11 @@ from lanner.priority import Priority
 
 SAMPLES = Path(__file__).resolve().parent.parent.parent / "samples"
 
-SHELL = {
-    "output": "12:34:56.123456789: Critical Shell spawned in a container (user=root container=web pod=web-7d9f8b6c4d-x2x9q ns=prod cmd=bash -i)",
-    "priority": "Critical",
-    "rule": "Terminal shell in container",
-    "time": "2026-01-02T12:34:56.123456789Z",
-    "source": "syscall",
-    "hostname": "ip-10-0-1-23",
-    "tags": ["container", "shell", "mitre_execution", "T1059", "T1059.004"],
-    "output_fields": {
-        "container.name": "web",
-        "k8s.ns.name": "prod",
-        "k8s.pod.name": "web-7d9f8b6c4d-x2x9q",
-        "proc.cmdline": "bash -i",
-        "user.name": None,
-    },
-    "uuid": "8a1c6f3e-0d7b-4a57-9a3e-2f4c1b9e7d21",
-}
-
-TRAIL = {
-    "output": "10:05:00.000000000: Warning Bucket policy changed (user=mallory bucket=b region=eu-west-1)",
-    "priority": "Warning",
-    "rule": "Bucket policy changed",
-    "time": "2026-11-28T10:05:00.000000000Z",
-    "source": "aws_cloudtrail",
-    "hostname": "lanner-cloudtrail-detector",
-    "tags": ["aws", "s3", "mitre_exfiltration", "mitre_impact", "T1530", "T1485"],
-    "output_fields": {"ct.user": "mallory", "ct.region": "eu-west-1", "ct.recipientaccountid": "123456789012"},
-}
+SHELL = falco_doc(uuid=SHELL_UUID)
 
 
-def alert(doc: dict[str, Any] | None = None, **changes: Any) -> DeliveryAlert:
-    return parse_alert({**(doc or SHELL), **changes})
+def alert(doc: dict[str, Any] = SHELL, **changes: Any) -> DeliveryAlert:
+    return falco_alert(doc, **changes)
 
 
 def valid(finding: dict[str, Any]) -> DetectionFinding:
@@ -164,18 +137,8 @@ def test_no_attack_tags_no_attacks() -> None:
 
 def test_a_summary_carries_its_count_and_when() -> None:
     first = alert()
-    window = Window(
-        key="k" * 32,
-        start=1_767_357_296.0,
-        end=1_767_357_596.0,
-        first_uuid=first.uuid,
-        sample=first.to_json(),
-        count=7,
-        hosts=frozenset({"ip-10-0-1-23", "ip-10-0-1-24"}),
-        first_seen="2026-01-02T12:34:56.123456789Z",
-        last_seen="2026-01-02T12:38:10.5Z",
-    )
-    summary = window.summary()
+    seen = ("2026-01-02T12:34:56.123456789Z", "2026-01-02T12:38:10.5Z")
+    summary = summary_of(first, 7, {"ip-10-0-1-23", "ip-10-0-1-24"}, *seen)
     finding = to_ocsf(summary, "k" * 32)
     valid(finding)
     assert finding["count"] == 7

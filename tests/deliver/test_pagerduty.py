@@ -4,17 +4,14 @@ them the way PagerDuty does (required fields, severity values, summary and size 
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
+from standins import SHELL, Seen, StandIn, falco_alert, summary_of, with_retries
 
 from deliver.alert import DeliveryAlert, parse_alert
-from deliver.dedup import Window
 from deliver.fingerprint import fingerprint
 from deliver.pagerduty import (
     EVENT_BUDGET,
@@ -23,32 +20,12 @@ from deliver.pagerduty import (
     event_time,
     load_routing_key_file,
 )
-from deliver.retry import RetryPolicy, send_with_retries
 from deliver.severity import SEVERITIES
+from lanner.cli.endpoints import Reply
 from lanner.priority import Priority
 
 KEY = "R0123456789abcdef0123456789abcde"  # 32 characters, as PagerDuty's keys are
 assert len(KEY) == 32
-
-ALERT: dict[str, Any] = {
-    "output": "12:34:56.123456789: Critical Shell spawned in a container (user=root container=web pod=web-7d9f8b6c4d-x2x9q ns=prod cmd=bash -i)",
-    "priority": "Critical",
-    "rule": "Terminal shell in container",
-    "time": "2026-01-02T12:34:56.123456789Z",
-    "source": "syscall",
-    "hostname": "ip-10-0-1-23",
-    "tags": ["container", "shell", "mitre_execution", "T1059"],
-    "output_fields": {
-        "container.id": "3ad7b26ded6d",
-        "container.name": "web",
-        "evt.time": 1767357296123456789,
-        "k8s.ns.name": "prod",
-        "k8s.pod.name": "web-7d9f8b6c4d-x2x9q",
-        "proc.cmdline": "bash -i",
-        "proc.pid": 4242,
-        "user.name": "root",
-    },
-}
 
 CLOUDTRAIL = {
     "output": "Console login without MFA (user=alice ip=203.0.113.9 account=123456789012)",
@@ -68,15 +45,13 @@ CLOUDTRAIL = {
 SEVERITY_VALUES = {"critical", "error", "warning", "info"}
 
 
-@dataclass
-class StandIn:
-    """Answers like PagerDuty: 202 for a valid event, 400 for an invalid one; a scripted
-    (status, headers, body) first when there is one."""
+class PagerDuty(StandIn):
+    """Answers like PagerDuty: 202 for a valid event, 400 for an invalid one; what is
+    scripted first. ``events``: the events it took."""
 
-    url: str = ""
-    script: list[tuple[int, dict[str, str], bytes]] = field(default_factory=list)
-    events: list[dict[str, Any]] = field(default_factory=list)
-    sizes: list[int] = field(default_factory=list)
+    def __init__(self) -> None:
+        super().__init__(path="/v2/enqueue")
+        self.events: list[dict[str, Any]] = []
 
     def check(self, event: Any) -> list[str]:
         errors = []
@@ -102,85 +77,44 @@ class StandIn:
             )
         return errors
 
+    def answer(self, request: Seen) -> Reply:
+        raw = request.body
+        try:
+            event = json.loads(raw)  # strict enough: NaN would be refused below
+            errors = self.check(event)
+            if b"NaN" in raw or b"Infinity" in raw:
+                errors.append("Event object is not valid JSON")
+        except ValueError:
+            event, errors = None, ["Event object is not valid JSON"]
+        if len(raw) > MAX_EVENT_BYTES:
+            errors.append("Event object is larger than 512 KB")
+        headers = {"Content-Type": "application/json"}
+        if errors:
+            doc = {"status": "invalid event", "message": "Event object is invalid"}
+            return Reply(400, json.dumps({**doc, "errors": errors}), headers)
+        self.events.append(event)
+        doc = {"status": "success", "message": "Event processed", "dedup_key": event["dedup_key"]}
+        return Reply(202, json.dumps(doc), headers)
+
 
 @pytest.fixture
-def pd() -> Iterator[StandIn]:
-    stand_in = StandIn()
-    lock = threading.Lock()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            with lock:
-                stand_in.sizes.append(len(raw))
-                scripted = stand_in.script.pop(0) if stand_in.script else None
-            if scripted is not None:
-                status, headers, reply = scripted
-            else:
-                try:
-                    event = json.loads(raw)  # strict enough: NaN would be refused below
-                    errors = stand_in.check(event)
-                    if b"NaN" in raw or b"Infinity" in raw:
-                        errors.append("Event object is not valid JSON")
-                except ValueError:
-                    event, errors = None, ["Event object is not valid JSON"]
-                if len(raw) > MAX_EVENT_BYTES:
-                    errors.append("Event object is larger than 512 KB")
-                headers = {"Content-Type": "application/json"}
-                if errors:
-                    status = 400
-                    reply = json.dumps(
-                        {
-                            "status": "invalid event",
-                            "message": "Event object is invalid",
-                            "errors": errors,
-                        }
-                    ).encode()
-                else:
-                    status = 202
-                    with lock:
-                        stand_in.events.append(event)
-                    reply = json.dumps(
-                        {
-                            "status": "success",
-                            "message": "Event processed",
-                            "dedup_key": event["dedup_key"],
-                        }
-                    ).encode()
-            self.send_response(status)
-            for k, v in headers.items():
-                self.send_header(k, v)
-            self.send_header("Content-Length", str(len(reply)))
-            self.end_headers()
-            self.wfile.write(reply)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    stand_in.url = f"http://127.0.0.1:{server.server_address[1]}/v2/enqueue"
-    try:
+def pd() -> Iterator[PagerDuty]:
+    with PagerDuty() as stand_in:
         yield stand_in
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
 
 
-def _alert(base: dict[str, Any] | None = None, **changes: Any) -> DeliveryAlert:
-    return parse_alert({**json.loads(json.dumps(base or ALERT)), **changes})
+def _alert(base: dict[str, Any] = SHELL, **changes: Any) -> DeliveryAlert:
+    return falco_alert(base, **changes)
 
 
-def _send(pd: StandIn, alert: DeliveryAlert, fp: str | None = None) -> dict[str, Any]:
+def _send(pd: PagerDuty, alert: DeliveryAlert, fp: str | None = None) -> dict[str, Any]:
     answer = PagerDutyDestination(KEY, url=pd.url).send(alert, fp or fingerprint(alert))
     assert answer.ok, answer.describe()
     assert answer.status == 202
     return pd.events[-1]
 
 
-def test_trigger_event_fields(pd: StandIn) -> None:
+def test_trigger_event_fields(pd: PagerDuty) -> None:
     alert = _alert()
     fp = fingerprint(alert)
     event = _send(pd, alert, fp)
@@ -203,15 +137,15 @@ def test_trigger_event_fields(pd: StandIn) -> None:
     assert p["group"] == "prod"
     assert p["class"] == "Terminal shell in container"
     d = p["custom_details"]
-    assert d["output"] == ALERT["output"]
-    assert d["output_fields"] == ALERT["output_fields"]
-    assert d["tags"] == ALERT["tags"]
+    assert d["output"] == SHELL["output"]
+    assert d["output_fields"] == SHELL["output_fields"]
+    assert d["tags"] == SHELL["tags"]
     assert d["uuid"] == alert.uuid
     assert d["hostname"] == "ip-10-0-1-23"
     assert "repeat" not in d and "truncated" not in d
 
 
-def test_cloudtrail_alert_groups_by_account(pd: StandIn) -> None:
+def test_cloudtrail_alert_groups_by_account(pd: PagerDuty) -> None:
     event = _send(pd, _alert(CLOUDTRAIL))
     p = event["payload"]
     assert p["source"] == "account 123456789012 / region eu-west-1"
@@ -222,7 +156,7 @@ def test_cloudtrail_alert_groups_by_account(pd: StandIn) -> None:
     assert p["summary"].startswith("[Warning] Console Login Without MFA — account 123456789012")
 
 
-def test_bare_alert_still_has_a_source(pd: StandIn) -> None:
+def test_bare_alert_still_has_a_source(pd: PagerDuty) -> None:
     event = _send(pd, parse_alert({"rule": "r", "priority": "Notice"}))
     p = event["payload"]
     assert p["source"] == "unknown"
@@ -236,7 +170,7 @@ def test_bare_alert_still_has_a_source(pd: StandIn) -> None:
 
 
 @pytest.mark.parametrize("priority", list(Priority))
-def test_severity_for_each_priority(pd: StandIn, priority: Priority) -> None:
+def test_severity_for_each_priority(pd: PagerDuty, priority: Priority) -> None:
     event = _send(pd, _alert(priority=str(priority)))
     assert event["payload"]["severity"] == SEVERITIES[priority].pagerduty
     assert event["payload"]["summary"].startswith(f"[{priority}] ")
@@ -259,21 +193,20 @@ def test_event_time(text: str, expected: str | None) -> None:
     assert event_time(text) == expected
 
 
-def test_unparseable_time_is_left_out(pd: StandIn) -> None:
+def test_unparseable_time_is_left_out(pd: PagerDuty) -> None:
     assert "timestamp" not in _send(pd, _alert(time="around noon"))["payload"]
 
 
-def test_copies_share_a_dedup_key_and_incidents_do_not(pd: StandIn) -> None:
+def test_copies_share_a_dedup_key_and_incidents_do_not(pd: PagerDuty) -> None:
     first = _alert()
     fields = {
-        **ALERT["output_fields"],
         "proc.pid": 9999,
         "container.id": "ffffffffffff",
         "k8s.pod.name": "web-7d9f8b6c4d-kk2lp",
         "evt.time": 1767357399000000000,
     }
-    copy = _alert(hostname="ip-10-0-9-9", time="2026-01-02T12:40:00Z", output_fields=fields)
-    other = _alert(output_fields={**ALERT["output_fields"], "proc.cmdline": "sh -c id"})
+    copy = _alert(hostname="ip-10-0-9-9", time="2026-01-02T12:40:00Z", fields=fields)
+    other = _alert(fields={"proc.cmdline": "sh -c id"})
     keys = [_send(pd, a)["dedup_key"] for a in (first, copy, other)]
     assert first.uuid != copy.uuid
     assert keys[0] == keys[1] == fingerprint(first)
@@ -282,27 +215,18 @@ def test_copies_share_a_dedup_key_and_incidents_do_not(pd: StandIn) -> None:
     assert _send(pd, other_rule)["dedup_key"] != keys[0]
 
 
-def test_no_fingerprint_falls_back_to_the_uuid(pd: StandIn) -> None:
+def test_no_fingerprint_falls_back_to_the_uuid(pd: PagerDuty) -> None:
     alert = _alert()
     PagerDutyDestination(KEY, url=pd.url).send(alert, "")
     assert pd.events[-1]["dedup_key"] == alert.uuid
 
 
 def _summary(alert: DeliveryAlert, count: int, hosts: set[str]) -> DeliveryAlert:
-    return Window(
-        key=fingerprint(alert),
-        start=1000.0,
-        end=1300.0,
-        first_uuid=alert.uuid,
-        sample=alert.to_json(),
-        count=count,
-        hosts=frozenset(hosts),
-        first_seen="2026-01-02T12:34:56.123456789Z",
-        last_seen="2026-01-02T12:39:02.000000000Z",
-    ).summary()
+    first_seen, last_seen = "2026-01-02T12:34:56.123456789Z", "2026-01-02T12:39:02.000000000Z"
+    return summary_of(alert, count, hosts, first_seen, last_seen, key=fingerprint(alert))
 
 
-def test_summary_says_how_often_where_and_when(pd: StandIn) -> None:
+def test_summary_says_how_often_where_and_when(pd: PagerDuty) -> None:
     first = _alert()
     summary = _summary(first, 12, {"ip-10-0-1-23", "ip-10-0-2-7", "ip-10-0-3-1"})
     event = _send(pd, summary, fingerprint(first))
@@ -322,14 +246,14 @@ def test_summary_says_how_often_where_and_when(pd: StandIn) -> None:
     assert p["custom_details"]["uuid"] == summary.uuid != first.uuid
 
 
-def test_summary_on_one_host_keeps_the_node(pd: StandIn) -> None:
+def test_summary_on_one_host_keeps_the_node(pd: PagerDuty) -> None:
     summary = _summary(_alert(), 2, {"ip-10-0-1-23"})
     p = _send(pd, summary)["payload"]
     assert "repeated 2 times on 1 host between" in p["summary"]
     assert p["source"].startswith("node ip-10-0-1-23 / ")
 
 
-def test_hostile_huge_alert_stays_under_the_limit(pd: StandIn) -> None:
+def test_hostile_huge_alert_stays_under_the_limit(pd: PagerDuty) -> None:
     huge = "😈" * 60_000 + "\n\x00\x1b[31m"
     fields: dict[str, Any] = {f"field.{i}": "x" * 20_000 for i in range(40)}
     fields["k" * 5000] = "long key"
@@ -350,7 +274,7 @@ def test_hostile_huge_alert_stays_under_the_limit(pd: StandIn) -> None:
         }
     )
     event = _send(pd, alert)
-    size = pd.sizes[-1]
+    size = len(pd.requests[-1].body)
     assert size <= EVENT_BUDGET < MAX_EVENT_BYTES
     p = event["payload"]
     assert len(p["summary"]) <= 1024 and p["summary"].endswith("…[cut]")
@@ -369,17 +293,16 @@ def test_hostile_huge_alert_stays_under_the_limit(pd: StandIn) -> None:
     assert any(isinstance(v, str) and v.startswith("[dropped") for v in d["output_fields"].values())
 
 
-def test_within_budget_alert_is_not_cut(pd: StandIn) -> None:
+def test_within_budget_alert_is_not_cut(pd: PagerDuty) -> None:
     fields = {f"f{i}": "v" * 4000 for i in range(20)}  # 80 KB of fields: fits
     d = _send(pd, _alert(output_fields=fields))["payload"]["custom_details"]
     assert d["output_fields"] == fields
     assert "truncated" not in d
 
 
-def test_400_is_permanent_with_pagerdutys_message(pd: StandIn) -> None:
+def test_400_is_permanent_with_pagerdutys_message(pd: PagerDuty) -> None:
     bad = PagerDutyDestination("R0123456789abcdef0123456789abcd", url=pd.url)  # 31 characters
-    waits: list[float] = []
-    outcome = send_with_retries(lambda: bad.send(_alert(), "fp"), RetryPolicy(), sleep=waits.append)
+    outcome, waits = with_retries(bad, _alert())
     assert outcome.permanent and not outcome.delivered and outcome.attempts == 1
     assert waits == []
     text = outcome.answer.describe()
@@ -388,44 +311,34 @@ def test_400_is_permanent_with_pagerdutys_message(pd: StandIn) -> None:
     assert pd.events == []
 
 
-def test_429_then_202(pd: StandIn) -> None:
-    pd.script = [
-        (
+def test_429_then_202(pd: PagerDuty) -> None:
+    pd.script(
+        Reply(
             429,
-            {},
-            b'{"status":"throttle event","message":"Requests for this service are arriving too quickly. Please retry later."}',
+            '{"status":"throttle event","message":"Requests for this service are arriving too quickly. Please retry later."}',
         )
-    ]
-    dest = PagerDutyDestination(KEY, url=pd.url)
-    waits: list[float] = []
-    outcome = send_with_retries(
-        lambda: dest.send(_alert(), "fp"), RetryPolicy(), sleep=waits.append
     )
+    dest = PagerDutyDestination(KEY, url=pd.url)
+    outcome, waits = with_retries(dest, _alert())
     assert outcome.delivered and outcome.attempts == 2
     assert len(waits) == 1 and 0 <= waits[0] <= 1.0  # no Retry-After: backoff
     assert len(pd.events) == 1
 
 
-def test_429_with_retry_after(pd: StandIn) -> None:
-    pd.script = [(429, {"Retry-After": "3"}, b"{}"), (502, {}, b"<html>bad gateway</html>")]
+def test_429_with_retry_after(pd: PagerDuty) -> None:
+    pd.script(Reply(429, "{}", {"Retry-After": "3"}), Reply(502, "<html>bad gateway</html>"))
     dest = PagerDutyDestination(KEY, url=pd.url)
-    waits: list[float] = []
-    outcome = send_with_retries(
-        lambda: dest.send(_alert(), "fp"), RetryPolicy(), sleep=waits.append
-    )
+    outcome, waits = with_retries(dest, _alert())
     assert outcome.delivered and outcome.attempts == 3
     assert waits[0] == 3.0 and 0 <= waits[1] <= 2.0
 
 
-def test_throttled_past_the_deadline_is_handed_back(pd: StandIn) -> None:
-    pd.script = [
-        (429, {"Retry-After": "120"}, b'{"status":"throttle event","message":"slow down"}')
-    ]
-    dest = PagerDutyDestination(KEY, url=pd.url)
-    waits: list[float] = []
-    outcome = send_with_retries(
-        lambda: dest.send(_alert(), "fp"), RetryPolicy(), sleep=waits.append
+def test_throttled_past_the_deadline_is_handed_back(pd: PagerDuty) -> None:
+    pd.script(
+        Reply(429, '{"status":"throttle event","message":"slow down"}', {"Retry-After": "120"})
     )
+    dest = PagerDutyDestination(KEY, url=pd.url)
+    outcome, waits = with_retries(dest, _alert())
     assert waits == []  # 120 s is more than one call sleeps through: the caller defers it
     assert not outcome.delivered and not outcome.permanent
     assert outcome.retry_after == 120.0

@@ -5,25 +5,21 @@ What is checked is what Slack receives: the JSON body of the POST, as the server
 
 from __future__ import annotations
 
-import json
 import logging
 import re
-import socket
-import threading
 import unicodedata
-from collections import deque
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from standins import DROP, HANG, StandIn, falco_alert, summary_of, unused_port, with_retries
 
-from deliver.alert import DeliveryAlert, parse_alert
-from deliver.dedup import Window
+from deliver.alert import DeliveryAlert
 from deliver.destination import Destination
-from deliver.retry import Answer, RetryPolicy, send_with_retries
+from deliver.retry import Answer
 from deliver.severity import SEVERITIES
 from deliver.slack import SlackDestination, mrkdwn_escape
+from lanner.cli.endpoints import Reply
 from lanner.priority import Priority
 
 SECRET = "T0SECRET/B0SECRET/XySecretToken123"
@@ -33,83 +29,18 @@ MARKER = re.compile(r"…\[cut (\d+) chars\]")
 # --- the stand-in for Slack -------------------------------------------------------------
 
 
-class FakeSlack:
-    """Records each request body; answers from a script, then 200 ``ok``."""
-
-    def __init__(self) -> None:
-        self.bodies: list[dict[str, Any]] = []
-        self.headers: list[dict[str, str]] = []
-        self.paths: list[str] = []
-        self.script: deque[tuple[int, str, dict[str, str]] | str] = deque()
-        self.release = threading.Event()
-        self.url = ""
-
-    def answer(self, status: int, body: str = "", headers: dict[str, str] | None = None) -> None:
-        self.script.append((status, body, headers or {}))
-
-    def drop(self) -> None:
-        """The next request is read, and the connection closed without an answer."""
-        self.script.append("drop")
-
-    def hang(self) -> None:
-        """The next request gets no answer until the test ends."""
-        self.script.append("hang")
-
-
 @pytest.fixture
-def slack(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSlack]:
+def slack(monkeypatch: pytest.MonkeyPatch) -> Iterator[StandIn]:
     for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
         monkeypatch.delenv(name, raising=False)
-    fake = FakeSlack()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length", "0"))
-            raw = self.rfile.read(length)
-            fake.paths.append(self.path)
-            fake.headers.append(dict(self.headers.items()))
-            fake.bodies.append(json.loads(raw))
-            step = fake.script.popleft() if fake.script else (200, "ok", {})
-            if step == "hang":
-                fake.release.wait(10)
-                return
-            if step == "drop":
-                self.close_connection = True
-                return
-            assert not isinstance(step, str)
-            status, body, headers = step
-            data = body.encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "text/plain; charset=utf-8")
-            self.send_header("Content-Length", str(len(data)))
-            for k, v in headers.items():
-                self.send_header(k, v)
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    fake.url = f"http://127.0.0.1:{server.server_address[1]}/services/{SECRET}"
-    try:
-        yield fake
-    finally:
-        fake.release.set()
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+    with StandIn(path=f"/services/{SECRET}") as stand_in:
+        yield stand_in
+    # Every request was one JSON document, whether or not the test looked at it.
+    assert all(isinstance(r.json(), dict) for r in stand_in.requests)
 
 
 def closed_port_url() -> str:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return f"http://127.0.0.1:{port}/services/{SECRET}"
+    return f"http://127.0.0.1:{unused_port()}/services/{SECRET}"
 
 
 # --- alerts -----------------------------------------------------------------------------
@@ -141,13 +72,7 @@ BASE: dict[str, Any] = {
 
 
 def make(**changes: Any) -> DeliveryAlert:
-    doc = json.loads(json.dumps(BASE))
-    for key, value in changes.items():
-        if key == "output_fields":
-            doc["output_fields"].update(value)
-        else:
-            doc[key] = value
-    return parse_alert(doc)
+    return falco_alert(BASE, **changes)
 
 
 def all_blocks(payload: dict[str, Any]) -> list[dict[str, Any]]:
@@ -260,12 +185,12 @@ def test_repr_hides_the_url() -> None:
 # --- what an engineer reads --------------------------------------------------------------
 
 
-def test_delivered_message_reads_like_the_alert(slack: FakeSlack) -> None:
+def test_delivered_message_reads_like_the_alert(slack: StandIn) -> None:
     answer = SlackDestination(slack.url).send(make(), "fp-1")
     assert answer.ok and answer.status == 200 and answer.body == "ok"
-    assert slack.paths == [f"/services/{SECRET}"]
-    assert slack.headers[0]["Content-Type"].startswith("application/json")
-    payload = slack.bodies[0]
+    assert [r.path for r in slack.requests] == [f"/services/{SECRET}"]
+    assert slack.requests[0].headers["content-type"].startswith("application/json")
+    payload = slack.requests[0].json()
 
     assert header_text(payload) == "Critical: Terminal shell in container"
     assert payload["attachments"][0]["color"] == SEVERITIES[Priority.CRITICAL].slack_color
@@ -313,11 +238,11 @@ def test_colour_follows_the_severity_table(priority: Priority) -> None:
 
 def test_at_most_ten_output_fields_and_the_rest_counted() -> None:
     many = {f"custom.f{i:02d}": f"v{i}" for i in range(25)}
-    payload = SlackDestination("https://hooks.slack.com/x").message(make(output_fields=many))
+    payload = SlackDestination("https://hooks.slack.com/x").message(make(fields=many))
     key_lines = section_texts(payload)[1].split("\n")
     assert len(key_lines) == 10
     context = next(b for b in all_blocks(payload) if b["type"] == "context")
-    total = len(_key_names(make(output_fields=many)))
+    total = len(_key_names(make(fields=many)))
     assert f"{total - 10} more output fields" in context["elements"][0]["text"]
 
 
@@ -331,25 +256,21 @@ def _key_names(alert: DeliveryAlert) -> list[str]:
 
 
 def summary_alert(hosts: list[str], count: int = 12) -> DeliveryAlert:
-    first = make()
-    window = Window(
+    return summary_of(
+        make(),
+        count,
+        hosts,
+        "2024-05-01T10:00:00.123Z",
+        "2024-05-01T10:04:59.900Z",
         key="fp-1",
         start=1714557600.0,
-        end=1714557900.0,
-        first_uuid=first.uuid,
-        sample=first.to_json(),
-        count=count,
-        hosts=frozenset(hosts),
-        first_seen="2024-05-01T10:00:00.123Z",
-        last_seen="2024-05-01T10:04:59.900Z",
     )
-    return window.summary()
 
 
-def test_summary_says_how_often_where_and_when(slack: FakeSlack) -> None:
+def test_summary_says_how_often_where_and_when(slack: StandIn) -> None:
     alert = summary_alert(["node-a", "node-b", "node-c"])
     assert SlackDestination(slack.url).send(alert, "fp-1").ok
-    payload = slack.bodies[0]
+    payload = slack.requests[0].json()
     # Right under the header, at the top level: not folded into the attachment.
     assert payload["blocks"][0]["type"] == "header"
     line = payload["blocks"][1]["text"]["text"]
@@ -409,7 +330,7 @@ def hostile_alert() -> DeliveryAlert:
         time=HOSTILE,
         source=HOSTILE,
         uuid=HOSTILE,
-        output_fields=fields,
+        fields=fields,
     )
 
 
@@ -423,10 +344,10 @@ def assert_harmless(payload: dict[str, Any]) -> None:
         assert not raw, [hex(ord(c)) for c in raw]
 
 
-def test_hostile_strings_reach_slack_as_text(slack: FakeSlack) -> None:
+def test_hostile_strings_reach_slack_as_text(slack: StandIn) -> None:
     alert = hostile_alert()
     assert SlackDestination(slack.url).send(alert, "fp").ok
-    payload = slack.bodies[0]
+    payload = slack.requests[0].json()
     assert_harmless(payload)
     assert_within_limits(payload)
 
@@ -446,21 +367,10 @@ def test_hostile_strings_reach_slack_as_text(slack: FakeSlack) -> None:
     assert header_text(short) == "Critical: exe.\\u202etxt\\u0007 & ‹b›↵x"
 
 
-def test_hostile_summary_is_harmless_too(slack: FakeSlack) -> None:
-    first = hostile_alert()
-    window = Window(
-        key="k",
-        start=0.0,
-        end=300.0,
-        first_uuid=first.uuid,
-        sample=first.to_json(),
-        count=5,
-        hosts=frozenset({HOSTILE, LONG, "node-2"}),
-        first_seen=HOSTILE,
-        last_seen=LONG,
-    )
-    assert SlackDestination(slack.url).send(window.summary(), "k").ok
-    payload = slack.bodies[0]
+def test_hostile_summary_is_harmless_too(slack: StandIn) -> None:
+    summary = summary_of(hostile_alert(), 5, {HOSTILE, LONG, "node-2"}, HOSTILE, LONG, "k", 0.0)
+    assert SlackDestination(slack.url).send(summary, "k").ok
+    payload = slack.requests[0].json()
     assert_harmless(payload)
     assert_within_limits(payload)
     assert "Repeated 5 times on 3 hosts" in payload["blocks"][1]["text"]["text"].replace("*", "")
@@ -545,12 +455,12 @@ def test_mrkdwn_escape() -> None:
 # --- one attempt, and the retry policy around it -----------------------------------------
 
 
-def test_answers_become_retry_answers(slack: FakeSlack) -> None:
+def test_answers_become_retry_answers(slack: StandIn) -> None:
     dest = SlackDestination(slack.url)
-    slack.answer(429, "rate_limited", {"Retry-After": "2"})
-    slack.answer(500, "oops")
-    slack.answer(403, "invalid_token")
-    slack.answer(410, "channel_is_archived")
+    slack.script(Reply(429, "rate_limited", {"Retry-After": "2"}))
+    slack.script(Reply(500, "oops"))
+    slack.script(Reply(403, "invalid_token"))
+    slack.script(Reply(410, "channel_is_archived"))
     throttled = dest.send(make(), "fp")
     assert throttled.status == 429 and throttled.retry_after == 2.0 and throttled.transient
     failed = dest.send(make(), "fp")
@@ -559,38 +469,28 @@ def test_answers_become_retry_answers(slack: FakeSlack) -> None:
     assert revoked.permanent and revoked.describe() == "HTTP 403: invalid_token"
     archived = dest.send(make(), "fp")
     assert archived.permanent and "channel_is_archived" in archived.describe()
-    assert len(slack.bodies) == 4  # one request each: the SDK's own retries are off
+    assert len(slack.requests) == 4  # one request each: the SDK's own retries are off
 
 
-def retry(
-    dest: SlackDestination, alert: DeliveryAlert, attempts: int = 5
-) -> tuple[Any, list[float]]:
-    waits: list[float] = []
-    outcome = send_with_retries(
-        lambda: dest.send(alert, "fp"), RetryPolicy(attempts=attempts), sleep=waits.append
-    )
-    return outcome, waits
-
-
-def test_429_waits_what_retry_after_says(slack: FakeSlack) -> None:
-    slack.answer(429, "rate_limited", {"Retry-After": "2"})
-    outcome, waits = retry(SlackDestination(slack.url), make())
+def test_429_waits_what_retry_after_says(slack: StandIn) -> None:
+    slack.script(Reply(429, "rate_limited", {"Retry-After": "2"}))
+    outcome, waits = with_retries(SlackDestination(slack.url), make())
     assert outcome.delivered and outcome.attempts == 2
     assert waits == [2.0]
-    assert len(slack.bodies) == 2 and slack.bodies[0] == slack.bodies[1]
+    assert len(slack.requests) == 2 and slack.requests[0].json() == slack.requests[1].json()
 
 
-def test_500_is_tried_again(slack: FakeSlack) -> None:
-    slack.answer(500, "internal_error")
-    outcome, waits = retry(SlackDestination(slack.url), make())
+def test_500_is_tried_again(slack: StandIn) -> None:
+    slack.script(Reply(500, "internal_error"))
+    outcome, waits = with_retries(SlackDestination(slack.url), make())
     assert outcome.delivered and outcome.attempts == 2
     assert len(waits) == 1
-    assert len(slack.bodies) == 2
+    assert len(slack.requests) == 2
 
 
-def test_404_no_service_is_permanent(slack: FakeSlack) -> None:
-    slack.answer(404, "no_service")
-    outcome, waits = retry(SlackDestination(slack.url), make())
+def test_404_no_service_is_permanent(slack: StandIn) -> None:
+    slack.script(Reply(404, "no_service"))
+    outcome, waits = with_retries(SlackDestination(slack.url), make())
     assert not outcome.delivered and outcome.permanent and outcome.attempts == 1
     assert waits == []
     text = outcome.answer.describe()
@@ -605,31 +505,31 @@ def test_connection_refused_is_a_transient_network_answer() -> None:
     assert answer.describe().startswith("network: ")
     assert "refused" in answer.describe().lower()
     assert "Secret" not in answer.describe()
-    outcome, waits = retry(dest, make(), attempts=2)
+    outcome, waits = with_retries(dest, make(), attempts=2)
     assert not outcome.delivered and not outcome.permanent and outcome.attempts == 2
     assert len(waits) == 1 and outcome.retry_after is not None
 
 
-def test_dropped_connection_is_tried_once_and_answered(slack: FakeSlack) -> None:
-    slack.drop()
+def test_dropped_connection_is_tried_once_and_answered(slack: StandIn) -> None:
+    slack.script(DROP)
     answer = SlackDestination(slack.url).send(make(), "fp")
     assert answer.status is None and answer.transient
     assert answer.describe().startswith("network: ")
     assert "Secret" not in answer.describe()
     # One request: the SDK's connection-error retry is off, the retry policy is ours.
-    assert len(slack.bodies) == 1
+    assert len(slack.requests) == 1
 
 
-def test_no_answer_in_time_is_a_transient_network_answer(slack: FakeSlack) -> None:
-    slack.hang()
+def test_no_answer_in_time_is_a_transient_network_answer(slack: StandIn) -> None:
+    slack.script(HANG)
     answer = SlackDestination(slack.url, timeout=0.5).send(make(), "fp")
     assert answer.status is None and answer.transient
     assert "timed out" in answer.describe()
 
 
-def test_the_url_is_never_logged(slack: FakeSlack, caplog: pytest.LogCaptureFixture) -> None:
+def test_the_url_is_never_logged(slack: StandIn, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
-    slack.answer(404, "no_service")
+    slack.script(Reply(404, "no_service"))
     dest = SlackDestination(slack.url)
     answers = [dest.send(make(), "fp"), dest.send(make(), "fp")]
     answers.append(SlackDestination(closed_port_url()).send(make(), "fp"))

@@ -5,105 +5,77 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
+from standins import (
+    SHELL,
+    Seen,
+    StandIn,
+    falco_alert,
+    falco_doc,
+    summary_of,
+    unused_port,
+    with_retries,
+)
 
 from deliver.alert import DeliveryAlert, parse_alert
-from deliver.dedup import Window
-from deliver.retry import RetryPolicy, send_with_retries
 from deliver.webhook import WebhookDestination, load_secret_file
+from lanner.cli.endpoints import Reply
 
 SECRET = "whsec_" + base64.b64encode(bytes(range(32))).decode()
 OTHER_SECRET = "whsec_" + base64.b64encode(bytes(range(100, 132))).decode()
 
-ALERT = {
-    "output": "12:34:56.123456789: Critical Shell spawned in a container (user=root container=web pod=web-7d9f8b6c4d-x2x9q ns=prod cmd=bash -i ✓)",
-    "priority": "Critical",
-    "rule": "Terminal shell in container",
-    "time": "2026-01-02T12:34:56.123456789Z",
-    "source": "syscall",
-    "hostname": "ip-10-0-1-23",
-    "tags": ["container", "shell", "mitre_execution", "T1059"],
-    "output_fields": {
-        "container.name": "web",
-        "k8s.ns.name": "prod",
-        "k8s.pod.name": "web-7d9f8b6c4d-x2x9q",
-        "proc.cmdline": "bash -i ✓",
-        "proc.pid": 4242,
-        "user.name": "root",
-    },
-}
+# Non-ASCII text in it: the body is UTF-8.
+ALERT = falco_doc(
+    output=SHELL["output"].replace("cmd=bash -i)", "cmd=bash -i ✓)"),
+    fields={"proc.cmdline": "bash -i ✓"},
+)
 
 
 @dataclass
 class Received:
-    headers: dict[str, str]
-    content_types: list[str]
+    headers: dict[str, str]  # as sent
+    content_types: list[str]  # each Content-Type header sent
     body: bytes
     verified: Any  # the verified JSON, or the verification error
 
 
-@dataclass
-class Receiver:
-    """Answers each POST with the next scripted (status, headers, body), then 200."""
+class Receiver(StandIn):
+    """A user's endpoint: checks each request as it arrives, on its own, with the reference
+    library and ``secret``; answers what is scripted, then 200."""
 
-    url: str
-    secret: str
-    script: list[tuple[int, dict[str, str], bytes]] = field(default_factory=list)
-    received: list[Received] = field(default_factory=list)
+    def __init__(self) -> None:
+        super().__init__(path="/hooks/lanner?token=t0k3n")
+        self.secret = SECRET
+        self.received: list[Received] = []
+
+    def receive(self, request: Seen) -> Reply:
+        try:
+            verified: Any = Webhook(self.secret).verify(request.body, request.headers)
+        except WebhookVerificationError as exc:
+            verified = exc
+        headers = dict(request.header_list)
+        self.received.append(
+            Received(headers, request.values("Content-Type"), request.body, verified)
+        )
+        return super().receive(request)
 
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    rec = Receiver(url="", secret=SECRET)
-    lock = threading.Lock()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            headers = dict(self.headers.items())
-            try:  # each request on its own, with the reference library
-                verified: Any = Webhook(rec.secret).verify(body, headers)
-            except WebhookVerificationError as exc:
-                verified = exc
-            with lock:
-                rec.received.append(
-                    Received(headers, self.headers.get_all("Content-Type") or [], body, verified)
-                )
-                status, extra, reply = rec.script.pop(0) if rec.script else (200, {}, b"ok")
-            self.send_response(status)
-            for k, v in extra.items():
-                self.send_header(k, v)
-            self.send_header("Content-Length", str(len(reply)))
-            self.end_headers()
-            self.wfile.write(reply)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    rec.url = f"http://127.0.0.1:{server.server_address[1]}/hooks/lanner?token=t0k3n"
-    try:
+    with Receiver() as rec:
         yield rec
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
 
 
 def _alert(**changes: Any) -> DeliveryAlert:
-    return parse_alert({**json.loads(json.dumps(ALERT)), **changes})
+    return falco_alert(ALERT, **changes)
 
 
 def _header(r: Received, name: str) -> str:
@@ -161,18 +133,8 @@ def test_unpadded_secret_signs_the_same(receiver: Receiver) -> None:
 
 def test_summary_has_its_own_id_and_the_repeat_block(receiver: Receiver) -> None:
     first = _alert()
-    window = Window(
-        key="fp",
-        start=1000.0,
-        end=1300.0,
-        first_uuid=first.uuid,
-        sample=first.to_json(),
-        count=7,
-        hosts=frozenset({"ip-10-0-1-23", "ip-10-0-2-7"}),
-        first_seen="2026-01-02T12:34:56Z",
-        last_seen="2026-01-02T12:38:01Z",
-    )
-    summary = window.summary()
+    hosts = {"ip-10-0-1-23", "ip-10-0-2-7"}
+    summary = summary_of(first, 7, hosts, "2026-01-02T12:34:56Z", "2026-01-02T12:38:01Z")
     assert WebhookDestination(receiver.url, SECRET).send(summary, "fp").ok
     got = receiver.received[0]
     assert not isinstance(got.verified, Exception)
@@ -306,12 +268,8 @@ def test_uuid_no_header_can_carry_gets_a_stable_derived_id(receiver: Receiver) -
 
 
 def test_unreachable_receiver_is_a_transient_network_answer() -> None:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    answer = WebhookDestination(f"http://127.0.0.1:{port}/", SECRET, timeout=2).send(_alert(), "")
+    url = f"http://127.0.0.1:{unused_port()}/"
+    answer = WebhookDestination(url, SECRET, timeout=2).send(_alert(), "")
     assert answer.status is None and answer.transient
     assert answer.describe().startswith("network:")
 
@@ -319,15 +277,9 @@ def test_unreachable_receiver_is_a_transient_network_answer() -> None:
 # --- through the shared retry policy --------------------------------------------------------
 
 
-def _retrying(dest: WebhookDestination, alert: DeliveryAlert) -> tuple[Any, list[float]]:
-    waits: list[float] = []
-    outcome = send_with_retries(lambda: dest.send(alert, "fp"), RetryPolicy(), sleep=waits.append)
-    return outcome, waits
-
-
 def test_429_waits_what_retry_after_says(receiver: Receiver) -> None:
-    receiver.script = [(429, {"Retry-After": "7"}, b"slow down")]
-    outcome, waits = _retrying(WebhookDestination(receiver.url, SECRET), _alert())
+    receiver.script(Reply(429, "slow down", {"Retry-After": "7"}))
+    outcome, waits = with_retries(WebhookDestination(receiver.url, SECRET), _alert())
     assert outcome.delivered and outcome.attempts == 2
     assert waits == [7.0]
     ids = {_header(r, "webhook-id") for r in receiver.received}
@@ -336,8 +288,8 @@ def test_429_waits_what_retry_after_says(receiver: Receiver) -> None:
 
 
 def test_500_then_200_backs_off_and_delivers(receiver: Receiver) -> None:
-    receiver.script = [(500, {}, b"oops"), (503, {}, b"busy")]
-    outcome, waits = _retrying(WebhookDestination(receiver.url, SECRET), _alert())
+    receiver.script(Reply(500, "oops"), Reply(503, "busy"))
+    outcome, waits = with_retries(WebhookDestination(receiver.url, SECRET), _alert())
     assert outcome.delivered and outcome.attempts == 3
     assert len(waits) == 2
     assert 0 <= waits[0] <= 1.0 and 0 <= waits[1] <= 2.0  # full jitter, base 0.5
@@ -346,8 +298,8 @@ def test_500_then_200_backs_off_and_delivers(receiver: Receiver) -> None:
 
 
 def test_410_is_permanent(receiver: Receiver) -> None:
-    receiver.script = [(410, {}, b"this hook is gone")]
-    outcome, waits = _retrying(WebhookDestination(receiver.url, SECRET), _alert())
+    receiver.script(Reply(410, "this hook is gone"))
+    outcome, waits = with_retries(WebhookDestination(receiver.url, SECRET), _alert())
     assert not outcome.delivered and outcome.permanent and outcome.attempts == 1
     assert waits == []
     assert outcome.answer.describe() == "HTTP 410: this hook is gone"
