@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from deliver.where import Where, alert_uuid, where_of
+from deliver.where import Where, alert_uuid, where_of, workload_of
 from lanner.priority import Priority
 
 MAX_ALERT_BYTES = 256 * 1024  # SNS's message limit: nothing larger ever reaches a topic
@@ -135,7 +135,8 @@ def _depth(value: Any) -> int:
 def _where(model: FalcoAlert) -> Where:
     where = where_of(model.hostname, model.output_fields, model.source)
     if model.repeat is not None and model.repeat.hosts > 1:  # no one node is "where"
-        where = replace(where, node="", hosts=model.repeat.hosts)
+        pod = f"{workload_of(where.pod)}-*" if where.pod else ""  # the workload's pods
+        where = replace(where, node="", pod=pod, hosts=model.repeat.hosts)
     return where
 
 

@@ -187,9 +187,13 @@ class MemoryStore:
 
     def due(self, now: float, limit: int) -> list[Window]:
         with self.lock:
-            found = [
-                w for w in self.windows.values() if w.end <= now and w.count > 1 and not w.settled
-            ]
+            # Closed windows with nothing left to say are forgotten: a long-running
+            # `lanner sensor --json | lanner notify` must not grow without bound.
+            for key in [
+                k for k, w in self.windows.items() if w.end <= now and (w.count < 2 or w.settled)
+            ]:
+                del self.windows[key]
+            found = [w for w in self.windows.values() if w.end <= now and w.count > 1]
         return sorted(found, key=lambda w: w.end)[:limit]
 
     def settle(self, window: Window) -> bool:

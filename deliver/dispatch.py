@@ -22,6 +22,11 @@ from deliver.fingerprint import fingerprint
 from deliver.retry import DEFAULT_POLICY, Answer, Outcome, RetryPolicy, send_with_retries
 from lanner.priority import Priority
 
+# Summaries of closed windows are looked for at most this often while alerts stream in.
+FLUSH_EVERY_S = 1.0
+# How many delivered alert uuids are remembered to drop the same alert seen again.
+REMEMBERED_UUIDS = 100_000
+
 
 @dataclass
 class DeliveryStats:
@@ -73,10 +78,17 @@ class Dispatcher:
         self.on_failure = on_failure
         self.on_retry = on_retry
         self.stats = DeliveryStats()
+        self._delivered: dict[str, None] = {}  # uuids delivered, oldest first
+        self._last_flush = float("-inf")
 
     def submit(self, alert: DeliveryAlert) -> None:
         if not alert.priority.at_least(self.min_priority):
             self.stats.filtered += 1
+            return
+        if alert.uuid in self._delivered:
+            # The same alert again (the same input twice): what the publisher's uuid claim
+            # does in AWS, here in memory.
+            self.stats.deduplicated += 1
             return
         key = fingerprint(alert, self.fingerprint_fields)
         if self.dedup is None:
@@ -95,9 +107,22 @@ class Dispatcher:
         window (the input ended)."""
         if self.dedup is None:
             return
-        for window in self.dedup.due(now=math.inf if final else None):
-            if self.dedup.store.settle(window):
-                self._summary(window.summary())
+        now = time.monotonic()
+        if not final and now - self._last_flush < FLUSH_EVERY_S:
+            return
+        self._last_flush = now
+        while True:
+            windows = self.dedup.due(now=math.inf if final else None)
+            for window in windows:
+                if self.dedup.store.settle(window):
+                    self._summary(window.summary())
+            if not windows:
+                break
+
+    def _remember(self, uuid: str) -> None:
+        self._delivered[uuid] = None
+        if len(self._delivered) > REMEMBERED_UUIDS:
+            del self._delivered[next(iter(self._delivered))]  # the oldest
 
     def _summary(self, summary: DeliveryAlert) -> None:
         self.stats.summaries += 1
@@ -119,6 +144,7 @@ class Dispatcher:
             )
             if outcome.delivered:
                 self.stats.delivered[dest.name] += 1
+                self._remember(alert.uuid)
             else:
                 self.stats.failed[dest.name] += 1
                 if self.on_failure is not None:

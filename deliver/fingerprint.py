@@ -13,11 +13,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from deliver.alert import DeliveryAlert
+from deliver.where import workload_of
 
 ENV = "LANNER_FINGERPRINT_FIELDS"
 
@@ -55,9 +55,6 @@ VOLATILE = frozenset(
     }
 )
 VOLATILE_PREFIXES = ("evt.time", "proc.pid.", "ct.time", "ka.stage")
-# <workload>-<replicaset hash>-<5 chars> (Deployment) or <workload>-<5 chars> (DaemonSet,
-# ReplicaSet): the generated tail names a pod, not a workload.
-_POD_SUFFIX = re.compile(r"-(?:[a-f0-9]{8,10}-)?[a-z0-9]{5}$")
 _POD_FIELDS = ("k8s.pod.name",)
 
 
@@ -79,10 +76,6 @@ def load_overrides(text: str | None = None) -> dict[str, tuple[str, ...]]:
     ):
         raise FingerprintConfigError(f'{ENV}: expected {{"rule name": ["field", ...]}}')
     return {str(rule): tuple(fields) for rule, fields in doc.items()}
-
-
-def workload_of(pod: str) -> str:
-    return _POD_SUFFIX.sub("", pod)
 
 
 def _normal(name: str, value: Any) -> Any:

@@ -7,12 +7,20 @@ detector's cold start should not pay for the delivery side's models.
 from __future__ import annotations
 
 import json
+import re
 import uuid as uuidlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 NA = "<NA>"
+# <workload>-<replicaset hash>-<5 chars> (Deployment) or <workload>-<5 chars> (DaemonSet,
+# ReplicaSet): the generated tail names a pod, not a workload.
+_POD_SUFFIX = re.compile(r"-(?:[a-f0-9]{8,10}-)?[a-z0-9]{5}$")
+
+
+def workload_of(pod: str) -> str:
+    return _POD_SUFFIX.sub("", pod)
 
 
 @dataclass(frozen=True, slots=True)

@@ -256,6 +256,20 @@ def test_dedup_window_zero_delivers_every_alert() -> None:
         assert f"pid={4000 + n}" in text_of(request)
 
 
+def test_the_same_alert_twice_is_delivered_once() -> None:
+    # The same input fed twice (or an alert line repeated): one delivery, the rest counted,
+    # as the publisher's uuid claim does in AWS.
+    same = shell_alert(0)
+    same.pop("uuid", None)
+    with Recorder() as slack:
+        result = invoke(
+            "--slack-url", slack.url, "--dedup-window", "0", input=lines(same, same, same)
+        )
+    assert result.exit_code == 0, result.stderr
+    assert closing_line(result.stderr) == "delivered 1, deduplicated 2, failed 0"
+    assert len(slack.requests) == 1
+
+
 def test_min_priority_drops_less_severe_alerts() -> None:
     alerts = [
         shell_alert(0, priority="Notice"),

@@ -235,7 +235,7 @@ def test_summary_says_how_often_where_and_when(pd: PagerDuty) -> None:
     assert p["summary"].startswith(
         "[Critical] Terminal shell in container — repeated 12 times on 3 hosts between "
         "2026-01-02T12:34:56.123456789Z and 2026-01-02T12:39:02.000000000Z — "
-        "namespace prod / pod web-7d9f8b6c4d-x2x9q / container web: Shell spawned"
+        "namespace prod / pod web-* / container web: Shell spawned"  # the workload's pods
     )
     assert "node" not in p["source"]  # three nodes: none of them is the place
     rep = p["custom_details"]["repeat"]
