@@ -26,6 +26,7 @@ import pytest
 from aws_lambda_powertools.utilities import parameters
 from click.testing import CliRunner
 from standardwebhooks import Webhook
+from test_runtime import emf_blobs
 
 from deliver.alert import parse_alert
 from deliver.fingerprint import fingerprint
@@ -288,18 +289,6 @@ def depth(url: str) -> int:
     names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
     got = boto3.client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=names)
     return sum(int(got["Attributes"][n]) for n in names)
-
-
-def emf_blobs(stdout: str) -> list[dict[str, Any]]:
-    out = []
-    for line in stdout.splitlines():
-        try:
-            blob = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(blob, dict) and "_aws" in blob:
-            out.append(blob)
-    return out
 
 
 def emf(stdout: str) -> dict[str, tuple[float, dict[str, str]]]:
