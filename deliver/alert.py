@@ -134,10 +134,44 @@ def _depth(value: Any) -> int:
 
 def _where(model: FalcoAlert) -> Where:
     where = where_of(model.hostname, model.output_fields, model.source)
-    if model.repeat is not None and model.repeat.hosts > 1:  # no one node is "where"
-        pod = f"{workload_of(where.pod)}-*" if where.pod else ""  # the workload's pods
-        where = replace(where, node="", pod=pod, hosts=model.repeat.hosts)
+    if model.repeat is not None and model.repeat.hosts > 1:
+        where = _several(where, model.repeat.hosts)
     return where
+
+
+def _several(where: Where, hosts: int) -> Where:
+    """Where a summary over several hosts happened: no one node, the workload's pods."""
+    pod = f"{workload_of(where.pod)}-*" if where.pod else ""
+    return replace(where, node="", pod=pod, hosts=hosts)
+
+
+def checked_alert(doc: dict[str, Any]) -> DeliveryAlert:
+    """An alert document whose rule and priority the publisher has checked already (our
+    engine's alerts, node alerts through ``AlertMessage.of``), without the cost of the
+    full validation that ``parse_alert`` gives input from outside."""
+    priority = Priority.parse(str(doc["priority"]))
+    fields = doc.get("output_fields")
+    fields = fields if isinstance(fields, dict) else {}
+    tags = doc.get("tags")
+    repeat = Repeat.model_validate(doc["repeat"]) if doc.get("repeat") else None
+    hostname, source = str(doc.get("hostname") or ""), str(doc.get("source") or "")
+    where = where_of(hostname, fields, source)
+    if repeat is not None and repeat.hosts > 1:
+        where = _several(where, repeat.hosts)
+    return DeliveryAlert(
+        doc=doc,
+        rule=str(doc["rule"]),
+        priority=priority,
+        output=str(doc.get("output") or ""),
+        time=str(doc.get("time") or ""),
+        source=source,
+        hostname=hostname,
+        tags=tuple(str(t) for t in tags) if isinstance(tags, list | tuple) else (),
+        fields=fields,
+        uuid=str(doc.get("uuid") or alert_uuid(doc)),
+        where=where,
+        repeat=repeat,
+    )
 
 
 def parse_alert(data: bytes | str | Mapping[str, Any]) -> DeliveryAlert:

@@ -97,6 +97,7 @@ class AlertMessage:
     attributes: dict[str, dict[str, str]] = field(default_factory=dict)
     truncated: bool = False
     subject: str = ""
+    doc: dict[str, Any] = field(default_factory=dict, repr=False)  # what ``body`` encodes
 
     @property
     def size(self) -> int:
@@ -148,10 +149,11 @@ class AlertMessage:
             attrs["account"] = _attr("String", where.account)
         attrs["kind"] = _attr("String", "summary" if doc.get("repeat") else "alert")
         subject = _subject(f"[{priority}] {rule} - {where.text()}")
-        msg = cls(ident, _dumps(doc), attrs, subject=subject)
+        msg = cls(ident, _dumps(doc), attrs, subject=subject, doc=doc)
         budget = MAX_MESSAGE_BYTES - _SLACK - (msg.size - len(msg.body.encode()))
         if len(msg.body.encode("utf-8")) > budget:
             msg.body = _fit(doc, budget)
+            msg.doc = json.loads(msg.body)
             msg.truncated = True
         return msg
 
@@ -323,11 +325,11 @@ class Publisher:
         if self.dedup is None:
             return [m]
         # Delivery's models (pydantic) load with the first alert, not with every cold start.
-        from deliver.alert import parse_alert
+        from deliver.alert import checked_alert
         from deliver.fingerprint import fingerprint
 
         try:
-            alert = parse_alert(m.body)
+            alert = checked_alert(m.doc or json.loads(m.body))
             decision = self.dedup.observe(alert, fingerprint(alert, self.fingerprint_fields))
         except Exception as exc:
             # Counting must never cost an alert: without the window, it goes out.
