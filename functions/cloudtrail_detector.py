@@ -9,7 +9,8 @@ Records arrive two ways, and a deployment may use both:
   (SkippedObjects), never read.
 - EventBridge: "AWS API Call via CloudTrail" and the other "... via CloudTrail"
   events carry one record each, seconds after the call rather than the ~5
-  minutes a log file takes.
+  minutes a log file takes; S3's own "Object Created" events (a bucket sending
+  its notifications to EventBridge) announce log files like S3 notifications.
 
 An event seen both ways alerts once: alert uuids derive from the record's
 eventID, so both paths make the same uuid and the publisher's dedup table lets
@@ -17,7 +18,8 @@ one through.
 
 Failures:
 - bad input is quarantined with its reason and origin and never retried: a
-  record that is not a JSON object (``s3://bucket/key:Records[3]``; the other
+  record that is not a JSON object, nests deeper than boundedjson's limit or holds
+  a number of more than 4,300 digits (``s3://bucket/key:Records[3]``; the other
   records are evaluated), a damaged file (truncated gzip, not JSON; the records
   before the damage are evaluated), a notice of no known shape;
 - an object deleted before it was read (NoSuchKey) is logged and counted
@@ -119,11 +121,22 @@ def handle(rt: Runtime, notice: Notice, raw: Any, origin: str) -> Tally:
         case Ignored(reason=reason):
             logger.info(f"{origin}: {reason}, nothing to do")
         case Unrecognised(reason=reason):
-            payload = raw if isinstance(raw, str) else json.dumps(raw, default=str)
-            rt.quarantine.put(SOURCE, reason, payload, origin)
+            rt.quarantine.put(SOURCE, reason, _as_payload(raw), origin)
             tally.quarantined += 1
             logger.warning(f"{origin}: quarantined: {reason}")
     return tally
+
+
+def _as_payload(raw: Any) -> str:
+    """The notice as received, as text for the quarantine."""
+    if isinstance(raw, str):
+        return raw
+    try:
+        return json.dumps(raw, default=str)
+    except (RecursionError, ValueError) as exc:
+        # A direct event the Lambda runtime decoded with no depth limit can be too
+        # deep to write back out: keep why, the origin says which request it was.
+        return f"<event not serialisable: {type(exc).__name__}>"
 
 
 def scan_object(rt: Runtime, obj: S3Object, tally: Tally) -> None:

@@ -3,7 +3,8 @@
 Three kinds of notice start a detection:
 
 - an S3 event notification for a new log file (straight from S3, or as the
-  body of an SQS message, or inside an SNS message on that queue);
+  body of an SQS message, or inside an SNS message on that queue), or S3's
+  "Object Created" event through EventBridge;
 - a CloudTrail record delivered by EventBridge (``detail-type`` "AWS API Call
   via CloudTrail" and the other "... via CloudTrail" types), seconds after the
   call instead of the ~5 minutes a log file takes;
@@ -13,7 +14,9 @@ A log file is read as a stream: gzip is undone chunk by chunk and the
 ``{"Records": [...]}`` document is decoded one record at a time, so a file of
 tens of MB never exists as Python objects all at once. When the file is
 damaged (truncated gzip, not JSON) the records before the damage are still
-yielded, then the damage is reported.
+yielded, then the damage is reported. A record the decoder refuses (nested
+deeper than ``lanner.boundedjson``'s limit, a number of more than 4,300 digits)
+is one BadRecord: the reader steps over its text and goes on.
 
 Everything here is pure: no boto3, no clock. The caller hands in the bytes.
 """
@@ -21,6 +24,7 @@ Everything here is pure: no boto3, no clock. The caller hands in the bytes.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import gzip
 import io
 import json
@@ -28,9 +32,11 @@ import re
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol
 from urllib.parse import unquote_plus
 
+from lanner import boundedjson
+from lanner.boundedjson import json_value_end
 from lanner.errors import json_kind
 
 SOURCE = "aws_cloudtrail"
@@ -149,9 +155,9 @@ def is_sqs_event(event: Any) -> bool:
 def parse_message_body(body: str) -> Notice:
     """The notice an SQS message body carries."""
     try:
-        doc = json.loads(body)
-    except ValueError:
-        return Unrecognised("message body is not JSON")
+        doc = boundedjson.loads(body)
+    except ValueError as exc:
+        return Unrecognised(f"message body is not JSON: {exc}")
     return parse_notice(doc)
 
 
@@ -189,14 +195,16 @@ def _sns_message(message: Any) -> Notice:
     if not isinstance(message, str):
         return Unrecognised("SNS message without a Message string")
     try:
-        doc = json.loads(message)
-    except ValueError:
-        return Unrecognised("SNS Message is not JSON")
+        doc = boundedjson.loads(message)
+    except ValueError as exc:
+        return Unrecognised(f"SNS Message is not JSON: {exc}")
     return _notice(doc, wrapped=True)
 
 
 def _eventbridge(doc: dict[str, Any]) -> Notice:
     detail_type = doc.get("detail-type")
+    if doc.get("source") == "aws.s3":
+        return _s3_eventbridge(detail_type, doc.get("detail"))
     if not isinstance(detail_type, str) or not detail_type.endswith(_VIA_CLOUDTRAIL):
         return Unrecognised(f"EventBridge event {detail_type!r} is not from CloudTrail")
     if detail_type == _INSIGHT:
@@ -204,8 +212,29 @@ def _eventbridge(doc: dict[str, Any]) -> Notice:
     detail = doc.get("detail")
     if not isinstance(detail, dict):
         return Unrecognised(f"EventBridge {detail_type!r} event without a detail object")
+    try:
+        # A direct invocation's event was decoded by the Lambda runtime, unbounded.
+        boundedjson.check(detail)
+    except boundedjson.JsonInputError as exc:
+        return Unrecognised(f"EventBridge {detail_type!r} event refused: its detail {exc}")
     event_id = detail.get("eventID") or doc.get("id")
     return TrailEvent(detail, f"eventbridge:{event_id}")
+
+
+def _s3_eventbridge(detail_type: Any, detail: Any) -> Notice:
+    """S3's own EventBridge events (the bucket's "Send notifications to EventBridge")."""
+    if detail_type != "Object Created":
+        return Ignored(f"S3 {detail_type!r} event")
+    bucket = detail.get("bucket") if isinstance(detail, dict) else None
+    obj = detail.get("object") if isinstance(detail, dict) else None
+    bucket_name = bucket.get("name") if isinstance(bucket, dict) else None
+    key = obj.get("key") if isinstance(obj, dict) else None
+    if not isinstance(bucket_name, str) or not isinstance(key, str):
+        return Unrecognised("S3 'Object Created' event has no detail.bucket.name or object.key")
+    size = obj.get("size") if isinstance(obj, dict) else None
+    # Keys are URL-encoded as in S3's notifications.
+    s3obj = S3Object(bucket_name, unquote_plus(key), size if isinstance(size, int) else None)
+    return ObjectsCreated((s3obj,))
 
 
 def _s3_notification(records: list[Any]) -> Notice:
@@ -252,11 +281,12 @@ class LogRecord:
 
 @dataclass(frozen=True, slots=True)
 class BadRecord:
-    """An element of Records that is JSON but not an object; the rest are read."""
+    """An element of Records that cannot be evaluated (not an object, nested too deep,
+    a number too large to convert); the rest are read."""
 
     index: int
     reason: str
-    text: str  # the element as JSON, for the quarantine
+    text: str  # the element's text as the file has it, for the quarantine
 
 
 @dataclass(frozen=True, slots=True)
@@ -366,6 +396,31 @@ class _Broken(Exception):
         self.reason = reason
 
 
+class _Refused(Exception):
+    """One value the decoder cannot take; the reader has already stepped over it."""
+
+    def __init__(self, reason: str, text: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.text = text
+
+
+def _unusable(value: Any, buf: str, start: int, end: int) -> str | None:
+    """Why a decoded Records element (``buf[start:end]``) cannot be evaluated, or None."""
+    # Rules, alert formatting and re-serialising must never meet a document deeper
+    # than boundedjson's limit; counting brackets first keeps the usual record's
+    # check to two C-speed scans of its text (boundedjson counts the innermost
+    # scalar as a level too: one bracket fewer).
+    if buf.count("{", start, end) + buf.count("[", start, end) >= boundedjson.MAX_DEPTH:
+        try:
+            boundedjson.check(value)
+        except boundedjson.JsonInputError as exc:
+            return f"record refused: {exc}"
+    if not isinstance(value, dict):
+        return f"record is not a JSON object (it is {json_kind(value)})"
+    return None
+
+
 class _Reader:
     """An incremental decoder for ``{"Records": [...]}``.
 
@@ -386,6 +441,7 @@ class _Reader:
         self._pos = 0
         self._eof = False
         self._started = False
+        self.start = 0  # where the value _value returned last begins
         self.count = 0  # Records elements read so far
         self.failure: str | None = None  # why the stream ended early, if it did
 
@@ -413,7 +469,9 @@ class _Reader:
                 seen = True
                 yield from self._elements()
             else:
-                self._value(f"the value of {key!r}")  # not ours: read past it
+                # Not ours: read past it (too deep or too large does not matter here).
+                with contextlib.suppress(_Refused):
+                    self._value(f"the value of {key!r}")
             c = self._peek()
             if c == ",":
                 self._pos += 1
@@ -433,14 +491,18 @@ class _Reader:
             return
         while True:
             index = self.count
-            value = self._value(f"Records[{index}]")
-            self.count += 1
-            if isinstance(value, dict):
-                yield LogRecord(index, value)
+            try:
+                value = self._value(f"Records[{index}]")
+            except _Refused as exc:
+                self.count += 1
+                yield BadRecord(index, f"record refused: {exc.reason}", exc.text)
             else:
-                text = json.dumps(value, ensure_ascii=False)
-                reason = f"record is not a JSON object (it is {json_kind(value)})"
-                yield BadRecord(index, reason, text)
+                self.count += 1
+                reason = _unusable(value, self._buf, self.start, self._pos)
+                if reason is None:
+                    yield LogRecord(index, value)
+                else:
+                    yield BadRecord(index, reason, self._buf[self.start : self._pos])
             c = self._peek()
             if c == ",":
                 self._pos += 1
@@ -491,7 +553,12 @@ class _Reader:
         self._pos += 1
 
     def _value(self, what: str) -> Any:
-        """Decodes the JSON value at the current position (after white space)."""
+        """Decodes the JSON value at the current position (after white space); its
+        text is then ``self._buf[self.start : self._pos]``.
+
+        _Refused (after stepping over it) for a value the decoder cannot take: too
+        deep for its recursion, or a number of more than 4,300 digits.
+        """
         if not self._peek():
             raise _Broken(f"the document ends before {what} (the object is truncated)")
         while True:
@@ -508,12 +575,34 @@ class _Reader:
                     raise _Broken(f"not JSON in {what}: {exc.msg}") from None
                 self._more(what)
                 continue
+            except (RecursionError, ValueError):
+                # RecursionError is no ValueError: uncaught, it failed the whole
+                # invocation. Only this value is refused; the rest of the file is read.
+                self._refuse(what)
             if end == len(self._buf) and not self._eof:
                 # A number or literal may go on in the next chunk: look first.
                 self._more(what)
                 continue
+            self.start = self._pos
             self._pos = end
             return value
+
+    def _refuse(self, what: str) -> NoReturn:
+        """Steps over the value at the current position, then raises _Refused with why."""
+        while True:
+            end = json_value_end(self._buf, self._pos)
+            if end is not None and (end < len(self._buf) or self._eof):
+                break
+            if self._eof:
+                raise _Broken(f"the document ends inside {what} (the object is truncated)")
+            self._more(what)
+        text = self._buf[self._pos : end]
+        self._pos = end
+        try:
+            boundedjson.loads(text)  # says why, in the words every reader uses
+        except boundedjson.JsonInputError as exc:
+            raise _Refused(str(exc), text) from None
+        raise _Broken(f"not JSON in {what}")  # pragma: no cover - decodes alone: cannot be
 
     def _more(self, what: str) -> None:
         pending = len(self._buf) - self._pos
@@ -541,4 +630,3 @@ def _size(chars: int) -> str:
     if chars >= 1024 * 1024:
         return f"{chars / (1024 * 1024):g} MiB"
     return f"{chars} characters"
-

@@ -21,6 +21,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from lanner import boundedjson
+
 DATA_MESSAGE = "DATA_MESSAGE"
 CONTROL_MESSAGE = "CONTROL_MESSAGE"
 # A subscription delivers at most about 1 MB compressed; audit JSON compresses
@@ -89,7 +91,8 @@ def decode(event: Any) -> LogsPayload:
         raise PayloadError(f"awslogs.data is not base64: {exc}") from None
     raw = gunzip(compressed)
     try:
-        doc = json.loads(raw)
+        # Bounded, so that no payload can raise anything but PayloadError.
+        doc = boundedjson.loads(raw)
     except ValueError as exc:
         raise PayloadError(f"payload is not JSON: {exc}") from None
     if not isinstance(doc, dict):
@@ -105,7 +108,7 @@ def decode(event: Any) -> LogsPayload:
         owner=str(doc.get("owner", "")),
         log_group=str(doc.get("logGroup", "")),
         log_stream=str(doc.get("logStream", "")),
-        subscription_filters=[str(s) for s in doc.get("subscriptionFilters") or []],
+        subscription_filters=[str(s) for s in _list(doc.get("subscriptionFilters"))],
     )
     for n, e in enumerate(events):
         if not isinstance(e, dict) or not isinstance(e.get("message"), str):
@@ -115,6 +118,10 @@ def decode(event: Any) -> LogsPayload:
             LogEvent(str(e.get("id", n)), ts if isinstance(ts, int) else 0, e["message"])
         )
     return out
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def encode(payload: LogsPayload) -> dict[str, Any]:

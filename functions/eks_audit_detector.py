@@ -8,8 +8,10 @@ skipped and counted (SkippedLogEvents), and CloudWatch's CONTROL_MESSAGE is
 skipped.
 
 A payload that cannot be read (not base64, truncated gzip...) is quarantined
-whole; a log event that is not a JSON object is quarantined alone and the rest
-are still evaluated. Neither fails the invocation: retrying cannot fix them. A
+whole; a log event that is not a JSON object (or nests deeper than
+``lanner.boundedjson`` allows, or holds a number of more than 4,300 digits) is
+quarantined alone, with its log group/stream/event id, and the rest are still
+evaluated. Neither fails the invocation: retrying cannot fix them. A
 publish failure does (PublishError): CloudWatch Logs' asynchronous invocation
 retries it, and the publisher's dedup keeps alerts once-only.
 """
@@ -22,6 +24,8 @@ from typing import Any
 from functions import cwlogs
 from functions.publish import PublishError
 from functions.runtime import Runtime, detector_handler, get_runtime, logger
+from lanner import boundedjson
+from lanner.errors import json_kind
 
 SOURCE = "k8s_audit"
 AUDIT_STREAM_PREFIX = "kube-apiserver-audit"
@@ -46,7 +50,9 @@ def audit_events(rt: Runtime, payload: cwlogs.LogsPayload) -> tuple[list[dict[st
     for ev in payload.log_events:
         origin = f"{payload.log_group}/{payload.log_stream}/{ev.id}"
         try:
-            doc = json.loads(ev.message)
+            # Bounded: a log event nested ~1,000 levels deep made json raise
+            # RecursionError (no ValueError), which failed the whole invocation.
+            doc = boundedjson.loads(ev.message)
         except ValueError as exc:
             rt.quarantine.put(SOURCE, f"log event is not JSON: {exc}", ev.message, origin)
             bad += 1
@@ -56,7 +62,13 @@ def audit_events(rt: Runtime, payload: cwlogs.LogsPayload) -> tuple[list[dict[st
             rt.quarantine.put(SOURCE, reason, ev.message, origin)
             bad += 1
         elif doc.get("kind") == "EventList" and isinstance(doc.get("items"), list):
-            docs.extend(d for d in doc["items"] if isinstance(d, dict))
+            for i, item in enumerate(doc["items"]):
+                if isinstance(item, dict):
+                    docs.append(item)
+                else:  # kept where a user can find it, never dropped unseen
+                    reason = f"EventList item is not a JSON object (it is {json_kind(item)})"
+                    rt.quarantine.put(SOURCE, reason, json.dumps(item), f"{origin}:items[{i}]")
+                    bad += 1
         else:
             docs.append(doc)
     return docs, bad

@@ -7,18 +7,33 @@ per bad input::
     {"source": "syscall", "reason": "truncated batch: ...", "origin": "stream/shard/seq",
      "payload": "<text>" | "<base64>", "encoding": "base64" (binary payloads only),
      "time": "2026-01-01T00:00:00Z", "size": 1234, "truncated": true (when cut)}
+
+``size`` is the original payload's size in bytes (UTF-8 for text). A payload that
+does not fit in one message is cut (``truncated``): ``origin`` then says where the
+whole of it is (stream/shard/sequence, s3://bucket/key:Records[n], log
+group/stream/event id).
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import re
 import time
 from collections.abc import Callable
 from typing import Any
 
-# SQS takes 256 KiB per message; the envelope and JSON escaping need room too.
-MAX_PAYLOAD_CHARS = 192 * 1024
+# What SQS accepts in one message, in bytes of the UTF-8 body (no attributes are sent).
+MAX_MESSAGE_BYTES = 256 * 1024
+# The envelope's own texts are ours or short, but a reason can quote input: cap them
+# so that the payload always has most of the message.
+MAX_FIELD_CHARS = 2048
+
+# SQS accepts #x9 #xA #xD #x20-#xD7FF #xE000-#xFFFD #x10000-#x10FFFF. json.dumps
+# already escapes the C0 controls; lone surrogates (surrogateescape'd bytes) and
+# U+FFFE/U+FFFF would be refused, so they are escaped too. Everything else stays
+# as UTF-8: escaping all non-ASCII (ensure_ascii) would take 6 bytes per character.
+_REFUSED = re.compile("[\ud800-\udfff\ufffe\uffff]")
 
 
 class QuarantineError(RuntimeError):
@@ -39,6 +54,42 @@ def _as_text(payload: bytes | str) -> tuple[str, str | None]:
     return text, None
 
 
+def _json(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return _REFUSED.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def _encoded_len(text: str) -> int:
+    """Bytes ``text`` takes as a JSON string in the message body."""
+    return len(_json(text).encode("utf-8"))
+
+
+def _size(payload: bytes | str) -> int:
+    if isinstance(payload, bytes):
+        return len(payload)
+    return len(payload.encode("utf-8", "surrogatepass"))
+
+
+def _fit(text: str, room: int, *, base64_text: bool) -> str:
+    """The longest prefix of ``text`` whose JSON string takes at most ``room`` bytes.
+
+    Escaping makes the cost of a character vary from 1 to 6 bytes (12 for a
+    surrogate pair written out), so the cut is searched, not computed.
+    """
+    lo, hi = 0, min(len(text), room)  # each character takes at least one byte
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if _encoded_len(text[:mid]) <= room:
+            lo = mid
+        else:
+            hi = mid - 1
+    if base64_text:
+        lo -= lo % 4  # whole base64 quanta: the prefix still decodes
+    elif 0 < lo < len(text) and "\ud800" <= text[lo - 1] <= "\udbff":
+        lo -= 1  # never the first half of a surrogate pair alone
+    return text[:lo]
+
+
 class Quarantine:
     """Puts bad input on the quarantine queue; each one counts as a BadRecords metric."""
 
@@ -56,22 +107,28 @@ class Quarantine:
         self._clock = clock
 
     def message(self, source: str, reason: str, payload: bytes | str, origin: str) -> str:
-        """The JSON body of the SQS message."""
+        """The JSON body of the SQS message: at most MAX_MESSAGE_BYTES of UTF-8."""
         text, encoding = _as_text(payload)
         body: dict[str, Any] = {
-            "source": source,
-            "reason": reason,
-            "origin": origin,
-            "payload": text[:MAX_PAYLOAD_CHARS],
+            "source": source[:MAX_FIELD_CHARS],
+            "reason": reason[:MAX_FIELD_CHARS],
+            "origin": origin[:MAX_FIELD_CHARS],
+            "payload": text,
             "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self._clock())),
-            "size": len(payload),
+            "size": _size(payload),
         }
         if encoding:
             body["encoding"] = encoding
-        if len(text) > MAX_PAYLOAD_CHARS:
-            body["truncated"] = True
-        # ASCII only: SQS refuses some code points, and escapes keep the payload exact.
-        return json.dumps(body, ensure_ascii=True, separators=(",", ":"))
+        message = _json(body)
+        if len(message.encode("utf-8")) <= MAX_MESSAGE_BYTES:
+            return message
+        # Cut in bytes, after escaping: the envelope (with the truncated flag) is
+        # measured first, the payload gets the rest of the message.
+        body["truncated"] = True
+        body["payload"] = ""
+        room = MAX_MESSAGE_BYTES - len(_json(body).encode("utf-8")) + len('""')
+        body["payload"] = _fit(text, room, base64_text=encoding == "base64")
+        return _json(body)
 
     def put(self, source: str, reason: str, payload: bytes | str, origin: str) -> None:
         """Sends one bad input to the queue; QuarantineError if SQS refuses it."""

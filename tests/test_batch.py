@@ -133,6 +133,12 @@ def _raw(*lines: Any) -> bytes:
     return batch.MAGIC + zlib.compress(b"".join(json.dumps(x).encode() + b"\n" for x in lines))
 
 
+def _text(*lines: bytes) -> bytes:
+    """A batch of the header then ``lines`` as given (not necessarily JSON)."""
+    header = json.dumps(wire.HEADER).encode()
+    return batch.MAGIC + zlib.compress(b"\n".join([header, *lines]) + b"\n")
+
+
 @pytest.mark.parametrize(
     ("data", "reason"),
     [
@@ -152,6 +158,15 @@ def _raw(*lines: Any) -> bytes:
             batch.MAGIC + zlib.compress(b"\n" * (MAX_DECOMPRESSED + 1), 9),
             f"more than {MAX_DECOMPRESSED} bytes",
         ),
+        # json raised RecursionError and int() a bare ValueError: neither a BatchError,
+        # so the Kinesis detector retried the record instead of quarantining it.
+        (
+            _text(b'{"p":1,"e":' * 1000 + b"{}" + b"}" * 1000),
+            "line 2: not JSON .nests deeper than 64",
+        ),
+        (_text(b'{"p":1,"e":' * 70 + b"{}" + b"}" * 70), "line 2: not JSON .nests deeper than 64"),
+        (_text(b'{"a":{"n":' + b"9" * 5000 + b"}}"), "line 2: not JSON .a number has more"),
+        (_text(b'{"p":1,"proc":{"x":"\xff"}}'), "line 2: not JSON .not UTF-8"),
     ],
     ids=[
         "bad-magic",
@@ -164,6 +179,10 @@ def _raw(*lines: Any) -> bytes:
         "unknown-snapshot",
         "bad-alert",
         "zip-bomb",
+        "1000-deep",
+        "70-deep",
+        "5000-digits",
+        "not-utf8",
     ],
 )
 def test_a_bad_record_says_what_is_wrong(data: bytes, reason: str) -> None:

@@ -204,7 +204,9 @@ def test_s3_test_event_needs_no_work() -> None:
 
 
 def test_sqs_body_that_is_not_json() -> None:
-    assert parse_message_body("hello") == Unrecognised("message body is not JSON")
+    assert parse_message_body("hello") == Unrecognised(
+        "message body is not JSON: Expecting value: line 1 column 1 (char 0)"
+    )
 
 
 def eventbridge(detail_type: str = "AWS API Call via CloudTrail", **detail: Any) -> dict[str, Any]:

@@ -496,3 +496,151 @@ def test_directory_walk_passes_over_docs_and_scripts(tmp_path: Path) -> None:
     # Named explicitly, a file is read whatever its name, and a bad one is reported.
     explicit = list(read_paths([tmp_path / "README.md"]))
     assert len(explicit) == 1 and isinstance(explicit[0], BadInput)
+
+
+# -- one record never blinds a file ------------------------------------------------------
+
+
+def _nested(levels: int) -> str:
+    return '{"a":' * levels + "1" + "}" * levels
+
+
+BIG_400 = (
+    '{"eventVersion":"1.08","eventTime":"2024-05-01T10:02:00Z","eventSource":"ec2.amazonaws.com","eventName":"RunInstances","n":'
+    + "4" * 400
+    + "}"
+)
+
+
+@pytest.mark.parametrize("layout", ["one-line", "pretty", "json-lines"])
+def test_a_400_digit_integer_is_read_and_the_file_is_not_dropped(
+    tmp_path: Path, layout: str
+) -> None:
+    # orjson refuses integers past 64 bits: the whole file used to be one bad input.
+    if layout == "json-lines":
+        text = lines(CT1) + BIG_400 + "\n" + lines(CT2)
+        where = [f"{{p}}:{n}" for n in (1, 2, 3)]
+    else:
+        docs = ",".join([json.dumps(CT1), BIG_400, json.dumps(CT2)])
+        text = '{"Records": [' + docs + "]}"
+        if layout == "pretty":
+            text = '{"Records": [\n' + docs.replace(",{", ",\n{") + "\n]}"
+        where = [f"{{p}}:Records[{i}]" for i in range(3)]
+    path = write(tmp_path / "trail.json", text)
+    got = read(path)
+    assert summary(got) == [(w.format(p=path), "aws_cloudtrail") for w in where]
+    assert got[1].doc["n"] == int("4" * 400)  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("bad", "reason"),
+    [
+        (_nested(1000), "record refused: nests deeper than 64 levels"),
+        (_nested(100), "record refused: nests deeper than 64 levels"),
+        ('{"n":' + "5" * 5000 + "}", "record refused: a number has more than 4,300 digits"),
+    ],
+    ids=["1000-deep", "100-deep", "5000-digits"],
+)
+@pytest.mark.parametrize("layout", ["one-line", "pretty", "json-lines", "array", "concatenated"])
+def test_a_record_the_bounds_refuse_is_one_bad_input_at_its_place(
+    tmp_path: Path, layout: str, bad: str, reason: str
+) -> None:
+    good1, good2 = json.dumps(CT1), json.dumps(CT2)
+    if layout == "json-lines":
+        text, where = f"{good1}\n{bad}\n{good2}\n", ["{p}:1", "{p}:2", "{p}:3"]
+    elif layout == "concatenated":  # as `jq .` prints them
+        text = json.dumps(CT1, indent=2) + "\n" + bad + "\n" + json.dumps(CT2, indent=2) + "\n"
+        where = ["{p}:1", "{p}:8", "{p}:9"]
+    elif layout == "array":
+        text, where = f"[{good1},\n{bad},\n{good2}]", ["{p}:[0]", "{p}:[1]", "{p}:[2]"]
+    else:
+        sep = ",\n" if layout == "pretty" else ","
+        text = '{"Records": [' + ("\n" if layout == "pretty" else "")
+        text += sep.join([good1, bad, good2]) + "]}"
+        where = [f"{{p}}:Records[{i}]" for i in range(3)]
+    path = write(tmp_path / "trail.json", text)
+    assert summary(read(path)) == [
+        (where[0].format(p=path), "aws_cloudtrail"),
+        (where[1].format(p=path), "BAD", reason),
+        (where[2].format(p=path), "aws_cloudtrail"),
+    ]
+
+
+def test_a_single_event_too_deep_is_one_bad_input(tmp_path: Path) -> None:
+    doc = dict(CT1, requestParameters=json.loads(_nested(100)))
+    path = write(tmp_path / "one.json", json.dumps(doc, indent=2))
+    assert summary(read(path)) == [
+        (str(path), "BAD", "record refused: nests deeper than 64 levels")
+    ]
+
+
+# -- EventBridge envelopes ----------------------------------------------------------------
+
+
+def _envelope(detail: dict[str, Any], detail_type: str = "AWS API Call via CloudTrail") -> Any:
+    return {
+        "version": "0",
+        "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467718",
+        "detail-type": detail_type,
+        "source": "aws.cloudtrail" if "Call" in detail_type else "aws.signin",
+        "account": "123456789012",
+        "time": detail["eventTime"],
+        "region": "us-east-1",
+        "resources": [],
+        "detail": detail,
+    }
+
+
+@pytest.mark.parametrize("source", [None, "aws_cloudtrail"])
+def test_eventbridge_cloudtrail_envelopes_are_unwrapped(tmp_path: Path, source: str | None) -> None:
+    signin = {**CT1, "eventSource": "signin.amazonaws.com", "eventName": "ConsoleLogin"}
+    path = write(
+        tmp_path / "eb.json",
+        lines(_envelope(CT1), _envelope(signin, "AWS Console Sign In via CloudTrail")),
+    )
+    got = read(path, source=source)
+    assert summary(got) == [(f"{path}:1", "aws_cloudtrail"), (f"{path}:2", "aws_cloudtrail")]
+    assert [r.doc for r in got if isinstance(r, Record)] == [CT1, signin]
+
+
+def test_lanner_scan_alerts_on_an_eventbridge_stop_logging(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from lanner.cli.main import main
+
+    event = json.loads(
+        (
+            Path(__file__).parent / "aws" / "data" / "cloudtrail" / "eventbridge_stop_logging.json"
+        ).read_text()
+    )
+    path = write(tmp_path / "eb.json", json.dumps(event, indent=2))
+    for args in (["--source", "aws_cloudtrail"], []):
+        done = CliRunner().invoke(main, ["scan", "--json", *args, str(path)])
+        alerts = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+        assert [a["rule"] for a in alerts] == ["AWS CloudTrail Trail Stopped Or Deleted"], args
+
+
+def test_the_depth_limit_is_boundedjsons_exactly(tmp_path: Path) -> None:
+    from lanner import boundedjson
+
+    def nest(levels: int) -> Any:  # `levels` as boundedjson counts them (the leaf is one)
+        doc: Any = 1
+        for _ in range(levels - 2):
+            doc = {"a": doc}
+        return {**CT1, "x": doc}
+
+    path = write(
+        tmp_path / "t.json", lines(nest(boundedjson.MAX_DEPTH), nest(boundedjson.MAX_DEPTH + 1))
+    )
+    assert summary(read(path)) == [
+        (f"{path}:1", "aws_cloudtrail"),
+        (f"{path}:2", "BAD", "record refused: nests deeper than 64 levels"),
+    ]
+
+
+def test_broken_json_after_a_refused_value_is_one_bad_input(tmp_path: Path) -> None:
+    # The decoder stops at the deep value first; the fallback then meets the breakage.
+    path = write(tmp_path / "t.json", '{"Records": [' + _nested(1000) + "], [1]: 2}")
+    ((origin, bad, message),) = summary(read(path))
+    assert (origin, bad) == (str(path), "BAD")
+    assert message == "record refused: nests deeper than 64 levels"

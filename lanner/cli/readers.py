@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from lanner import wire
+from lanner import boundedjson, wire
 from lanner.errors import json_kind
 
 try:  # optional and faster; the standard library must always work
@@ -74,7 +74,12 @@ def read_paths(
     With ``source`` None each record's source is detected from its fields;
     otherwise every record is taken to be of ``source``. CloudTrail
     ``{"Records": [...]}`` and Kubernetes ``EventList`` wrappers are unwrapped
-    either way; CloudTrail digest files are skipped.
+    either way, and so are EventBridge's "... via CloudTrail" events (unless
+    ``source`` names another source); CloudTrail digest files are skipped.
+
+    No record nests deeper than ``lanner.boundedjson`` allows: a deeper one, or one
+    with a number of more than 4,300 digits, is a BadInput at its place
+    (``file:Records[3]``, ``file:12``) and the others are read.
     """
     for item in _expand(paths):
         if isinstance(item, BadInput):
@@ -142,6 +147,132 @@ def _walk(directory: Path) -> Iterator[Path | BadInput]:
 def _os_message(what: str, exc: OSError) -> str:
     reason = exc.strerror or str(exc)
     return f"{what}: {reason[:1].lower()}{reason[1:]}"
+
+
+# -- decoding, bounded ------------------------------------------------------------
+
+
+def _decode(data: bytes) -> Any:
+    """One JSON text; a ValueError (JsonInputError when bounds refuse it) says why not.
+
+    The fast decoder answers first. When it refuses the text (orjson takes no integer
+    past 64 bits, which json reads) or raises RecursionError (json, ~1,000 levels),
+    ``boundedjson`` decides and says why. Either way no value deeper than
+    boundedjson's limit gets through: rules, formatting and re-serialising never
+    meet one.
+    """
+    try:
+        value = _loads(data)
+    except (ValueError, RecursionError):
+        return boundedjson.loads(data)
+    return boundedjson.check(value, text=data)
+
+
+def _refused(exc: ValueError) -> bool:
+    """Whether the text may be good JSON that the bounds refused (too deep, a number of
+    more than 4,300 digits), as opposed to broken JSON or bytes that are not UTF-8."""
+    # boundedjson raises "from None": the decoder's own error is still the context.
+    return isinstance(exc, boundedjson.JsonInputError) and not isinstance(
+        exc.__context__, json.JSONDecodeError | UnicodeDecodeError
+    )
+
+
+_WRAPPER_KEYS = ("Records", "items")
+
+
+def _by_element(data: bytes, failure: ValueError) -> Any:
+    """A document the bounds refused, decoded one record at a time.
+
+    A CloudTrail ``{"Records": [...]}``, an EventList's ``items`` or a top-level array
+    is decoded element by element: an element the bounds refuse becomes a _Bad that
+    names the reason, and the other records are read. Anything else is one record, so
+    it is one _Bad.
+    """
+    whole = _Bad(f"record refused: {failure}")
+    try:
+        text = data.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError:
+        return whole
+    decoder = json.JSONDecoder()
+    pos = _WS.match(text).end()  # type: ignore[union-attr]
+    try:
+        if text.startswith("[", pos):
+            items, pos = _elements(decoder, text, pos)
+            value: Any = items
+        elif text.startswith("{", pos):
+            members: dict[str, Any] = {}
+            pos = _WS.match(text, pos + 1).end()  # type: ignore[union-attr]
+            while not text.startswith("}", pos):
+                key, pos = decoder.raw_decode(text, pos)
+                pos = _WS.match(text, pos).end()  # type: ignore[union-attr]
+                if not isinstance(key, str) or not text.startswith(":", pos):
+                    return whole
+                pos = _WS.match(text, pos + 1).end()  # type: ignore[union-attr]
+                if key in _WRAPPER_KEYS and text.startswith("[", pos):
+                    members[key], pos = _elements(decoder, text, pos)
+                else:
+                    members[key], pos = _element(decoder, text, pos)
+                pos = _WS.match(text, pos).end()  # type: ignore[union-attr]
+                if text.startswith(",", pos):
+                    pos = _WS.match(text, pos + 1).end()  # type: ignore[union-attr]
+            pos += 1
+            value = members
+        else:
+            return whole
+    except (ValueError, IndexError):
+        return whole  # broken JSON too: the file's first failure says where
+    if _WS.match(text, pos).end() != len(text):  # type: ignore[union-attr]
+        return whole
+    if isinstance(value, dict) and not _is_wrapper(value):
+        return whole  # one record: refused as a whole
+    return value
+
+
+def _failed_line(line: bytes, exc: ValueError) -> Any:
+    """What a line that did not decode stands for: its records, some of them _Bad,
+    when only the bounds refused it; one _Bad saying why when it is not JSON."""
+    return _by_element(line, exc) if _refused(exc) else _Bad(_not_json(exc, line, False))
+
+
+def _is_wrapper(value: dict[str, Any]) -> bool:
+    return isinstance(value.get("Records"), list) or (
+        value.get("kind") == "EventList" and isinstance(value.get("items"), list)
+    )
+
+
+def _elements(decoder: json.JSONDecoder, text: str, pos: int) -> tuple[list[Any], int]:
+    """The array at ``pos``, each element decoded alone; returns it and where it ends."""
+    items: list[Any] = []
+    pos = _WS.match(text, pos + 1).end()  # type: ignore[union-attr]
+    while not text.startswith("]", pos):
+        item, pos = _element(decoder, text, pos)
+        items.append(item)
+        pos = _WS.match(text, pos).end()  # type: ignore[union-attr]
+        if text.startswith(",", pos):
+            pos = _WS.match(text, pos + 1).end()  # type: ignore[union-attr]
+        elif not text.startswith("]", pos):
+            raise ValueError("expected ',' or ']'")
+    return items, pos + 1
+
+
+def _element(decoder: json.JSONDecoder, text: str, pos: int) -> tuple[Any, int]:
+    """The value at ``pos`` and where it ends; a _Bad saying why when the bounds refuse it."""
+    try:
+        value, end = decoder.raw_decode(text, pos)
+    except json.JSONDecodeError:
+        raise
+    except (RecursionError, ValueError):
+        end = boundedjson.json_value_end(text, pos) or len(text)
+        try:
+            boundedjson.loads(text[pos:end])
+        except boundedjson.JsonInputError as exc:
+            return _Bad(f"record refused: {exc}"), end
+        raise ValueError("refused, then accepted alone") from None  # pragma: no cover
+    try:
+        boundedjson.check(value)
+    except boundedjson.JsonInputError as exc:
+        return _Bad(f"record refused: {exc}"), end
+    return value, end
 
 
 # -- reading one file -----------------------------------------------------------
@@ -221,7 +352,7 @@ def _read_stream(
         return  # empty, or only blank lines: nothing to read, nothing wrong
     lineno = len(head) + 1
     try:
-        first: Any = _loads(line)
+        first: Any = _decode(line)
     except ValueError as exc:
         text = line.strip()
         if text[:1] in (b"{", b"[") and text.endswith(_OPENERS):
@@ -238,7 +369,7 @@ def _read_stream(
             preview = text[:24].decode("utf-8", "backslashreplace")
             yield BadInput(origin, f"not JSON: the file starts with {preview!r}")
             return
-        first = _Bad(_not_json(exc, line, whole=False))
+        first = _failed_line(line, exc)
     yield from _json_lines(stream, describe, origin, source, lineno, first)
 
 
@@ -309,16 +440,19 @@ def _decoded_lines(
         if not line.strip():
             continue
         try:
-            yield lineno, _loads(line)
+            yield lineno, _decode(line)
         except ValueError as exc:
-            yield lineno, _Bad(_not_json(exc, line, whole=False))
+            yield lineno, _failed_line(line, exc)
 
 
 def _whole_document(data: bytes, origin: str, source: str | None) -> Iterator[Record | BadInput]:
     try:
-        value = _loads(data)
+        value = _decode(data)
     except ValueError as exc:
-        yield from _concatenated(data, origin, source, exc)
+        if _refused(exc):
+            yield from _values(_by_element(data, exc), origin, source)
+        else:
+            yield from _concatenated(data, origin, source, exc)
         return
     yield from _values(value, origin, source)
 
@@ -334,7 +468,7 @@ def _concatenated(
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
-        yield BadInput(origin, _not_json(failure, data, whole=True))
+        yield BadInput(origin, _not_json(failure, data, True))
         return
     decoder = json.JSONDecoder()
     found: list[tuple[int, Any]] = []
@@ -343,7 +477,7 @@ def _concatenated(
     line = text.count("\n", 0, pos) + 1
     while pos < len(text):
         try:
-            value, end = decoder.raw_decode(text, pos)
+            value, end = _element(decoder, text, pos)
         except json.JSONDecodeError as exc:
             error = BadInput(
                 f"{origin}:{line}", f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
@@ -354,7 +488,7 @@ def _concatenated(
         line += text.count("\n", pos, nxt)
         pos = nxt
     if not found:
-        yield BadInput(origin, _not_json(failure, data, whole=True))
+        yield BadInput(origin, _not_json(failure, data, True))
         return
     for num, value in found:
         yield from _values(value, f"{origin}:{num}", source)
@@ -386,6 +520,9 @@ def _values(value: Any, where: str, source: str | None) -> Iterator[Record | Bad
             yield record
         return
     for i, item in enumerate(items):
+        if isinstance(item, _Bad):
+            yield BadInput(f"{where}:{label}[{i}]", item.message)
+            continue
         record = _record(item, f"{where}:{label}[{i}]", source)
         if record is not None:
             yield record
@@ -394,6 +531,11 @@ def _values(value: Any, where: str, source: str | None) -> Iterator[Record | Bad
 def _record(doc: Any, where: str, source: str | None) -> Record | BadInput | None:
     if not isinstance(doc, dict):
         return BadInput(where, f"record is not a JSON object (it is {json_kind(doc)})")
+    if source in (None, CLOUDTRAIL) and _is_trail_envelope(doc):
+        # EventBridge's "AWS API Call via CloudTrail" (and the console sign-in and
+        # service events): the CloudTrail record is the detail. Scanned as is, the
+        # envelope matched no rule and gave 0 alerts without a word.
+        doc = doc["detail"]
     if "digestStartTime" in doc:
         return None  # a CloudTrail digest: integrity data, not an event
     if "lanner_record" in doc:
@@ -406,6 +548,15 @@ def _record(doc: Any, where: str, source: str | None) -> Record | BadInput | Non
     if detected is None:
         return BadInput(where, "cannot tell the source of this record; use --source")
     return Record(doc, detected, where)
+
+
+def _is_trail_envelope(doc: dict[str, Any]) -> bool:
+    detail_type = doc.get("detail-type")
+    return (
+        isinstance(detail_type, str)
+        and detail_type.endswith(" via CloudTrail")
+        and isinstance(doc.get("detail"), dict)
+    )
 
 
 def _detect(doc: dict[str, Any]) -> str | None:
@@ -421,9 +572,14 @@ def _detect(doc: dict[str, Any]) -> str | None:
     return None
 
 
+# -- stepping over a value the decoder refuses ---------------------------------------
 
-def _not_json(exc: ValueError, data: bytes, *, whole: bool) -> str:
+def _not_json(exc: ValueError, data: bytes, whole: bool) -> str:
     """An actionable description of why ``data`` did not decode."""
+    if isinstance(exc, boundedjson.JsonInputError) and isinstance(
+        exc.__context__, json.JSONDecodeError | UnicodeDecodeError
+    ):
+        exc = exc.__context__  # its position, not only its text
     if isinstance(exc, UnicodeDecodeError) or "UTF-8" in str(exc):
         try:
             data.decode("utf-8")

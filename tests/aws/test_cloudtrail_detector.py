@@ -392,7 +392,7 @@ def test_sqs_batch_reports_only_the_failed_message(
     assert result == {"batchItemFailures": [{"itemIdentifier": "msg-1"}]}
     assert rules_and_times(stack.alerts()) == sorted([STOPPED, GUARDDUTY])
     (bad,) = stack.quarantined()
-    assert bad["reason"] == "message body is not JSON"
+    assert bad["reason"].startswith("message body is not JSON: Expecting value")
     assert bad["payload"] == "definitely not json"
     assert bad["origin"] == "sqs/lanner-cloudtrail-notifications/msg-3"
     counted = metrics(capsys.readouterr().out)
@@ -449,3 +449,135 @@ def test_eventbridge_event_through_sqs(stack: Stack) -> None:
 
     assert result == {"batchItemFailures": []}
     assert rules_and_times(stack.alerts()) == [STOPPED]
+
+
+# -- one record never blinds a file ---------------------------------------------------
+
+
+def _nested(levels: int) -> str:
+    return '{"a":' * levels + "1" + "}" * levels
+
+
+@pytest.mark.parametrize(
+    ("bad", "reason"),
+    [
+        # json's C decoder recursed into a RecursionError: the invocation failed.
+        (_nested(1000), "record refused: nests deeper than 64 levels"),
+        # Decodes, but rules, formatting and re-serialising must never see it.
+        (_nested(100), "record refused: nests deeper than 64 levels"),
+        # int() refuses it with a ValueError from deep inside the decoder.
+        (
+            '{"eventVersion":"1.08","n":' + "7" * 5000 + "}",
+            "record refused: a number has more than 4,300 digits",
+        ),
+    ],
+    ids=["1000-deep", "100-deep", "5000-digits"],
+)
+def test_a_hostile_record_is_quarantined_and_the_rest_of_the_file_evaluated(
+    stack: Stack, capsys: pytest.CaptureFixture[str], bad: str, reason: str
+) -> None:
+    records = json.loads(gzip.decompress((SAMPLES / SAMPLE_KEY).read_bytes()))["Records"]
+    texts = [json.dumps(r) for r in records]
+    body = '{"Records":[' + ",".join([*texts[:2], bad, *texts[2:]]) + "]}"
+    stack.put(PREFIX + SAMPLE_KEY, gzip.compress(body.encode()))
+
+    result = invoke(fixture("s3_object_created.json"))
+
+    # The trail being stopped is still reported: the crafted record blinded nothing.
+    assert rules_and_times(stack.alerts()) == sorted([STOPPED, GUARDDUTY])
+    (quarantined,) = stack.quarantined()
+    assert quarantined["reason"] == reason
+    assert quarantined["origin"] == f"s3://{BUCKET}/{PREFIX}{SAMPLE_KEY}:Records[2]"
+    assert quarantined["payload"] == bad
+    assert (result["events"], result["alerts"], result["quarantined"]) == (9, 2, 1)
+    assert metrics(capsys.readouterr().out)["BadRecords"] == 1
+
+
+def test_a_deep_eventbridge_detail_is_quarantined_not_a_crash(stack: Stack) -> None:
+    deep: Any = 1
+    for _ in range(200):
+        deep = {"a": deep}
+    event = fixture("eventbridge_stop_logging.json")
+    event["detail"]["requestParameters"] = deep
+
+    result = invoke(event)
+
+    (bad,) = stack.quarantined()
+    assert bad["reason"] == (
+        "EventBridge 'AWS API Call via CloudTrail' event refused: its detail nests deeper"
+        " than 64 levels"
+    )
+    assert bad["origin"] == f"lambda/request/{Context().aws_request_id}"
+    assert result["quarantined"] == 1 and stack.alerts() == []
+
+
+def test_a_1000_deep_sqs_body_fails_only_itself(stack: Stack) -> None:
+    event = sqs_event(_nested(1000), json.dumps(fixture("eventbridge_stop_logging.json")))
+
+    result = invoke(event)
+
+    assert result == {"batchItemFailures": []}
+    assert rules_and_times(stack.alerts()) == [STOPPED]
+    (bad,) = stack.quarantined()
+    assert bad["reason"] == "message body is not JSON: nests deeper than 64 levels"
+    assert bad["origin"] == "sqs/lanner-cloudtrail-notifications/msg-0"
+
+
+# -- S3 events through EventBridge ------------------------------------------------------
+
+
+def s3_eventbridge(key: str, bucket: str = BUCKET) -> dict[str, Any]:
+    """What S3 sends to EventBridge for a new object (the bucket's EventBridge setting on)."""
+    return {
+        "version": "0",
+        "id": "17793124-05d4-b198-2fde-7ededc63b103",
+        "detail-type": "Object Created",
+        "source": "aws.s3",
+        "account": "123456789012",
+        "time": "2026-11-28T10:05:30Z",
+        "region": "us-east-1",
+        "resources": [f"arn:aws:s3:::{bucket}"],
+        "detail": {
+            "version": "0",
+            "bucket": {"name": bucket},
+            "object": {
+                "key": key.replace(" ", "+"),
+                "size": 1711,
+                "etag": "b1946ac92492d2347c6235b4d2611184",
+                "sequencer": "00617F08299329D189",
+            },
+            "request-id": "N4N7GDK58NMKJ12R",
+            "requester": "cloudtrail.amazonaws.com",
+            "source-ip-address": "cloudtrail.amazonaws.com",
+            "reason": "PutObject",
+        },
+    }
+
+
+def test_s3_object_created_through_eventbridge_is_read(stack: Stack) -> None:
+    stack.put(PREFIX + SAMPLE_KEY, (SAMPLES / SAMPLE_KEY).read_bytes())
+
+    result = invoke(s3_eventbridge(PREFIX + SAMPLE_KEY))
+
+    assert rules_and_times(stack.alerts()) == sorted([STOPPED, GUARDDUTY])
+    assert (result["objects"], result["events"], result["quarantined"]) == (1, 9, 0)
+    assert stack.quarantined() == []
+
+
+def test_s3_object_created_through_eventbridge_and_sqs_is_read(stack: Stack) -> None:
+    stack.put(PREFIX + SAMPLE_KEY, (SAMPLES / SAMPLE_KEY).read_bytes())
+
+    result = invoke(sqs_event(json.dumps(s3_eventbridge(PREFIX + SAMPLE_KEY))))
+
+    assert result == {"batchItemFailures": []}
+    assert rules_and_times(stack.alerts()) == sorted([STOPPED, GUARDDUTY])
+
+
+def test_other_s3_eventbridge_events_need_no_work(stack: Stack) -> None:
+    event = s3_eventbridge(PREFIX + SAMPLE_KEY)
+    event["detail-type"] = "Object Deleted"
+
+    result = invoke(event)
+
+    assert (result["objects"], result["quarantined"]) == (0, 0)
+    assert stack.quarantined() == [] and stack.alerts() == []

@@ -194,3 +194,65 @@ def test_payload_decoding_round_trip_and_errors() -> None:
     ]:
         with pytest.raises(cwlogs.PayloadError, match=why):
             cwlogs.decode(event)
+
+
+@pytest.mark.parametrize(
+    ("message", "reason"),
+    [
+        # json raised RecursionError, which no handler caught: the invocation failed,
+        # its retries too, and none of the other events was evaluated.
+        ('{"a":' * 1000 + "1" + "}" * 1000, "log event is not JSON: nests deeper than 64 levels"),
+        ('{"a":' * 100 + "1" + "}" * 100, "log event is not JSON: nests deeper than 64 levels"),
+        (
+            '{"kind":"Event","n":' + "9" * 5000 + "}",
+            "log event is not JSON: a number has more than 4,300 digits",
+        ),
+    ],
+    ids=["1000-deep", "100-deep", "5000-digits"],
+)
+def test_a_hostile_log_event_is_quarantined_and_the_rest_evaluated(
+    stack: Stack, capsys: pytest.CaptureFixture[str], message: str, reason: str
+) -> None:
+    lines = audit_lines()
+    lines.insert(2, message)
+
+    result = handler(subscription_event(lines), FakeContext())
+
+    assert (result["status"], result["quarantined"]) == ("ok", 1)
+    assert (result["events"], result["alerts"]) == (len(lines) - 1, 10)
+    assert sorted(m["alert"]["rule"] for m in stack.alerts()) == EXPECTED_RULES
+    (bad,) = stack.quarantined()
+    assert bad["reason"] == reason
+    assert bad["origin"] == f"{GROUP}/{STREAM}/{38000000000000000002:056d}"
+    assert bad["payload"] == message
+    assert emf_totals(capsys.readouterr().out)["BadRecords"] == 1
+
+
+def test_an_event_list_item_that_is_not_an_object_is_quarantined_not_dropped(
+    stack: Stack,
+) -> None:
+    events = [json.loads(line) for line in audit_lines()]
+    listed = json.dumps({"kind": "EventList", "items": [events[0], "junk", *events[1:]]})
+
+    result = handler(subscription_event([listed]), FakeContext())
+
+    assert (result["events"], result["alerts"], result["quarantined"]) == (len(events), 10, 1)
+    (bad,) = stack.quarantined()
+    assert bad["reason"] == "EventList item is not a JSON object (it is a string)"
+    assert bad["origin"] == f"{GROUP}/{STREAM}/{38000000000000000000:056d}:items[1]"
+    assert bad["payload"] == '"junk"'
+
+
+def test_a_payload_the_decoder_refuses_is_a_payload_error() -> None:
+    deep = ('{"a":' * 1000 + "}" * 1000).encode()
+    for raw, why in [
+        (deep, "nests deeper than 64 levels"),
+        (b'{"messageType":"DATA_MESSAGE","owner":' + b"1" * 5000 + b"}", "4,300 digits"),
+        (b'{"messageType":"DATA_MESSAGE","subscriptionFilters":5}', None),
+    ]:
+        event = {"awslogs": {"data": base64.b64encode(gzip.compress(raw)).decode()}}
+        if why is None:
+            assert cwlogs.decode(event).subscription_filters == []
+            continue
+        with pytest.raises(cwlogs.PayloadError, match=why):
+            cwlogs.decode(event)
