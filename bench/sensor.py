@@ -47,7 +47,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
-DEFAULT_RULES = Path("/work/shared/corpus/falco/falco_rules.yaml")
+# Falco's own syscall rules, from ../shared beside the repository (as the tests find them).
+DEFAULT_RULES = ROOT.parent / "shared" / "corpus" / "falco" / "falco_rules.yaml"
 RATES = (10_000, 25_000, 50_000, 100_000)
 # Drop reasons that lose a whole event; read_failed only leaves an argument out.
 EVENT_LOSSES = ("ringbuf_full", "stash_full", "scratch")

@@ -25,11 +25,15 @@ COPY lanner/ lanner/
 COPY sensor/ sensor/
 COPY bpf/ bpf/
 COPY rules/ rules/
+# The package list (pyproject.toml) names these too; the sensor itself uses none of them but
+# the CLI's notify command (deliver/) and the packaging must find them.
+COPY deliver/ deliver/
+COPY functions/ functions/
+COPY samples/ samples/
 
 # The venv sees Debian's dist-packages, where the bcc module lives. lanner is installed
 # editable so that the installed package keeps the repository layout it resolves its
-# bundled rules and BPF sources from; PYTHONPATH adds the sensor package, which the
-# project's packaging does not list yet. Byte-code is compiled here because the root
+# bundled rules and BPF sources from. Byte-code is compiled here because the root
 # filesystem is read-only at run time (and each probe is a new Python process).
 RUN python3 -m venv --system-site-packages /opt/lanner/venv \
     && /opt/lanner/venv/bin/pip install --no-cache-dir --editable /opt/lanner \

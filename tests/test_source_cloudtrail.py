@@ -17,7 +17,7 @@ from lanner.fields import Arg, FieldType
 from lanner.sources.aws_cloudtrail import cloudtrail_source, event_time
 
 SRC = cloudtrail_source()
-RULES = Path("/work/shared/corpus/falco/aws_cloudtrail_rules.yaml")
+RULES = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "falco" / "aws_cloudtrail_rules.yaml"
 
 
 def x(doc: Any, name: str, arg: str | None = None) -> Any:

@@ -18,7 +18,7 @@ from lanner.fields import Arg, FieldType
 from lanner.sources.k8s_audit import k8s_audit_source, parse_query
 
 SRC = k8s_audit_source()
-RULES = Path("/work/shared/corpus/falco/k8s_audit_rules.yaml")
+RULES = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "falco" / "k8s_audit_rules.yaml"
 
 
 def x(doc: Any, name: str, arg: str | None = None) -> Any:

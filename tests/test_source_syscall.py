@@ -23,7 +23,7 @@ from lanner.sources.syscall import (
 )
 
 SRC = syscall_source()
-CORPUS = Path("/work/shared/corpus/falco")
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "falco"
 RULE_FILES = ("falco_rules.yaml", "falco-incubating_rules.yaml", "falco-sandbox_rules.yaml")
 CLASSES = ("evt", "proc", "thread", "user", "group", "fd", "fs", "container", "k8s", "syscall")
 

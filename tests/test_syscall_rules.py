@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RULES_FILE = ROOT / "rules" / "syscall_rules.yaml"
 DATA = Path(__file__).parent / "data" / "syscall"
 WORKLOAD = DATA / "developer_workload.jsonl"
-UPSTREAM = Path("/work/shared/corpus/falco/falco_rules.yaml")
+UPSTREAM = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "falco" / "falco_rules.yaml"
 
 PRIORITIES = {"EMERGENCY", "ALERT", "CRITICAL", "ERROR", "WARNING", "NOTICE", "INFO", "DEBUG"}
 TECHNIQUE = re.compile(r"^T\d{4}(\.\d{3})?$")

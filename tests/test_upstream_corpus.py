@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from lanner import compile_rules, load_rules
 from lanner.cli.main import main
 
-CORPUS = Path("/work/shared/corpus/falco")
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "falco"
 needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason="upstream corpus not available")
 
 # file -> (rules per source, macros, lists, disabled rules), for the pinned snapshot

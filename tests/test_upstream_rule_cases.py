@@ -28,7 +28,7 @@ CASES = [(t, c) for t in TABLES.values() for c in t.cases]
 IDS = [f"{name}-{i}" for name, t in TABLES.items() for i in t.ids]
 
 needs_upstream = pytest.mark.skipif(
-    not CORPUS.exists(), reason="upstream Falco rules (/work/shared corpus) not available"
+    not CORPUS.exists(), reason="upstream Falco rules (../shared corpus) not available"
 )
 
 

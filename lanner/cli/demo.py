@@ -43,8 +43,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-REPO = Path(__file__).resolve().parent.parent.parent
-SAMPLES = REPO / "samples"
+from lanner.resources import samples_dir
+
+SAMPLES = samples_dir()  # in the package (a wheel) or beside it (a checkout)
 RECORDING = SAMPLES / "syscall" / "node-recording.jsonl"
 WORKLOAD = SAMPLES / "syscall" / "workload.sh"
 REGION = "us-east-1"

@@ -20,7 +20,7 @@ from sensor import flags as F
 from sensor.enrich import Enricher
 from sensor.events import EXEC, EXIT, FORK, RawEvent
 
-STABLE = Path("/work/shared/corpus/falco/falco_rules.yaml")
+STABLE = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "falco" / "falco_rules.yaml"
 TCP_TABLE_HEADER = (
     "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid\n"
 )

@@ -23,7 +23,7 @@ from sensor.enrich import Enricher
 from sensor.events import RawEvent
 from sensor.k8smeta import ContainerMeta, KubeletMetadata, parse_podlist, split_image
 
-STABLE = Path("/work/shared/corpus/falco/falco_rules.yaml")
+STABLE = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "falco" / "falco_rules.yaml"
 
 NGINX_ID = "a1" * 32
 SIDECAR_ID = "b2" * 32

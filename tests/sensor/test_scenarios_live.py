@@ -3,7 +3,7 @@
 Each test runs one workload in a child process under the live sensor (eBPF capture ->
 enrichment -> rules) and asserts the alert by rule name and the fields a responder reads
 (``proc.name``, ``fd.name``, ``proc.cmdline``...), with Falco's upstream stable rules
-(``/work/shared/corpus/falco/falco_rules.yaml``) and with our bundled
+(``../shared/corpus/falco/falco_rules.yaml``) and with our bundled
 ``rules/syscall_rules.yaml``. Network traffic goes only to loopback or to an address
 inside a network namespace the test creates (TEST-NET-2, 198.51.100.0/24). "Containers"
 are cgroups laid out as Docker's systemd driver lays them out; there is no runtime, so

@@ -30,7 +30,7 @@ from lanner import Alert, Engine, compile_rules, load_rules
 from sensor.events import FORK
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-UPSTREAM_RULES = Path("/work/shared/corpus/falco/falco_rules.yaml")
+UPSTREAM_RULES = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "falco" / "falco_rules.yaml"
 BUNDLED_RULES = ROOT / "rules" / "syscall_rules.yaml"
 
 # A workload's alerts come within a few polls of its exit; this bounds the wait when an
