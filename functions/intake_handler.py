@@ -43,7 +43,7 @@ from typing import Any
 from aws_lambda_powertools.utilities import parameters
 
 from deliver.alert import AlertError, DeliveryAlert, parse_alert
-from functions.publish import PublishError
+from functions.publish import PublishError, node_uuid
 from functions.quarantine import QuarantineError
 from functions.runtime import detector_handler, get_runtime, logger
 from functions.settings import SettingsError
@@ -89,7 +89,11 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         good, bad = check(texts)
         for i, reason, text in bad:
             rt.quarantine.put(SOURCE, reason, text, origin=f"{origin}:{i}")
-        rt.publisher.publish([a.doc for a in good])
+        # Under the sender's own uuids (a namespace per sending host): a token holder can
+        # never take the dedup slot of a detector's alert, or of another host's.
+        rt.publisher.publish(
+            [{**a.doc, "uuid": node_uuid(f"intake:{a.hostname}", "alert", a.uuid)} for a in good]
+        )
     except TooLarge as exc:
         return answer(413, {"error": str(exc)})
     except NoAlerts as exc:

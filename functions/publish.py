@@ -109,8 +109,10 @@ class AlertMessage:
 
     @classmethod
     def of(cls, alert: Alert | Mapping[str, Any] | AlertMessage) -> AlertMessage:
-        """From an Alert, or from an alert already in Falco's schema (a node alert:
-        published as it is, keeping its uuid). InvalidAlert says what is missing."""
+        """From an Alert, or from an alert already in Falco's schema and already trusted
+        (the intake's, checked by its token and ``parse_alert``; a node's only through
+        ``node_alert``): published as it is, keeping its uuid. InvalidAlert says what
+        is missing."""
         if isinstance(alert, AlertMessage):
             return alert
         doc = alert.to_dict() if isinstance(alert, Alert) else dict(alert)
@@ -158,9 +160,73 @@ class AlertMessage:
         return msg
 
 
+# --- Alerts from nodes ---
+#
+# A node is not trusted beyond itself: a compromised one must not speak for CloudTrail
+# or the audit log, nor take the dedup slot of an alert it can predict (uuids are
+# deterministic) so that the real one is counted as a duplicate and never published.
+
+NODE_DROP_RULE = "Falco internal: syscall event drop"  # sensor.run.drop_alert_for
+NODE_SOURCES = "syscall alerts and 'Falco internal: syscall event drop'"
+CLAIMED_HOSTNAME = "lanner.claimed_hostname"
+# The namespace of every uuid an alert from a node is published under: no other
+# source's alert is named in it, and the node's name is part of each name.
+_NODE_NS = uuidlib.UUID("2d4e8b1a-6f3c-4b7e-9a15-c0d7e3f8a642")
+
+
+def node_uuid(node: str, kind: str, ident: str) -> str:
+    """The uuid an alert from ``node`` is published under: ``ident`` (the node's uuid for
+    an alert it made, kind "alert"; the engine's for an alert on one of its events, kind
+    "event") in the nodes' namespace, under the node's name. Stable across retries, and
+    never the uuid of another source's alert or of another node's."""
+    return str(uuidlib.uuid5(_NODE_NS, f"{node}\x00{kind}\x00{ident}"))
+
+
+def node_alert(doc: Mapping[str, Any], node: str) -> AlertMessage:
+    """An alert a node made (a batch's ``{"a": ...}`` line), ready for SNS. ``node`` is who
+    sent it as the transport knows it (the Kinesis partition key), not a field it wrote.
+
+    Only a node's own kinds are taken: its syscall alerts and the sensor's event drop
+    alert; never a summary. The alert is attributed to ``node`` (a different hostname it
+    wrote is kept as output field ``lanner.claimed_hostname``) and gets a uuid of the
+    node's own (``node_uuid``). InvalidAlert says why anything else is refused."""
+    source, rule = doc.get("source"), doc.get("rule")
+    if source == "internal" and rule != NODE_DROP_RULE:
+        raise InvalidAlert(
+            f"rule {rule!r} of source 'internal' is not a node's to report (nodes report "
+            f"{NODE_SOURCES})"
+        )
+    if source not in ("syscall", "internal"):
+        raise InvalidAlert(
+            f"source {source!r} is not a node's to report (nodes report {NODE_SOURCES})"
+        )
+    if doc.get("repeat") is not None:
+        raise InvalidAlert("a summary ('repeat') is made by the publisher, not by a node")
+    # Delivery's models (pydantic) load with the first node alert, not with every cold start.
+    from deliver.alert import AlertError, parse_alert
+
+    try:
+        checked = parse_alert(doc)  # types, sizes and depth, as for any input from outside
+    except AlertError as exc:
+        raise InvalidAlert(str(exc)) from None
+    out = dict(checked.doc)
+    fields = dict(checked.fields)
+    if checked.hostname and checked.hostname != node:
+        fields[CLAIMED_HOSTNAME] = checked.hostname
+    out["output_fields"] = fields
+    out["hostname"] = node
+    out["uuid"] = node_uuid(node, "alert", checked.uuid)
+    return AlertMessage.of(out)
+
+
 def _attr(kind: str, value: str) -> dict[str, str]:
-    # A lone surrogate (from an event's own bad text) cannot go out as UTF-8.
-    return {"DataType": kind, "StringValue": value.encode("utf-8", "replace").decode("utf-8")}
+    # Attributes are shown as plain text (email, consoles, subscribers' logs) and SQS refuses
+    # most control characters in them: event text (a hostname, a rule name) is made inert,
+    # escaped as JSON would (a String.Array is JSON already: an escape inside its strings
+    # decodes to the same). A lone surrogate (an event's own bad text) cannot go out as UTF-8.
+    from deliver.inert import inert
+
+    return {"DataType": kind, "StringValue": inert(value).encode("utf-8", "replace").decode()}
 
 
 def _dumps(doc: Any) -> str:

@@ -378,7 +378,9 @@ class Engine:
         except Exception as exc:
             self._rule_error(cr, exc)
             message, fields = cr.rule.output, {}
-        ts = event_time_ns(ev)
+        ts = _record_time(ev)
+        # A record without a usable time is shown at the time it was seen, but its
+        # uuid is made without it (see _alert_uuid): a retry must give the same uuid.
         time_ns = ts if ts is not None else self.clock()
         host = src.hostname(ev.doc) or self.hostname
         return Alert(
@@ -390,13 +392,26 @@ class Engine:
             message=message,
             tags=cr.rule.tags,
             output_fields=fields,
-            uuid=_alert_uuid(cr.rule.name, src, ev.doc, time_ns),
+            uuid=_alert_uuid(cr.rule.name, src, ev.doc, ts),
         )
 
 
-def _alert_uuid(rule: str, src: Source, doc: Any, time_ns: int) -> str:
+def _record_time(ev: Event) -> int | None:
+    """The event's own time, or None when it has no usable one. A source's time reader is
+    pluggable code that reads hostile text: its failure means "no time", never an
+    exception that would cost the whole batch its alerts."""
+    try:
+        return event_time_ns(ev)
+    except Exception:
+        ev.time_ns = None  # read once: the output fields see "no time" too
+        return None
+
+
+def _alert_uuid(rule: str, src: Source, doc: Any, time_ns: int | None) -> str:
     """A deterministic id: the same rule on the same event always gives the same uuid,
-    so a retried delivery can be recognised downstream."""
+    so a retried delivery can be recognised downstream. Made only of the record itself
+    (its event id or its content, and its own time when it has one): never of the
+    wall clock, which differs on every retry."""
     ident = src.event_id(doc) if src.event_id is not None else None
     if ident is None:
         try:
@@ -404,7 +419,9 @@ def _alert_uuid(rule: str, src: Source, doc: Any, time_ns: int) -> str:
         except (TypeError, ValueError):
             blob = repr(doc)
         ident = hashlib.sha256(blob.encode("utf-8", "surrogateescape")).hexdigest()
-    name = f"{rule}\x00{src.name}\x00{ident}\x00{time_ns}".encode("utf-8", "surrogateescape")
+    # "-" (never a number) when the record has no time: the same id at any clock.
+    when = "-" if time_ns is None else str(time_ns)
+    name = f"{rule}\x00{src.name}\x00{ident}\x00{when}".encode("utf-8", "surrogateescape")
     # RFC 4122 version 5 (SHA-1, name-based), built by hand: uuid.uuid5 costs
     # three times as much, and every alert pays for it.
     h = bytearray(hashlib.sha1(_ALERT_NS.bytes + name, usedforsecurity=False).digest()[:16])

@@ -95,7 +95,10 @@ def _parse(text: str) -> int | None:
         and text[4] == "-"
         and text[13] == ":"
         and text[16] == ":"
-        and (text[19] != "." or (text[20].isdigit() and (n < 28 or not text[26].isdigit())))
+        and (
+            text[19] != "."
+            or (n > 20 and text[20].isdigit() and (n < 28 or not text[26].isdigit()))
+        )
     ):
         # Fast path (every audit event carries two of these): the C parser, for the
         # common shape with at most microseconds. It only needs a zone to be RFC 3339.

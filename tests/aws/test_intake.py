@@ -31,6 +31,7 @@ from standins import Seen, StandIn, falco_doc
 from test_runtime import FakeContext, LogRecords, Stack, emf_totals, logs, make_stack
 
 from functions.intake_handler import MAX_BODY_BYTES, TOKEN_SECRET_ENV, handler
+from functions.publish import node_uuid
 from functions.runtime import get_runtime, reset_runtime
 from lanner.cli.endpoints import Reply
 
@@ -258,7 +259,13 @@ def test_a_falco_alert_arrives_on_the_topic(
 def test_a_falcosidekick_alert_arrives_as_sent(url: str, stack: Stack) -> None:
     assert sidekick(url, SIDEKICK_ALERT) == (200, OK_ONE)
     [got] = stack.alerts()
-    assert got["alert"] == SIDEKICK_ALERT  # its own uuid, its hostname, every field
+    sent = {k: v for k, v in SIDEKICK_ALERT.items() if k != "uuid"}
+    assert {k: v for k, v in got["alert"].items() if k != "uuid"} == sent  # every field
+    # Its uuid lives in the sending host's namespace: a token holder can never take the
+    # dedup slot of a detector's alert (or another host's) by reusing its uuid.
+    host = SIDEKICK_ALERT["hostname"]
+    assert got["alert"]["uuid"] == node_uuid(f"intake:{host}", "alert", SIDEKICK_ALERT["uuid"])
+    assert got["alert"]["uuid"] != SIDEKICK_ALERT["uuid"]
     assert got["attributes"]["priority_name"] == "Warning"
     assert got["attributes"]["hostname"] == "bastion-1.corp.example.net"
 

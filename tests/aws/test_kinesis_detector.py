@@ -13,17 +13,22 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import zlib
 from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
 from botocore.stub import Stubber
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from test_runtime import AWS_DATA, SYSCALL_DATA, FakeContext, Stack, emf_totals, make_stack
 
-from functions.kinesis_detector import handler
+from functions.kinesis_detector import decode_record, handler
+from functions.publish import node_uuid
 from functions.runtime import get_runtime, reset_runtime
-from lanner.batch import BatchWriter, unpack
+from lanner import wire
+from lanner.batch import MAGIC, BatchError, BatchWriter, Unpacked, unpack
 
 EVENT = json.loads((AWS_DATA / "kinesis-event.json").read_text())
 ORIGIN = "lanner-events/shardId-000000000000/"
@@ -93,11 +98,15 @@ def test_batches_in_alerts_out(stack: Stack, capsys: pytest.CaptureFixture[str])
     assert "BadRecords" not in totals
 
 
-def test_node_alerts_pass_through_unchanged(stack: Stack) -> None:
+def test_node_alerts_go_out_in_falcos_schema_as_the_node(stack: Stack) -> None:
     node_alert = unpack(base64.b64decode(EVENT["Records"][1]["kinesis"]["data"])).alerts[0]
     handler(EVENT, FakeContext())
     [drop] = [m for m in stack.alerts() if m["alert"]["source"] == "internal"]
-    assert drop["alert"] == node_alert  # same uuid, same text, Falco's schema
+    # Same text, Falco's schema; a uuid of the node's own (see test_node_trust.py).
+    assert drop["alert"] == {
+        **node_alert,
+        "uuid": node_uuid("node-7.prod.example.net", "alert", node_alert["uuid"]),
+    }
     assert drop["attributes"]["priority_name"] == "Critical"
     assert drop["attributes"]["hostname"] == "node-7.prod.example.net"
 
@@ -142,7 +151,10 @@ def test_a_bad_node_alert_is_quarantined_alone(stack: Stack) -> None:
     assert invoke(record(data, "201")) == {"batchItemFailures": []}
     assert [m["alert"]["rule"] for m in stack.alerts()] == ["Shell Command Uses Dev TCP"]
     [q] = stack.quarantined()
-    assert q["reason"] == "node alert 0: alert has no 'rule'"
+    assert q["reason"] == (
+        "node alert 0 from node-7.prod.example.net: source None is not a node's to report "
+        "(nodes report syscall alerts and 'Falco internal: syscall event drop')"
+    )
     assert json.loads(q["payload"]) == {"output": "no rule here"}
 
 
@@ -191,3 +203,128 @@ def test_a_record_that_cannot_be_quarantined_is_retried(stack: Stack) -> None:
     # Never dropped silently: the bad record stays on the shard for the retry.
     assert result == {"batchItemFailures": [{"itemIdentifier": "401"}]}
     assert len(stack.alerts()) == 1
+
+
+def _nested(levels: int) -> str:
+    return '{"a":' * levels + "1" + "}" * levels
+
+
+def _raw_batch(*lines: str) -> bytes:
+    """A batch made by hand (a hostile node's), from its JSON lines after the header."""
+    body = "\n".join([json.dumps(wire.HEADER), *lines]) + "\n"
+    return MAGIC + zlib.compress(body.encode())
+
+
+def test_deep_or_huge_json_is_quarantined_and_the_rest_of_the_batch_alerts(
+    stack: Stack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    attack = record(batch(doc("dev_tcp_reverse_shell.json")), "501")
+    deep_event = '{"evt.type":"execve","x":' + _nested(1000) + "}"
+    huge = '{"evt.type":"execve","n":' + "9" * 5000 + "}"
+    result = invoke(record(deep_event.encode(), "502"), record(huge.encode(), "503"), attack)
+    # Each bad record is processed (quarantined): none is retried, none blinds the rest.
+    assert result == {"batchItemFailures": []}
+    assert [m["alert"]["rule"] for m in stack.alerts()] == ["Shell Command Uses Dev TCP"]
+    bad = {q["origin"]: q for q in stack.quarantined()}
+    assert sorted(bad) == [ORIGIN + s for s in ("502", "503")]
+    assert bad[ORIGIN + "502"]["reason"] == (
+        "not a lanner batch, and not a JSON event: nests deeper than 64 levels"
+    )
+    assert bad[ORIGIN + "502"]["payload"] == deep_event
+    assert bad[ORIGIN + "503"]["reason"] == (
+        "not a lanner batch, and not a JSON event: a number has more than 4,300 digits"
+    )
+    assert emf_totals(capsys.readouterr().out)["BadRecords"] == 2
+
+
+# The detector only relies on lanner.batch.unpack raising BatchError (its bounds on
+# nesting are lanner/batch.py's): a hostile node's batch is then this record's fault only.
+def test_a_batch_whose_lines_nest_too_deep_is_quarantined(stack: Stack) -> None:
+    attack = record(batch(doc("dev_tcp_reverse_shell.json")), "601")
+    result = invoke(
+        record(_raw_batch('{"p":1,"proc":' + _nested(1000) + "}"), "602"),
+        attack,
+        record(_raw_batch('{"a":' + _nested(1000) + "}"), "603"),
+    )
+    assert result == {"batchItemFailures": []}
+    assert [m["alert"]["rule"] for m in stack.alerts()] == ["Shell Command Uses Dev TCP"]
+    bad = {q["origin"]: q for q in stack.quarantined()}
+    assert sorted(bad) == [ORIGIN + s for s in ("602", "603")]
+    # lanner.batch says why, in its words; the record is kept whole.
+    for seq in ("602", "603"):
+        assert bad[ORIGIN + seq]["reason"].startswith("line 2: ")
+        assert bad[ORIGIN + seq]["encoding"] == "base64"
+
+
+# --- decode_record, property-based: whatever a record holds, the answer is its events
+# and alerts or a BatchError (quarantined with the reason), never another exception,
+# which would fail the record and have Lambda retry it until it expires.
+
+_SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.integers(min_value=10**300, max_value=10**320)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=20)
+)
+_JSONISH = st.recursive(
+    _SCALARS,
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+def _deep(levels: int, inner: str = "1") -> str:
+    return '{"evt.type":' * levels + inner + "}" * levels
+
+
+@st.composite
+def _records(draw: st.DrawFn) -> bytes:
+    kind = draw(st.sampled_from(["bytes", "json", "event", "deep", "huge", "batch", "deep batch"]))
+    if kind == "bytes":
+        return draw(st.binary(max_size=200))
+    if kind == "json":
+        return json.dumps(draw(_JSONISH)).encode()
+    if kind == "event":
+        doc = draw(st.dictionaries(st.text(max_size=8), _JSONISH, max_size=5))
+        doc["evt.type"] = draw(st.text(max_size=8))
+        text = json.dumps(doc)
+        # Invalid UTF-8 spliced in, as a hostile producer may send.
+        cut = draw(st.integers(0, len(text)))
+        junk = draw(st.sampled_from([b"", b"\xff", b"\xc3", b"\xed\xa0\x80"]))
+        return text.encode()[:cut] + junk + text.encode()[cut:]
+    if kind == "deep":
+        return _deep(draw(st.integers(1, 3000))).encode()
+    if kind == "deep batch":
+        levels = draw(st.integers(1, 3000))
+        line = draw(st.sampled_from(['{"a":%s}', '{"p":1,"proc":%s}', "%s"]))
+        return _raw_batch(line % _deep(levels))
+    if kind == "huge":
+        return ('{"evt.type":"execve","n":' + "7" * draw(st.integers(4000, 9000)) + "}").encode()
+    lines = draw(
+        st.lists(
+            st.one_of(
+                _JSONISH.map(lambda v: {"a": v}),
+                st.builds(lambda p, v: {"p": p, "proc": v}, st.integers(0, 3), _JSONISH),
+                st.builds(lambda p, v: {"p": p, "e": v}, st.integers(0, 3), _JSONISH),
+                _JSONISH,
+            ).map(json.dumps),
+            max_size=6,
+        )
+    )
+    return _raw_batch(*lines)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_records())
+def test_decode_record_gives_events_or_a_batch_error_never_another_exception(data: bytes) -> None:
+    try:
+        out = decode_record(data)
+    except BatchError as exc:
+        assert str(exc)  # the reason the quarantine keeps
+        return
+    assert isinstance(out, Unpacked)
+    assert all(isinstance(d, dict) for d in (*out.events, *out.alerts))

@@ -10,7 +10,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.stub import Stubber
-from test_runtime import Stack, make_stack
+from test_runtime import REPO, Stack, make_stack
 
 from functions.publish import (
     MAX_MESSAGE_BYTES,
@@ -365,3 +365,22 @@ def test_undecodable_text_from_an_event_still_publishes(stack: Stack) -> None:
     [got] = stack.alerts()
     assert got["alert"]["output_fields"]["fd.name"] == "/tmp/\udcffx"  # escaped, exact
     assert got["attributes"]["hostname"] == "node-?"
+
+
+def test_a_record_without_a_usable_time_is_published_once_across_retries(stack: Stack) -> None:
+    # eventTime that does not parse: the alert shows the wall clock, which differs on
+    # the retry; its uuid comes from the record, so the retry is a duplicate.
+    from lanner import Engine, builtin_sources, load_rules
+
+    rules = load_rules([REPO / "rules"])
+    record = json.loads((REPO / "tests/data/cloudtrail/stop_logging.json").read_text())
+    record["eventTime"] = "not a time"
+    first, retry = (
+        Engine(rules, builtin_sources(), clock=lambda c=c: c).evaluate(record, "aws_cloudtrail")
+        for c in (1_795_849_230_000_000_000, 1_795_849_290_000_000_000)
+    )
+    p = publisher(stack)
+    assert p.publish(first) == PublishResult(published=1)
+    assert p.publish(retry) == PublishResult(duplicates=1)
+    [got] = stack.alerts()
+    assert got["alert"]["rule"] == "AWS CloudTrail Trail Stopped Or Deleted"
