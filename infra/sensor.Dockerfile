@@ -25,8 +25,8 @@ COPY lanner/ lanner/
 COPY sensor/ sensor/
 COPY bpf/ bpf/
 COPY rules/ rules/
-# The package list (pyproject.toml) names these too; the sensor itself uses none of them but
-# the CLI's notify command (deliver/) and the packaging must find them.
+# The package list (pyproject.toml) names these too: every lanner command imports deliver/
+# (text made inert), and the packaging must find functions/ and samples/.
 COPY deliver/ deliver/
 COPY functions/ functions/
 COPY samples/ samples/
@@ -37,7 +37,7 @@ COPY samples/ samples/
 # filesystem is read-only at run time (and each probe is a new Python process).
 RUN python3 -m venv --system-site-packages /opt/lanner/venv \
     && /opt/lanner/venv/bin/pip install --no-cache-dir --editable /opt/lanner \
-    && /opt/lanner/venv/bin/python -m compileall -q /opt/lanner/lanner /opt/lanner/sensor \
+    && /opt/lanner/venv/bin/python -m compileall -q /opt/lanner/lanner /opt/lanner/sensor /opt/lanner/deliver \
     && /opt/lanner/venv/bin/python -c "import bcc, lanner"
 
 ENV PATH=/opt/lanner/venv/bin:$PATH \

@@ -45,6 +45,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from lanner.resources import data_dir
 from sensor import decode as wire
 from sensor.decode import EVENT_SPECS, SYSCALL_NUMBERS, DecodeError
 from sensor.events import EXEC, EXIT, FORK, RawEvent
@@ -57,11 +58,21 @@ __all__ = [
     "supported_event_types",
 ]
 
-BPF_DIR = Path(__file__).resolve().parent.parent / "bpf"
+# sensor/bpf/ in a wheel, bpf/ at the top of a checkout (see lanner.resources).
+BPF_DIR = data_dir(Path(__file__).resolve().parent, "bpf")
 BPF_SOURCE = BPF_DIR / "sensor.bpf.c"
 _DIST_PACKAGES = "/usr/lib/python3/dist-packages"
 _TRACEFS = (Path("/sys/kernel/tracing"), Path("/sys/kernel/debug/tracing"))
 _BTF_VMLINUX = Path("/sys/kernel/btf/vmlinux")
+_PROC_STATUS = Path("/proc/self/status")
+_CAP_LAST_CAP = Path("/proc/sys/kernel/cap_last_cap")
+
+# Capability numbers (linux/capability.h). CAP_BPF and CAP_PERFMON exist since 5.8; before
+# that, and still as an alternative to both, CAP_SYS_ADMIN.
+CAP_SYS_ADMIN = 21
+CAP_PERFMON = 38
+CAP_BPF = 39
+_CAP_NAMES = {CAP_SYS_ADMIN: "CAP_SYS_ADMIN", CAP_PERFMON: "CAP_PERFMON", CAP_BPF: "CAP_BPF"}
 
 _SC_TP = 1
 _SC_RAW = 2
@@ -122,6 +133,55 @@ def _check_headers() -> None:
         )
 
 
+def missing_capabilities(status: str, last_cap: int | None = None) -> list[str]:
+    """The capabilities loading and attaching the probes needs that ``status`` (the text of
+    /proc/<pid>/status) does not have in CapEff; empty when they are all there or CapEff
+    cannot be read (then bcc's own error is all there is).
+
+    ``last_cap`` is the kernel's highest capability (/proc/sys/kernel/cap_last_cap): a
+    kernel that predates CAP_BPF needs CAP_SYS_ADMIN. None: assume a kernel that has it.
+    """
+    eff = None
+    for line in status.splitlines():
+        key, _, value = line.partition(":")
+        if key == "CapEff":
+            try:
+                eff = int(value.strip(), 16)
+            except ValueError:
+                return []
+    if eff is None or eff >> CAP_SYS_ADMIN & 1:
+        return []
+    if last_cap is not None and last_cap < CAP_BPF:
+        return [_CAP_NAMES[CAP_SYS_ADMIN]]
+    return [_CAP_NAMES[c] for c in (CAP_BPF, CAP_PERFMON) if not eff >> c & 1]
+
+
+def _check_capabilities() -> None:
+    try:
+        status = _PROC_STATUS.read_text()
+    except OSError:
+        return
+    try:
+        last_cap: int | None = int(_CAP_LAST_CAP.read_text())
+    except (OSError, ValueError):
+        last_cap = None
+    missing = missing_capabilities(status, last_cap)
+    if missing:
+        # Without this, bcc fails later as a compile error ("check the kernel headers") or
+        # a traceback: the one thing to fix is a line in the pod's securityContext.
+        need = (
+            "CAP_SYS_ADMIN (this kernel predates CAP_BPF)"
+            if missing == ["CAP_SYS_ADMIN"]
+            else "CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN)"
+        )
+        raise CaptureError(
+            f"loading eBPF programs needs {need}; this process lacks {' and '.join(missing)}: "
+            f"add {'it' if len(missing) == 1 else 'them'} to the container's "
+            "securityContext.capabilities.add (without the CAP_ prefix), or run the sensor "
+            "without dropping capabilities"
+        )
+
+
 def _has_tracepoint(tracefs: Path, name: str) -> bool:
     return (tracefs / f"events/syscalls/sys_enter_{name}").is_dir()
 
@@ -169,6 +229,7 @@ class Capture:
             )
         if os.geteuid() != 0:
             raise CaptureError("loading eBPF programs needs root (CAP_BPF and CAP_PERFMON)")
+        _check_capabilities()
         tracefs = _tracefs()
         bcc = _import_bcc()
         _check_headers()
@@ -196,18 +257,22 @@ class Capture:
                 self._bpf = bcc.BPF(src_file=str(BPF_SOURCE).encode(), cflags=flags)
             except Exception as e:
                 raise CaptureError(
-                    f"compiling {BPF_SOURCE} failed (compiler output above): {e}; check "
-                    "that the kernel headers match the running kernel"
+                    f"compiling {BPF_SOURCE} failed (compiler output above): {e}; if that "
+                    "output says 'Operation not permitted', the kernel refused the maps "
+                    "(seccomp profile, kernel lockdown); otherwise check that the kernel "
+                    "headers match the running kernel"
                 ) from e
             # The wall clock minus the BPF clock (CLOCK_MONOTONIC), for epoch timestamps.
             self._clock_offset = time.time_ns() - time.monotonic_ns()
             try:
                 self._configure(tracefs, {os.getpid(), *exclude_pids}, kind == "regs")
                 self._bpf[b"events"].open_ring_buffer(self._on_event)
-            except Exception:
+            except Exception as e:
                 self.close()
                 if i == len(kinds) - 1:
-                    raise
+                    # bcc raises bare Exceptions ("Need super-user privileges to run" for
+                    # any EPERM): one line for the user, not a traceback.
+                    raise CaptureError(f"attaching the probes failed: {e}") from e
                 continue
             self.stash_kind = kind
             break

@@ -69,6 +69,7 @@ cache, so metadata the source learns later shows up in the next document.
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
@@ -728,6 +729,34 @@ _HANDLERS: dict[str, Handler] = {
     **dict.fromkeys(("pipe", "pipe2"), _h_pipe),
     **dict.fromkeys(("init_module", "finit_module"), _h_module),
 }
+
+
+class HostRootError(ValueError):
+    """``--host-root`` does not hold the host's /proc: the sensor must not start."""
+
+
+def check_host_root(host_root: str) -> list[str]:
+    """Checks ``host_root`` before the sensor starts; returns warnings for what is missing
+    but survivable. Raises HostRootError when its ``proc/`` is not a /proc: every process
+    would then be unknown, and every alert would show ``<NA>`` users, parents and
+    containers without a word said."""
+    proc = os.path.join(host_root, "proc")
+    hint = "mount the host's /proc there (hostPath /proc at <host-root>/proc) or pass --host-root /"
+    if not os.path.isdir(proc):
+        raise HostRootError(f"--host-root {host_root}: there is no {proc}: {hint}")
+    # Any procfs has pid 1 and the boot time file; a plain directory has neither.
+    if not (os.path.isfile(os.path.join(proc, "stat")) and os.path.isdir(os.path.join(proc, "1"))):
+        raise HostRootError(
+            f"--host-root {host_root}: {proc} is not a /proc (no stat, no 1/ in it): {hint}"
+        )
+    return [
+        f"--host-root {host_root}: cannot read {path}: {what} of host processes will be <NA>"
+        for path, what in (
+            (os.path.join(host_root, "etc/passwd"), "user.name"),
+            (os.path.join(host_root, "etc/group"), "group.name"),
+        )
+        if not os.access(path, os.R_OK)
+    ]
 
 
 class Enricher:

@@ -97,7 +97,8 @@ def test_scan_prints_falco_json_alerts_and_reports_bad_input(tmp_path: Path) -> 
     result = CliRunner().invoke(
         main, ["scan", "-r", str(rules), "--json", str(tmp_path / "AWSLogs"), str(tmp_path / "k8s")]
     )
-    assert result.exit_code == 0, result.output
+    # The good records were scanned and alerted on; the bad ones make the exit status 1.
+    assert result.exit_code == 1, result.output
     alerts = [json.loads(line) for line in result.stdout.splitlines()]
     assert [a["rule"] for a in alerts] == [
         "Bucket policy changed",
@@ -141,7 +142,7 @@ def test_scan_text_lines_and_min_priority(tmp_path: Path) -> None:
     result = CliRunner().invoke(
         main, ["scan", "-r", str(rules), "--min-priority", "warning", str(tmp_path / "AWSLogs")]
     )
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output  # AWSLogs holds a truncated file
     lines = result.stdout.splitlines()
     assert lines == [
         "10:05:00.000000000: Warning Bucket policy changed (user=mallory bucket=acme-data region=eu-west-1)",
@@ -168,3 +169,43 @@ def test_same_event_gives_same_alert_uuid(tmp_path: Path) -> None:
     one = CliRunner().invoke(main, args).stdout
     two = CliRunner().invoke(main, args).stdout
     assert json.loads(one)["uuid"] == json.loads(two)["uuid"]
+
+
+def test_scan_of_a_missing_file_exits_1(tmp_path: Path) -> None:
+    rules = _write_inputs(tmp_path)
+    missing = tmp_path / "missing.json"
+    result = CliRunner().invoke(main, ["scan", "-r", str(rules), str(missing)])
+    assert result.exit_code == 1
+    assert f"{missing}: bad input: cannot open: no such file or directory" in result.stderr
+    assert "scanned 0 events (none); 0 alerts; 1 bad input(s)" in result.stderr
+
+
+def test_one_unreadable_input_among_good_ones_exits_1_after_scanning_the_rest(
+    tmp_path: Path,
+) -> None:
+    rules = _write_inputs(tmp_path)
+    trail = next((tmp_path / "AWSLogs").rglob("*_abc.json.gz"))
+    result = CliRunner().invoke(
+        main, ["scan", "-r", str(rules), str(trail), str(tmp_path / "typo.json")]
+    )
+    assert result.exit_code == 1
+    assert len(result.stdout.splitlines()) == 2  # both alerts of the good file
+    assert "typo.json: bad input: cannot open" in result.stderr
+
+
+def test_clean_scan_exits_0_and_usage_errors_exit_2(tmp_path: Path) -> None:
+    rules = _write_inputs(tmp_path)
+    trail = next((tmp_path / "AWSLogs").rglob("*_abc.json.gz"))
+    ok = CliRunner().invoke(main, ["scan", "-r", str(rules), str(trail)])
+    assert ok.exit_code == 0, ok.output
+    assert "2 alerts; 0 bad input(s)" in ok.stderr
+    assert CliRunner().invoke(main, ["scan", "--format", "xml", str(tmp_path)]).exit_code == 2
+    assert CliRunner().invoke(main, ["scan"]).exit_code == 2
+
+
+def test_scan_help_documents_the_exit_status() -> None:
+    text = CliRunner().invoke(main, ["scan", "--help"]).stdout
+    assert "Exit status:" in text
+    assert "0  every input was read" in text
+    assert "1  an input could not be read or a record was bad" in text
+    assert "2  usage error" in text

@@ -190,6 +190,41 @@ def test_sensor_args_and_probes(sensor: dict[str, Any]) -> None:
         assert sensor[probe]["exec"]["command"] == ["lanner", "sensor", "--check"], probe
 
 
+def test_probe_command_reads_the_heartbeat_the_sensor_writes_in_its_volume(
+    sensor: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The probes' exact command, run as the kubelet runs it (no other argument): it reads
+    the default heartbeat, which lies in the pod's writable `run` volume."""
+    from click.testing import CliRunner
+
+    from lanner.cli.main import main
+
+    [command] = {tuple(sensor[p]["exec"]["command"]) for p in ("startupProbe", "livenessProbe")}
+    mounts = {m["name"]: m["mountPath"] for m in sensor["volumeMounts"]}
+    sensor_cmd = main.commands["sensor"]
+    [option] = [p for p in sensor_cmd.params if p.name == "heartbeat"]
+    monkeypatch.delenv("LANNER_HEARTBEAT", raising=False)
+    assert Path(option.default()).parent == Path(mounts["run"])
+    heartbeat = tmp_path / "heartbeat"
+    monkeypatch.setenv("LANNER_HEARTBEAT", str(heartbeat))  # the default, moved for the test
+    assert CliRunner().invoke(main, list(command[1:])).exit_code == 1  # no sensor yet
+    heartbeat.write_text("1")  # what a running sensor's loop does every few seconds
+    assert CliRunner().invoke(main, list(command[1:])).exit_code == 0
+
+
+def test_no_deployment_text_calls_the_health_check_unimplemented() -> None:
+    for path in (MANIFEST, INFRA / "README.md"):
+        text = path.read_text()
+        for stale in (
+            "TO BE IMPLEMENTED",
+            "to be implemented",
+            "Until it exists",
+            "Until `--check`",
+        ):
+            assert stale not in text, (path.name, stale)
+        assert "remove these three probes" not in text and "delete the three probes" not in text
+
+
 def test_service_account_is_annotated_for_irsa_and_used_by_the_pod(pod: dict[str, Any]) -> None:
     sa = _one("ServiceAccount")
     arn = sa["metadata"]["annotations"]["eks.amazonaws.com/role-arn"]

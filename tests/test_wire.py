@@ -64,7 +64,7 @@ def test_scan_replays_a_record_and_reports_a_broken_line(tmp_path: Path) -> None
     result = CliRunner().invoke(
         main, ["scan", "-r", str(rules), "--source", "syscall", "--json", str(record)]
     )
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output  # a bad record: scanned on, but not a pass
     assert f"{record}:4: bad input: event refers to snapshot 999" in result.stderr
     assert f"scanned {len(docs)} events (syscall: {len(docs)})" in result.stderr
     direct = CliRunner().invoke(main, ["scan", "-r", str(rules), "--source", "syscall", "--json",

@@ -14,6 +14,7 @@ from typing import Any, TextIO
 
 import click
 
+from deliver.inert import inert
 from lanner import (
     LannerError,
     Priority,
@@ -32,11 +33,13 @@ _SA = "/var/run/secrets/kubernetes.io/serviceaccount/"  # the pod's service-acco
 
 
 def default_rules_dir() -> Path:
-    """The bundled rules: ``$LANNER_RULES_DIR``, else ``rules/`` beside the package."""
+    """The bundled rules: ``$LANNER_RULES_DIR``, else the installed (or checkout's) ``rules/``."""
     env = os.environ.get("LANNER_RULES_DIR")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parent.parent.parent / "rules"
+    from lanner.resources import rules_dir
+
+    return rules_dir()
 
 
 def _rule_paths(paths: Sequence[str]) -> list[str]:
@@ -225,7 +228,19 @@ def scan(
     min_priority: str | None,
     paths: tuple[str, ...],
 ) -> None:
-    """Evaluate rules over recorded events: CloudTrail, audit logs, JSON lines, directories."""
+    """Evaluate rules over recorded events: CloudTrail, audit logs, JSON lines, directories.
+
+    Text lines show control characters in event values escaped (\\n, \\u001b), so an
+    alert is always one line; --json and --format ocsf keep values exact (JSON escapes them).
+
+    \b
+    Exit status:
+      0  every input was read (alerts or not)
+      1  an input could not be read or a record was bad (each one is
+         reported on stderr with its location; the rest was scanned),
+         or the rules did not load
+      2  usage error
+    """
     from lanner.cli.readers import BadInput, count_inputs, read_paths
 
     if as_json and out_format not in (None, "json"):
@@ -244,7 +259,8 @@ def scan(
             if isinstance(item, BadInput):
                 bad += 1
                 progress.close()
-                click.echo(f"{item.origin}: bad input: {item.message}", err=True)
+                # Both can come from the input (a file name, a quoted record): made inert.
+                click.echo(f"{inert(item.origin)}: bad input: {inert(item.message)}", err=True)
                 continue
             events[item.source] += 1
             origins.add(item.origin.split(":", 1)[0])
@@ -252,7 +268,7 @@ def scan(
                 continue
             for alert in engine.evaluate(item.doc, item.source):
                 alerts[alert.rule] += 1
-                out.write(render(alert) + "\n")
+                _write_line(out, render(alert))
             progress.update(len(origins), sum(events.values()), sum(alerts.values()))
     except BrokenPipeError:  # `lanner scan ... | head`
         sys.stderr.close()
@@ -261,6 +277,9 @@ def scan(
         progress.close()
     out.flush()
     _summary(events, alerts, bad, engine)
+    if bad:
+        # A CI job that scans a mistyped path, or a file cut short, must not pass.
+        sys.exit(1)
 
 
 def _renderer(out_format: str) -> Callable[[Alert], str]:
@@ -268,7 +287,7 @@ def _renderer(out_format: str) -> Callable[[Alert], str]:
     if out_format == "json":
         return Alert.to_json
     if out_format != "ocsf":
-        return _alert_text
+        return alert_line
     try:  # the delivery side (pydantic, py-ocsf-models) only when asked for
         from deliver.alert import parse_alert
         from deliver.fingerprint import FingerprintConfigError, fingerprint, load_overrides
@@ -289,8 +308,22 @@ def _renderer(out_format: str) -> Callable[[Alert], str]:
     return ocsf
 
 
-def _alert_text(alert: Alert) -> str:
-    return alert.output
+def _write_line(out: TextIO, line: str) -> None:
+    # A file name or argument that is not UTF-8 arrives as lone surrogates (the sensor decodes
+    # with surrogateescape), which a strict UTF-8 stdout refuses: the scan or the sensor
+    # would die on one event. Written as \udcff, which in a JSON line is an escape of the
+    # very same value; every other line is written unchanged.
+    try:
+        out.write(line + "\n")
+    except UnicodeEncodeError:
+        out.write(line.encode("utf-8", "backslashreplace").decode("utf-8") + "\n")
+
+
+def alert_line(alert: Alert) -> str:
+    """Falco's text line for a terminal or a log (scan and sensor): event values can hold
+    newlines and escape sequences (a forged alert line, an erased one, a hidden link), so
+    they are escaped; ``alert.output`` itself, and the JSON made from it, stay exact."""
+    return inert(alert.output)
 
 
 def _summary(events: Counter[str], alerts: Counter[str], bad: int, engine: Engine) -> None:
@@ -303,9 +336,9 @@ def _summary(events: Counter[str], alerts: Counter[str], bad: int, engine: Engin
         line += f"; {engine.stats.rule_errors} rule evaluation error(s)"
     click.echo(line, err=True)
     for rule, n in alerts.most_common():
-        click.echo(f"  {n:>6}  {rule}", err=True)
-    for msg in engine.stats.last_errors:
-        click.echo(f"  error: {msg}", err=True)
+        click.echo(f"  {n:>6}  {inert(rule)}", err=True)
+    for msg in engine.stats.last_errors:  # may quote the event's values
+        click.echo(f"  error: {inert(msg)}", err=True)
 
 
 @main.command("sensor")
@@ -396,9 +429,15 @@ def sensor(
     if check:
         sys.exit(0 if heartbeat_fresh(Path(heartbeat)) else 1)
     from sensor.capture import Capture, CaptureError, supported_event_types
-    from sensor.enrich import Enricher
+    from sensor.enrich import Enricher, HostRootError, check_host_root
     from sensor.run import Recorder, capture_set, exclude_self, run
 
+    try:  # before the probes compile: a wrong mount is told in a second, not after a minute
+        for warning in check_host_root(host_root):
+            click.echo(f"lanner sensor: {warning}", err=True)
+    except HostRootError as exc:
+        click.echo(f"lanner sensor: {exc}", err=True)
+        sys.exit(2)
     _ruleset, engine = _load(rule_paths, min_priority)
     _print_warnings(engine)
     # In a DaemonSet the pod's hostname is not the node's; NODE_NAME is.
@@ -409,12 +448,7 @@ def sensor(
         else None
     )
     types = capture_set(engine, supported_event_types())
-    out = sys.stdout
-
-    def emit(alert: Any) -> None:
-        out.write((alert.to_json() if as_json else alert.output) + "\n")
-        out.flush()
-
+    emit = sensor_emitter(sys.stdout, as_json)
     record_file = open(record, "w", encoding="utf-8") if record else None  # noqa: SIM115
     try:
         with Capture(types, exclude_pids=exclude_self()) as capture:
@@ -458,6 +492,17 @@ def sensor(
     click.echo(line, err=True)
 
 
+def sensor_emitter(out: TextIO, as_json: bool) -> Callable[[Alert], None]:
+    """How the sensor prints an alert: one line on ``out`` (the node's log), flushed so a
+    log collector sees it at once; Falco's JSON, or the text line made inert."""
+
+    def emit(alert: Alert) -> None:
+        _write_line(out, alert.to_json() if as_json else alert_line(alert))
+        out.flush()
+
+    return emit
+
+
 def _shipper(stream: str, spool_dir: Path, spool_max_mb: int, node: str) -> Any:
     """The Kinesis shipper, its stream checked; exits 2 with one line when it cannot start."""
     try:
@@ -497,13 +542,24 @@ def _kubelet(url: str | None, token: str, ca: str, insecure: bool) -> Any:
 
 
 def _heartbeat_path(path: str) -> Path | None:
-    """The heartbeat file, if its folder can be made writable here (else no heartbeat)."""
+    """The heartbeat file, if its folder can be made writable here (else no heartbeat, said
+    once: a DaemonSet's probes would otherwise restart the pod with no reason given)."""
     p = Path(path)
     try:
         p.parent.mkdir(parents=True, exist_ok=True)
-    except OSError:
-        return None
-    return p if os.access(p.parent, os.W_OK) else None
+        writable = os.access(p.parent, os.W_OK)
+    except OSError as exc:
+        writable, why = False, exc.strerror or str(exc)
+    else:
+        why = "not writable"
+    if writable:
+        return p
+    click.echo(
+        f"lanner sensor: cannot write the heartbeat in {p.parent} ({why}): "
+        "`lanner sensor --check` will report this sensor as not running",
+        err=True,
+    )
+    return None
 
 
 @main.command()

@@ -12,6 +12,7 @@ import errno
 import json
 import os
 import platform
+import shutil
 import socket
 import subprocess
 import sys
@@ -263,7 +264,81 @@ def ready(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
     (tmp_path / "events").mkdir()
     monkeypatch.setattr(os, "geteuid", lambda: 0)
     monkeypatch.setattr(capmod, "_TRACEFS", (tmp_path,))
+    # Every capability, whatever this process really holds.
+    status = tmp_path / "status"
+    status.write_text(FULL_STATUS)
+    monkeypatch.setattr(capmod, "_PROC_STATUS", status)
+    monkeypatch.setattr(capmod, "_CAP_LAST_CAP", tmp_path / "no-cap_last_cap")
     return capmod
+
+
+FULL_STATUS = "Name:\tpython3\nCapInh:\t0000000000000000\nCapPrm:\t000001ffffffffff\nCapEff:\t000001ffffffffff\n"
+# CAP_BPF is bit 39, CAP_PERFMON 38, CAP_SYS_ADMIN 21.
+NO_BPF_NOR_PERFMON = FULL_STATUS.replace("CapEff:\t000001ffffffffff", "CapEff:\t0000013fffdfffff")
+ONLY_SYS_ADMIN = FULL_STATUS.replace("CapEff:\t000001ffffffffff", "CapEff:\t0000000000200000")
+ONLY_BPF = FULL_STATUS.replace("CapEff:\t000001ffffffffff", "CapEff:\t0000008000000000")
+
+
+def test_missing_capabilities_read_from_cap_eff() -> None:
+    from sensor.capture import missing_capabilities
+
+    assert missing_capabilities(FULL_STATUS) == []
+    assert missing_capabilities(NO_BPF_NOR_PERFMON) == ["CAP_BPF", "CAP_PERFMON"]
+    assert missing_capabilities(ONLY_BPF) == ["CAP_PERFMON"]
+    assert missing_capabilities(ONLY_SYS_ADMIN) == []  # the pre-5.8 way, still enough
+    # A kernel before CAP_BPF (cap_last_cap 37: 5.4) needs CAP_SYS_ADMIN.
+    assert missing_capabilities(ONLY_BPF, last_cap=37) == ["CAP_SYS_ADMIN"]
+    assert missing_capabilities(FULL_STATUS, last_cap=37) == []
+    # No CapEff to read: nothing to say, bcc's own error follows.
+    assert missing_capabilities("Name:\tx\n") == []
+
+
+def test_error_names_the_missing_capabilities(
+    ready: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    status = tmp_path / "dropped"
+    status.write_text(NO_BPF_NOR_PERFMON)
+    monkeypatch.setattr(ready, "_PROC_STATUS", status)
+    with pytest.raises(ready.CaptureError) as err:
+        ready.Capture({"openat"})
+    assert str(err.value).startswith(
+        "loading eBPF programs needs CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN); "
+        "this process lacks CAP_BPF and CAP_PERFMON: add them to the container's "
+        "securityContext.capabilities.add"
+    )
+    assert "kernel headers" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("dropped", "named"),
+    [
+        ("bpf,perfmon", "lacks CAP_BPF and CAP_PERFMON"),
+        ("perfmon", "lacks CAP_PERFMON"),
+        ("bpf", "lacks CAP_BPF"),
+    ],
+)
+def test_sensor_without_capabilities_says_which_one_is_missing(
+    tmp_path: Path, dropped: str, named: str
+) -> None:
+    """The real thing: the CLI started with capabilities dropped from its bounding set
+    (CAP_SYS_ADMIN too, which would stand in for both)."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root and eBPF to drop capabilities from a privileged sensor")
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("needs setpriv (util-linux) to start the eBPF sensor without capabilities")
+    drop = ",".join(f"-{c}" for c in ["sys_admin", *dropped.split(",")])
+    proc = subprocess.run(
+        [setpriv, "--bounding-set", drop, "--inh-caps", "-all", "--",
+         sys.executable, "-m", "lanner.cli.main", "sensor", "--duration", "1",
+         "--heartbeat", str(tmp_path / "heartbeat")],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("lanner sensor: loading eBPF programs needs CAP_BPF and CAP_PERFMON")
+    assert f"{named}:" in last
+    assert "Traceback" not in proc.stderr and "kernel headers" not in proc.stderr
 
 
 def test_error_when_not_root(ready: Any, monkeypatch: pytest.MonkeyPatch) -> None:
