@@ -21,6 +21,10 @@ from lanner.engine import Engine
 from lanner.priority import Priority
 
 RULE_SUFFIXES = (".yaml", ".yml")
+# Largest rules object read from S3. Falco's largest rules file is ~95 KB; loading costs
+# memory in proportion to the text (YAML nodes with positions), so an object of hundreds
+# of MB would take the detector's memory before any rule bound could reject it.
+MAX_OBJECT_BYTES = 4 * 1024 * 1024
 # Objects as (key, etag): what identifies one version of the override.
 Signature = tuple[tuple[str, str], ...]
 
@@ -104,16 +108,21 @@ class RuleCache:
             return None  # already reported; wait for a fixed version
         try:
             texts = [(f"{self._uri(key)}", self._get(key)) for key, _etag in listing]
+        except LannerError as exc:
+            self._reject(listing, _errors(exc))
+            return None
+        except Exception as exc:  # S3 itself failed: try again at the next refresh
+            self._error(f"cannot read rules at {self._uri()}: {exc}; keeping the current rules")
+            return None
+        try:
             engine = self._compile(texts)
         except LannerError as exc:
-            self._rejected = listing
-            self._error(
-                f"rules override at {self._uri()} does not load; keeping the current rules",
-                _errors(exc),
-            )
+            self._reject(listing, _errors(exc))
             return None
         except Exception as exc:
-            self._error(f"cannot read rules at {self._uri()}: {exc}; keeping the current rules")
+            # Loading is deterministic: whatever failed will fail the same way at every
+            # refresh, so this version is rejected too, not rebuilt every minute.
+            self._reject(listing, [f"{self._uri()}: error: {type(exc).__name__}: {exc}"])
             return None
         self._engine, self._signature, self._rejected = engine, listing, None
         if self._log is not None:
@@ -122,6 +131,12 @@ class RuleCache:
                 extra={"objects": [k for k, _ in listing]},
             )
         return engine
+
+    def _reject(self, listing: Signature, errors: list[str]) -> None:
+        self._rejected = listing
+        self._error(
+            f"rules override at {self._uri()} does not load; keeping the current rules", errors
+        )
 
     def _compile(self, texts: list[tuple[str, str]]) -> Engine:
         ruleset = load_rules([self.rules_dir], texts=texts)
@@ -147,7 +162,13 @@ class RuleCache:
 
     def _get(self, key: str) -> str:
         assert self.s3_location is not None and self._s3 is not None
-        body = self._s3().get_object(Bucket=self.s3_location[0], Key=key)["Body"].read()
+        stream = self._s3().get_object(Bucket=self.s3_location[0], Key=key)["Body"]
+        body = stream.read(MAX_OBJECT_BYTES + 1)
+        if len(body) > MAX_OBJECT_BYTES:
+            raise LannerError(
+                f"rules object is larger than {MAX_OBJECT_BYTES:,} bytes; split it",
+                Location(self._uri(key)),
+            )
         try:
             return str(body.decode("utf-8"))
         except UnicodeDecodeError as exc:

@@ -72,9 +72,11 @@ class CompileError(LannerError):
 class RuleLoadErrors(LannerError):
     """Several errors at once: loading reports every problem it finds."""
 
-    def __init__(self, errors: list[LannerError]) -> None:
+    def __init__(self, errors: list[LannerError], warnings: list[Diagnostic] | None = None) -> None:
         super().__init__(f"{len(errors)} error(s)")
         self.errors = errors
+        # What loading found besides the errors (unknown keys...), for the same report.
+        self.warnings = list(warnings or [])
 
     def __str__(self) -> str:
         return "\n".join(str(e) for e in self.errors)

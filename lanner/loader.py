@@ -15,7 +15,9 @@ every error it has, each with file, line and column.
 
 from __future__ import annotations
 
+import difflib
 import re
+from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +54,21 @@ from lanner.errors import (
 )
 from lanner.priority import Priority
 from lanner.yamlpos import Item, Scalar, mapping_node, node_location, parse_items
+
+# Bounds on what a condition may become once macros are inlined and exceptions added.
+# Macros are shared, not copied, while loading (a macro's tree is built once and referenced),
+# but every rule is compiled into code as a tree, one copy of a macro per use: a file of
+# a few hundred bytes whose macros each use the previous one twice expands to 2**n
+# checks. These bounds reject such a file with an error at the rule or macro that
+# crosses them, in time linear in the file, before anything is compiled. Falco's own
+# rules stay far below them (largest rule: 463 nodes, deepest: 7 levels; all rules of
+# falco_rules.yaml + falco-sandbox_rules.yaml: ~2,200 nodes).
+MAX_RULE_NODES = 10_000
+"""Most nodes (and/or/not, checks) one rule's condition may expand to."""
+MAX_TOTAL_NODES = 30_000
+"""Most nodes all rules together may expand to (what compiling costs)."""
+MAX_EXPANDED_DEPTH = 100
+"""Deepest nesting of and/or/not a condition may reach with its macros inlined."""
 
 # The rule-language version lanner implements, compared with required_engine_version.
 ENGINE_VERSION = (0, 57, 0)
@@ -141,10 +158,10 @@ class Text:
         self.text += scalar.text
 
     def locate(self, offset: int) -> Location:
-        start, scalar = self.parts[0]
-        for s, sc in self.parts:
-            if s <= offset:
-                start, scalar = s, sc
+        # A binary search: every node of a condition is located, and a condition
+        # appended to thousands of times must not cost nodes x appends.
+        i = max(0, bisect_right(self.parts, offset, key=lambda p: p[0]) - 1)
+        start, scalar = self.parts[i]
         return scalar.locate(offset - start)
 
 
@@ -169,6 +186,7 @@ class MacroInfo:
     used: bool = False
     ast: Expr | None = None
     resolving: bool = False
+    parsed: Expr | None = None  # its condition parsed, macros not yet inlined
 
 
 @dataclass
@@ -193,7 +211,8 @@ class RuleInfo:
     desc: str = ""
     priority: Priority = Priority.DEBUG
     source: str = DEFAULT_SOURCE
-    tags: list[str] = field(default_factory=list)
+    # An ordered set (Falco keeps tags as a set): appending is linear however many appends.
+    tags: dict[str, None] = field(default_factory=dict)
     enabled: bool = True
     exceptions: list[ExceptionInfo] = field(default_factory=list)
     warn_evttypes: bool = True
@@ -250,6 +269,28 @@ _MACRO_NAME = re.compile(r"[a-zA-Z]+[a-zA-Z0-9_]*")
 _LIST_NAME = re.compile(r"[^()\"'\s=,]+")
 _SEMVER = re.compile(r"\s*(\d+)\.(\d+)\.(\d+)")
 _UINT32 = re.compile(r"\d{1,10}")
+
+
+_ITEM_KINDS = ("rule", "macro", "list", "required_engine_version", "required_plugin_versions")
+
+
+def _missing(item: Item) -> str:
+    """The hint for an override file validated alone: what it extends is in the files
+    it extends, which must load first."""
+    name = item.location.file or "this-file.yaml"
+    return (
+        " (if it is defined in another file, load that one first, as in "
+        f"'lanner rules validate -r rules/ -r {name}')"
+    )
+
+
+def _nearest(words: Iterable[str], choices: Iterable[str]) -> str:
+    """'; did you mean X?' for the first of ``words`` close to one of ``choices``."""
+    for w in words:
+        close = difflib.get_close_matches(w, list(choices), n=1, cutoff=0.6)
+        if close:
+            return f"; did you mean '{close[0]}'?"
+    return ""
 
 
 def _semver(text: str) -> tuple[int, int, int] | None:
@@ -309,12 +350,21 @@ class _Collector:
             self._rule(item)
         else:
             keys = ", ".join(sorted(f)) or "nothing"
-            self.warn(f"unknown top-level item ({keys}); skipped", item, "unknown-item")
+            self.warn(
+                f"unknown top-level item ({keys}); skipped: an item starts with one of "
+                f"{', '.join(_ITEM_KINDS)}{_nearest(f, _ITEM_KINDS)}",
+                item,
+                "unknown-item",
+            )
 
     def _unknown_keys(self, item: Item, allowed: frozenset[str], kind: str) -> None:
         for key, sc in item.fields.items():
             if key not in allowed:
-                self.warn(f"unknown key '{key}' in {kind}; ignored", sc, "unknown-key")
+                self.warn(
+                    f"unknown key '{key}' in {kind}; ignored{_nearest([key], allowed)}",
+                    sc,
+                    "unknown-key",
+                )
 
     def _name(self, item: Item, key: str) -> str | None:
         sc = item.fields[key]
@@ -446,7 +496,10 @@ class _Collector:
         if append or ov.get("items") == "append":
             prev = self.lists.get(name)
             if prev is None:
-                self.error(f"list '{name}' uses 'append' but no list by that name exists", item)
+                self.error(
+                    f"list '{name}' uses 'append' but no list by that name exists{_missing(item)}",
+                    item,
+                )
                 return
             prev.items.extend(items)
             prev.visibility = self.next_order()
@@ -490,7 +543,11 @@ class _Collector:
         prev = self.macros.get(name)
         if append or ov.get("condition") == "append":
             if prev is None:
-                self.error(f"macro '{name}' uses 'append' but no macro by that name exists", item)
+                self.error(
+                    f"macro '{name}' uses 'append' but no macro by that name exists"
+                    + _missing(item),
+                    item,
+                )
                 return
             if prev.cond is not None:
                 prev.cond.append(sc)
@@ -528,7 +585,10 @@ class _Collector:
                 how = "'append' or 'override: {key: append}'"
                 if not append and "append" not in ov.values():
                     how = "'override: {key: replace}'"
-                self.error(f"rule '{name}' uses {how} but no rule by that name exists", item)
+                self.error(
+                    f"rule '{name}' uses {how} but no rule by that name exists{_missing(item)}",
+                    item,
+                )
                 return
             self._merge_rule(prev, item, append, ov)
             return
@@ -548,7 +608,10 @@ class _Collector:
                 "deprecated",
             )
             if prev is None:
-                self.error(f"rule '{name}' sets 'enabled' but no rule by that name exists", item)
+                self.error(
+                    f"rule '{name}' sets 'enabled' but no rule by that name exists{_missing(item)}",
+                    item,
+                )
                 return
             prev.enabled = self._bool(item, "enabled", prev.enabled)
             return
@@ -605,10 +668,10 @@ class _Collector:
         if "exceptions" in wanted:
             info.exceptions = self._exceptions(f["exceptions"], info.name, appending=False)
 
-    def _tags(self, sc: Scalar) -> list[str]:
+    def _tags(self, sc: Scalar) -> dict[str, None]:
         tags = self._strings(sc, "'tags'")
         # Falco keeps tags as a set: each once.
-        return list(dict.fromkeys(tags)) if tags else []
+        return dict.fromkeys(tags) if tags else {}
 
     def _merge_rule(self, prev: RuleInfo, item: Item, append: bool, ov: dict[str, str]) -> None:
         f = item.fields
@@ -642,9 +705,7 @@ class _Collector:
             elif key == "desc" and (sc := self._str(item, "desc")):
                 prev.desc = f"{prev.desc} {sc.text}".strip()
             elif key == "tags":
-                for t in self._tags(f["tags"]):
-                    if t not in prev.tags:
-                        prev.tags.append(t)
+                prev.tags.update(self._tags(f["tags"]))
             elif key == "exceptions":
                 self._append_exceptions(prev, f["exceptions"])
         if len(self.errors) != errors:
@@ -682,7 +743,8 @@ class _Collector:
                         f"exception '{name}' of rule '{rule}': 'values' must be a sequence", loc
                     )
                     continue
-                exc.values = values
+                # Own copies: appends extend them in place.
+                exc.values = list(values)
                 exc.value_locs = _locs(vnode, sc.file, loc)
             elif appending:
                 self.warn(f"exception '{name}' is appended with no values", loc, "no-values")
@@ -702,7 +764,8 @@ class _Collector:
                 return bad("it has no 'fields'")
             if e.comps is not None:
                 return True  # reported by the append, which has the context
-            return self._check_values(e, where) if e.values else True
+            # Values are checked against the fields of the exception they extend.
+            return True
         if isinstance(e.fields, str):
             if not e.fields.strip():
                 return bad("'fields' must not be empty")
@@ -786,8 +849,10 @@ class _Collector:
                 e.name, old.fields, old.comps, e.values, e.location, old.field_locs, e.value_locs
             )
             if self._check_values(probe, f"exception '{e.name}' of rule '{prev.name}'"):
-                old.values = list(old.values) + list(e.values)
-                old.value_locs = list(old.value_locs) + list(e.value_locs)
+                # In place: copying the whole list on every append made thousands of
+                # appends to one exception quadratic.
+                old.values.extend(e.values)
+                old.value_locs.extend(e.value_locs)
 
     # -- versions --
 
@@ -919,6 +984,11 @@ class _Resolver:
         self.col = col
         self.lists: dict[str, list[str]] = {}
         self.node_locations: dict[int, Location] = {}
+        # id(node) -> (node, expanded size, expanded depth, holds an oversized macro) of
+        # every measured node; the node is kept so that its id is not reused. Shared
+        # macro trees are measured once.
+        self._metrics: dict[int, tuple[Expr, int, int, bool]] = {}
+        self.total_nodes = 0
 
     # -- lists --
 
@@ -947,7 +1017,7 @@ class _Resolver:
 
     def parse(self, text: Text, what: str) -> Expr | None:
         try:
-            return parse_condition(text.text)
+            return parse_condition(text.text, MAX_RULE_NODES)
         except ConditionSyntaxError as exc:
             off = _offset_of(text.text, exc.location)
             self.col.errors.append(ConditionSyntaxError(f"{what}: {exc.message}", text.locate(off)))
@@ -968,18 +1038,118 @@ class _Resolver:
         if info.resolving:
             self.col.error(f"macro '{name}' refers to itself", info.location)
             return Const(False)
-        info.resolving = True
-        try:
-            parsed = self.parse(info.cond, f"in macro '{name}'")
-            info.ast = (
-                Const(False) if parsed is None else self.resolve(parsed, info.cond, info.visibility)
-            )
-        except RecursionError:
-            self.col.error(f"macro '{name}': macros are nested too deeply", info.location)
-            info.ast = Const(False)
-        finally:
-            info.resolving = False
+        self._resolve_macros(info)
+        assert info.ast is not None
         return info.ast
+
+    def _resolve_macros(self, root: MacroInfo) -> None:
+        """Resolves ``root`` after the macros it uses, deepest first, with an explicit
+        stack: a chain of thousands of macros must not recurse once per macro. Each
+        macro is then resolved once; its users reference the same tree."""
+        stack = [root]
+        while stack:
+            info = stack[-1]
+            if info.ast is not None:
+                stack.pop()
+                continue
+            if info.cond is None:
+                info.ast = Const(False)
+                stack.pop()
+                continue
+            if not info.resolving:
+                info.resolving = True
+                info.parsed = self.parse(info.cond, f"in macro '{info.name}'")
+            dep = self._unresolved_dependency(info)
+            if dep is not None:
+                stack.append(dep)
+                continue
+            stack.pop()
+            try:
+                parsed = info.parsed
+                info.ast = (
+                    Const(False)
+                    if parsed is None
+                    else self.resolve(parsed, info.cond, info.visibility)
+                )
+            finally:
+                info.resolving = False
+                info.parsed = None
+            problem = self.too_big(info.ast)
+            if problem or self.measure(info.ast)[2]:
+                if problem:
+                    self.col.error(f"macro '{info.name}' {problem}", info.location)
+                # Its users are not reported again (this error is the cause), and none
+                # of them is compiled.
+                info.ast = Const(False)
+                self._metrics[id(info.ast)] = (info.ast, 1, 1, True)
+
+    def _unresolved_dependency(self, info: MacroInfo) -> MacroInfo | None:
+        """A macro ``info`` uses that is neither resolved nor being resolved."""
+        todo: list[Any] = [info.parsed] if info.parsed is not None else []
+        while todo:
+            e = todo.pop()
+            match e:
+                case And(children=cs) | Or(children=cs):
+                    todo.extend(cs)
+                case Not(child=c):
+                    todo.append(c)
+                case MacroRef(name=name):
+                    dep = self.col.macros.get(name)
+                    if (
+                        dep is not None
+                        and dep.order < info.visibility
+                        and dep.ast is None
+                        and dep.cond is not None
+                        and not dep.resolving
+                    ):
+                        return dep
+        return None
+
+    def measure(self, root: Expr) -> tuple[int, int, bool]:
+        """(nodes, depth) of ``root`` with every macro inlined, counting each use of a
+        shared tree, computed over the shared trees (linear in what was written) and
+        without recursion. Sizes are capped just above MAX_TOTAL_NODES. The flag: it
+        uses a macro already reported as too big."""
+        memo = self._metrics
+        stack: list[tuple[Expr, bool]] = [(root, False)]
+        while stack:
+            node, ready = stack.pop()
+            if id(node) in memo:
+                continue
+            match node:
+                case And(children=kids) | Or(children=kids):
+                    pass
+                case Not(child=c):
+                    kids = (c,)
+                case _:
+                    kids = ()
+            if kids and not ready:
+                stack.append((node, True))
+                stack.extend((k, False) for k in kids if id(k) not in memo)
+                continue
+            size = min(MAX_TOTAL_NODES + 1, 1 + sum(memo[id(k)][1] for k in kids))
+            depth = 1 + max((memo[id(k)][2] for k in kids), default=0)
+            memo[id(node)] = (node, size, depth, any(memo[id(k)][3] for k in kids))
+        _node, size, depth, reported = memo[id(root)]
+        return size, depth, reported
+
+    def too_big(self, e: Expr) -> str | None:
+        """Why ``e`` exceeds the expansion bounds, or None."""
+        size, depth, reported = self.measure(e)
+        if reported:
+            return None
+        if size > MAX_RULE_NODES:
+            return (
+                f"expands to more than {MAX_RULE_NODES:,} nodes once its macros are inlined "
+                f"(and/or/not and checks; each use of a macro counts its whole condition): "
+                "use a list with 'in (...)' for many values, or split it"
+            )
+        if depth > MAX_EXPANDED_DEPTH:
+            return (
+                f"nests and/or/not more than {MAX_EXPANDED_DEPTH} levels deep once its "
+                "macros are inlined"
+            )
+        return None
 
     def resolve(self, e: Expr, text: Text, visibility: int | None = None) -> Expr:
         """Inlines macros and expands list names; records each node's file location.
@@ -1069,6 +1239,18 @@ class _Resolver:
         clauses: list[Expr] = []
         for e in rule.exceptions:
             if not e.values:
+                continue
+            width = len(e.fields) + 1 if isinstance(e.fields, list) else 1
+            if len(e.values) * width > MAX_RULE_NODES:
+                # Refused before its clause is built: the rows alone cross the bound.
+                self.col.errors.append(
+                    RuleFileError(
+                        f"exception '{e.name}' of rule '{rule.name}' has {len(e.values):,} "
+                        f"rows of {width - 1} field(s): more than {MAX_RULE_NODES:,} nodes; "
+                        "use one field with a list of values, or split the rule",
+                        e.location,
+                    )
+                )
                 continue
             try:
                 clause = self._exception(e)
@@ -1277,14 +1459,26 @@ def _resolve(col: _Collector, files: list[str]) -> RuleSet:
         parsed = res.parse(info.cond, f"in rule '{info.name}'")
         if parsed is None:
             continue
-        try:
-            cond = res.resolve(parsed, info.cond)
-        except RecursionError:
-            col.error(f"rule '{info.name}': the condition is nested too deeply", info.location)
-            continue
+        cond = res.resolve(parsed, info.cond)
         exc = res.exceptions_expr(info)
         if exc is not None:
             cond = And((cond, exc))
+        problem = res.too_big(cond)
+        if problem:
+            col.error(f"rule '{info.name}': the condition {problem}", info.location)
+            continue
+        if res.measure(cond)[2]:
+            continue  # it uses a macro reported as too big
+        if res.total_nodes <= MAX_TOTAL_NODES:
+            res.total_nodes += res.measure(cond)[0]
+            if res.total_nodes > MAX_TOTAL_NODES:
+                # Reported once, at the rule that crosses the bound.
+                col.error(
+                    f"rule '{info.name}': all rules together expand to more than "
+                    f"{MAX_TOTAL_NODES:,} nodes once macros are inlined; this rule crosses "
+                    "the bound",
+                    info.location,
+                )
         if info.broken or info.output is None:  # resolved only to report its errors
             continue
         rules.append(
@@ -1312,12 +1506,18 @@ def _resolve(col: _Collector, files: list[str]) -> RuleSet:
     for name, li in col.lists.items():
         if name not in used_lists and not li.broken:
             col.warn(f"list '{name}' is never used", li.location, "unused-list")
-    if col.errors:
-        raise RuleLoadErrors([_one_line(e) for e in _in_file_order(col.errors, files)])
     col.warnings = [
         Diagnostic(_escape(w.message), w.location, w.code) if _needs_escape(w.message) else w
         for w in col.warnings
     ]
+    if col.errors:
+        # Every stage in one run: the rules that did load are compiled too, so unknown
+        # fields and bad output tokens are reported with the file's other errors, not
+        # one round of fixes later.
+        col.errors.extend(_compile_errors(rules, res.node_locations, col.engine_version))
+        raise RuleLoadErrors(
+            [_one_line(e) for e in _in_file_order(col.errors, files)], col.warnings
+        )
     return RuleSet(
         rules=rules,
         lists={n: res.list_items(n) or [] for n in col.lists},
@@ -1327,6 +1527,22 @@ def _resolve(col: _Collector, files: list[str]) -> RuleSet:
         required_engine_version=col.engine_version,
         node_locations=res.node_locations,
     )
+
+
+def _compile_errors(
+    rules: list[Rule], node_locations: dict[int, Location], version: tuple[int, int, int] | None
+) -> list[LannerError]:
+    """The errors compiling ``rules`` for the built-in sources reports (rules of other
+    sources are skipped, as compiling skips them)."""
+    from lanner.engine import Engine  # the engine imports this module
+    from lanner.sources.catalog import builtin_sources
+
+    partial = RuleSet(rules, {}, {}, [], [], version, node_locations)
+    try:
+        Engine(partial, builtin_sources())
+    except RuleLoadErrors as exc:
+        return list(exc.errors)
+    return []
 
 
 _DELIMS = re.compile(r"[ \t\n\r(),=]+")

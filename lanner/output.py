@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from collections.abc import Callable
@@ -143,8 +144,9 @@ def compile_output(
 ) -> OutputFormat:
     """Parses ``%field`` tokens (``%proc.aname[2]``, ``%tolower(fd.name)``, ``%20proc.name``).
 
-    A token that does not compile is shortened until it names a field, as
-    Falco does, so ``%ka.user.name's`` reads ``ka.user.name`` followed by ``'s``.
+    A token ends where the field expression ends, so ``%ka.user.name's`` reads
+    ``ka.user.name`` followed by ``'s``. A dotted name that is not a field is an
+    error (with the nearest field names), never a shorter field plus text.
     """
     parts: list[str | _Token] = []
     lit: list[str] = []
@@ -207,22 +209,53 @@ def _parse_token(
         error: LannerError = fail(CompileError, f"invalid output token: {exc.message}", i)
     except (UnknownFieldError, FieldArgumentError, CompileError) as exc:
         error = fail(type(exc), exc.message, i)
-    # Like Falco, fall back to the longest prefix of the token that is a field:
-    # '%proc.name's' is proc.name then "'s"; '%proc.name[2]' is proc.name then '[2]'.
+    # Punctuation after a field is text: '%proc.name's' stops at the quote on its own
+    # (the parser reads only the field). A known field given an argument it does not
+    # take ('%proc.name[2]') is, as in Falco, the field followed by the text '[2]'. A
+    # dotted name that is not a field is an error: shortening '%ct.request.secretid' to
+    # '%ct.request' + '.secretid' would silently show the wrong value.
     m = _FIELD_NAME.match(text, i)
     name = m.group() if m else ""
-    if isinstance(expr, FieldRef) and expr.arg is None:
-        name = name[:-1]
-    while "." in name:
-        name = name.rstrip(".")
-        if "." in name and compiler.source.fields.resolve(name, None) is not None:
-            ref = FieldRef(name)
-            try:
-                return ref, compiler.bind(ref), i + len(name)
-            except LannerError:
-                pass
-        name = name[:-1]
+    if (
+        isinstance(expr, FieldRef)
+        and expr.arg is not None
+        and isinstance(error, FieldArgumentError)
+        and compiler.source.fields.resolve(name, None) is not None
+    ):
+        ref = FieldRef(name)
+        try:
+            return ref, compiler.bind(ref), i + len(name)
+        except LannerError:
+            pass
+    if isinstance(error, UnknownFieldError) and name:
+        error.message += _did_you_mean(name, compiler)
+        Exception.__init__(error, error.message)
     raise error
+
+
+def _did_you_mean(name: str, compiler: Compiler) -> str:
+    """'; did you mean ...' with the nearest field names of the source, or ''."""
+    fields = compiler.source.fields
+    names = [f.name for f in fields]
+    close: list[str] = []
+    # A field with text glued on ('proc.name.x'): the field itself first.
+    prefix = name
+    while "." in prefix:
+        prefix = prefix.rsplit(".", 1)[0]
+        if prefix in fields:
+            close.append(prefix)
+            break
+    close += difflib.get_close_matches(name, names, n=3, cutoff=0.75)
+    if not close:
+        # A longer name under a family of fields ('ct.request.secretid'): its siblings.
+        prefix = name
+        while "." in prefix and not close:
+            prefix = prefix.rsplit(".", 1)[0]
+            close = [n for n in names if n.startswith(prefix + ".")]
+    close = list(dict.fromkeys(close))[:3]
+    if not close:
+        return ""
+    return "; did you mean " + " or ".join(f"'%{c}'" for c in close) + "?"
 
 
 @dataclass(slots=True)

@@ -12,8 +12,10 @@ recursive anchors end in an error rather than a crash.
 from __future__ import annotations
 
 import re
+from array import array
 from bisect import bisect_right
 from dataclasses import dataclass, field
+from itertools import accumulate
 from typing import Any
 
 import yaml
@@ -95,8 +97,10 @@ class Scalar:
     node: yaml.Node
     file: str | None
     source: SourceText
-    _content: list[int] | None = None
-    _prefix: list[int] | None = None
+    # Machine-int arrays, 8 bytes an entry: a list of ints costs ~36 per character of a
+    # condition, and a multi-megabyte condition must not cost hundreds of MB to locate.
+    _content: array[int] | None = None
+    _prefix: array[int] | None = None
 
     @property
     def is_scalar(self) -> bool:
@@ -137,10 +141,9 @@ class Scalar:
         if not isinstance(self.node, yaml.ScalarNode):
             return self.location
         if self._prefix is None:
-            prefix = [0]
-            for ch in self.text:
-                prefix.append(prefix[-1] + (0 if ch.isspace() else 1))
-            self._prefix = prefix
+            blank = str.isspace
+            self._prefix = array("q", [0])
+            self._prefix.extend(accumulate(0 if blank(ch) else 1 for ch in self.text))
             self._content = _content_positions(self.node, self.source.text)
         assert self._content is not None
         nth = self._prefix[max(0, min(offset, len(self._prefix) - 1))]
@@ -152,11 +155,11 @@ class Scalar:
         return Location(self.file, line, col)
 
 
-def _content_positions(node: yaml.ScalarNode, text: str) -> list[int]:
+def _content_positions(node: yaml.ScalarNode, text: str) -> array[int]:
     """Source offsets of the non-blank characters of a scalar's value, in order."""
     start = node.start_mark.index
     end = min(node.end_mark.index, len(text))
-    out: list[int] = []
+    out = array("q")
     style = node.style
     if style in ("|", ">"):
         nl = _BREAK.search(text, start, end)  # skip the header line (indicator, chomping)
@@ -410,18 +413,74 @@ def _yaml_error(exc: Exception, text: str, file: str | None) -> RuleFileError:
     return RuleFileError(f"invalid YAML: {first}", Location(file))
 
 
-def parse_items(text: str, file: str | None) -> tuple[list[Item], list[RuleFileError]]:
+# A top-level item: '-' in the first column, then a blank or the end of the line.
+_TOP_ITEM = re.compile(r"^-(?=[ \t]|\r?$)", re.M)
+_NOT_BREAK = re.compile("[^\r\n\x85\u2028\u2029]")
+MAX_YAML_ERRORS = 20
+"""YAML errors reported per file before the rest of it is left unread."""
+
+
+def parse_items(
+    text: str, file: str | None, _recoveries: int = MAX_YAML_ERRORS
+) -> tuple[list[Item], list[RuleFileError]]:
     """The top-level items of a rules file, each field with its position.
 
     All documents of the file count (``---`` separated); empty documents and
     empty items are skipped, as Falco does. Returns the items and the errors
-    found (bad YAML stops at its first error; a bad item is skipped and the
-    others are still read).
+    found: a bad item is skipped and the others are still read; invalid YAML
+    is reported and the items before and after the broken one (top-level
+    ``-`` lines) are still read, so one run shows every error of the file.
     """
     try:
         docs = _compose(text)
-    except (yaml.YAMLError, _Bad, UnicodeError) as exc:
+    except (yaml.YAMLError, _Bad) as exc:
+        return _recover(text, file, _yaml_error(exc, text, file), _recoveries)
+    except UnicodeError as exc:
         return [], [_yaml_error(exc, text, file)]
+    return _items(docs, text, file)
+
+
+def _recover(
+    text: str, file: str | None, error: RuleFileError, recoveries: int
+) -> tuple[list[Item], list[RuleFileError]]:
+    """Items around the top-level item holding a YAML ``error``: those before it, read
+    from the text cut just before it, and those after it, read from the text with
+    everything before them blanked (so that every offset, line and column is the
+    file's own). At most ``recoveries`` more errors are looked for after this one."""
+    loc = error.location
+    if recoveries <= 0 or loc is None or loc.line <= 0:
+        return [], [error]
+    starts = [0] + [m.end() for m in _BREAK.finditer(text)]
+    err_at = starts[min(loc.line, len(starts)) - 1] + max(0, loc.col - 1)
+    tops = [m.start() for m in _TOP_ITEM.finditer(text)]
+    # libyaml may notice an unclosed bracket only inside the next item: the broken
+    # item is the last one before the error after which the text still reads.
+    items: list[Item] = []
+    errors: list[RuleFileError] = []
+    cut = None
+    for top in [t for t in tops if t < err_at][::-1][:3]:
+        items, errors = parse_items(text[:top], file, 0) if top else ([], [])
+        if not errors:
+            cut = top
+            break
+    if cut is None:
+        return [], [error]
+    after = [t for t in tops if t > cut]
+    if after and err_at >= after[0]:  # noticed in the next item: say which one is broken
+        line = text.count("\n", 0, cut) + 1
+        error = RuleFileError(f"{error.message} (in the item at line {line})", loc)
+    errors = [error]
+    if after:
+        rest = _NOT_BREAK.sub(" ", text[: after[0]]) + text[after[0] :]
+        more, more_errors = parse_items(rest, file, recoveries - 1)
+        items += more
+        errors += more_errors
+    return items, errors
+
+
+def _items(
+    docs: list[yaml.Node | None], text: str, file: str | None
+) -> tuple[list[Item], list[RuleFileError]]:
     src = SourceText(text)
     items: list[Item] = []
     errors: list[RuleFileError] = []

@@ -184,7 +184,10 @@ def test_an_unknown_field_in_the_output_points_into_the_output() -> None:
     errs = compile_errors(
         rule("evt.type = open", output=">\n    user=%user.name\n    x=%proc.nope")
     )
-    assert errs == ["t.yaml:6:8: error: rule 'r': unknown field 'proc.nope' for source 'syscall'"]
+    assert errs == [
+        "t.yaml:6:8: error: rule 'r': unknown field 'proc.nope' for source 'syscall'; "
+        "did you mean '%proc.pexe' or '%proc.name'?"
+    ]
 
 
 def test_every_rule_with_an_unknown_field_is_reported() -> None:

@@ -111,7 +111,11 @@ def test_a_rule_with_only_a_name_is_an_error() -> None:
 def test_unknown_top_level_item_is_a_warning_and_is_skipped() -> None:
     rs = load("- rule_set: nope\n  x: 1\n" + rule())
     assert [r.name for r in rs.rules] == ["r"]
-    assert warnings(rs) == ["t.yaml:1:3: warning: unknown top-level item (rule_set, x); skipped"]
+    assert warnings(rs) == [
+        "t.yaml:1:3: warning: unknown top-level item (rule_set, x); skipped: an item starts "
+        "with one of rule, macro, list, required_engine_version, required_plugin_versions; "
+        "did you mean 'rule'?"
+    ]
 
 
 def test_unknown_key_in_a_rule_is_a_warning_naming_it() -> None:
@@ -260,7 +264,8 @@ def test_replacing_in_an_undefined_rule_is_an_error() -> None:
     (err,) = errors("- rule: q\n  priority: ERROR\n  override:\n    priority: replace\n")
     assert err == (
         "t.yaml:1:3: error: rule 'q' uses 'override: {key: replace}' "
-        "but no rule by that name exists"
+        "but no rule by that name exists (if it is defined in another file, load that one "
+        "first, as in 'lanner rules validate -r rules/ -r t.yaml')"
     )
 
 
@@ -429,7 +434,11 @@ def test_standalone_enabled_switches_an_existing_rule_and_is_deprecated() -> Non
 
 def test_standalone_enabled_for_an_unknown_rule_is_an_error() -> None:
     (err,) = errors("- rule: ghost\n  enabled: false\n")
-    assert err == "t.yaml:1:3: error: rule 'ghost' sets 'enabled' but no rule by that name exists"
+    assert err == (
+        "t.yaml:1:3: error: rule 'ghost' sets 'enabled' but no rule by that name exists "
+        "(if it is defined in another file, load that one first, as in "
+        "'lanner rules validate -r rules/ -r t.yaml')"
+    )
 
 
 def test_enabled_must_be_a_boolean() -> None:
@@ -840,3 +849,82 @@ def test_texts_load_after_paths(tmp_path: Path) -> None:
     rs = load_rules([base], texts=[("local.yaml", "- rule: r\n  enabled: false\n")])
     assert rs.files == [str(base), "local.yaml"]
     assert rs.rules[0].enabled is False
+
+
+# --- every stage in one run ------------------------------------------------------------
+
+NINE_MISTAKES = """\
+- rule: Bad syntax
+  desc: d
+  condition: evt.type = execve and
+  output: x
+  priority: NOTICE
+- rule: Unknown key
+  desc: d
+  condition: evt.type = execve
+  output: x
+  priority: NOTICE
+  priorty: high
+- rule: Unknown field
+  desc: d
+  condition: evt.type = execve and proc.nmae = bash
+  output: x
+  priority: NOTICE
+- rule: Unknown macro
+  desc: d
+  condition: spawnd and proc.name = bash
+  output: x
+  priority: NOTICE
+- rule: Bad output
+  desc: d
+  condition: evt.type = execve
+  output: secret %proc.name.x
+  priority: NOTICE
+- rule: Bad priority
+  desc: d
+  condition: evt.type = execve
+  output: x
+  priority: SEVERE
+- rule: Missing target
+  condition: and proc.name = x
+  override:
+    condition: append
+- macro: 1bad name
+  condition: evt.type = open
+- rul: a typo
+- rule: [broken
+- rule: After the broken YAML
+  desc: d
+  condition: evt.type = execve and proc.nme = x
+  output: x
+  priority: NOTICE
+"""
+
+
+def test_every_error_of_every_stage_is_reported_in_one_run() -> None:
+    with pytest.raises(RuleLoadErrors) as info:
+        load(NINE_MISTAKES)
+    assert [str(e) for e in info.value.errors] == [
+        "t.yaml:3:32: error: in rule 'Bad syntax': expected a condition after 'and'",
+        "t.yaml:14:36: error: rule 'Unknown field': unknown field 'proc.nmae' for source 'syscall'",
+        "t.yaml:19:14: error: undefined macro 'spawnd'",
+        "t.yaml:25:19: error: rule 'Bad output': unknown field 'proc.name.x' for source "
+        "'syscall'; did you mean '%proc.name' or '%proc.sname' or '%proc.pname'?",
+        "t.yaml:31:13: error: unknown priority 'SEVERE' (expected one of: emergency, alert, "
+        "critical, error, warning, notice, informational, debug)",
+        "t.yaml:32:3: error: rule 'Missing target' uses 'append' or 'override: {key: append}' "
+        "but no rule by that name exists (if it is defined in another file, load that one "
+        "first, as in 'lanner rules validate -r rules/ -r t.yaml')",
+        "t.yaml:36:10: error: invalid macro name '1bad name': it must start with a letter and "
+        "contain only letters, digits and '_'",
+        "t.yaml:40:7: error: invalid YAML: did not find expected ',' or ']' (in the item at "
+        "line 39)",
+        "t.yaml:42:36: error: rule 'After the broken YAML': unknown field 'proc.nme' for "
+        "source 'syscall'",
+    ]
+    assert [str(w) for w in info.value.warnings] == [
+        "t.yaml:11:12: warning: unknown key 'priorty' in rule; ignored; did you mean 'priority'?",
+        "t.yaml:38:3: warning: unknown top-level item (rul); skipped: an item starts with one "
+        "of rule, macro, list, required_engine_version, required_plugin_versions; did you "
+        "mean 'rule'?",
+    ]

@@ -127,7 +127,25 @@ def test_json_pointer_arguments_in_outputs() -> None:
 
 OUTPUT_ERROR_CASES = [
     # output as written in YAML, token the location points at, message
-    ("'read by %proc.nope'", "proc.nope", "unknown field 'proc.nope' for source 'syscall'"),
+    (
+        "'read by %proc.nope'",
+        "proc.nope",
+        "unknown field 'proc.nope' for source 'syscall'; "
+        "did you mean '%proc.pexe' or '%proc.name'?",
+    ),
+    # A dotted name that is not a field is not shortened to a field plus text.
+    (
+        "'read %proc.name.x'",
+        "proc.name.x",
+        "unknown field 'proc.name.x' for source 'syscall'; "
+        "did you mean '%proc.name' or '%proc.sname' or '%proc.pname'?",
+    ),
+    (
+        "'by %fd.nmae now'",
+        "fd.nmae",
+        "unknown field 'fd.nmae' for source 'syscall'; "
+        "did you mean '%fd.name' or '%fd.num' or '%fd.net'?",
+    ),
     ("x %nope.field y", "nope.field", "unknown field 'nope.field' for source 'syscall'"),
     (
         "'x %tolower(proc.pid)'",
@@ -143,6 +161,24 @@ OUTPUT_ERROR_CASES = [
 def test_output_errors_point_at_the_token(output: str, token: str, message: str) -> None:
     col = len("  output: ") + 1 + output.index(token)
     assert load_error(output) == f"o.yaml:4:{col}: error: rule 'Read shadow': {message}"
+
+
+def test_a_cloudtrail_token_that_is_not_a_field_is_an_error_with_the_nearest_fields() -> None:
+    text = (
+        "- rule: Secret read\n"
+        "  desc: d\n"
+        "  condition: ct.name = GetSecretValue\n"
+        "  output: secret %ct.request.secretid read by %ct.user\n"
+        "  priority: WARNING\n"
+        "  source: aws_cloudtrail\n"
+    )
+    with pytest.raises(RuleLoadErrors) as info:
+        compile_rules(load_rules_text(text, name="o.yaml"))
+    assert [str(e) for e in info.value.errors] == [
+        "o.yaml:4:19: error: rule 'Secret read': unknown field 'ct.request.secretid' for "
+        "source 'aws_cloudtrail'; did you mean '%ct.request' or '%ct.request.subnetid' or "
+        "'%ct.request.username'?"
+    ]
 
 
 def test_an_invalid_token_is_an_error() -> None:

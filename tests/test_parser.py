@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import glob
 import os
+from pathlib import Path
 
 import pytest
 import yaml
@@ -26,7 +27,7 @@ from lanner.condition.ast import (
 from lanner.condition.parser import MAX_DEPTH, parse_condition, parse_output_field
 from lanner.errors import ConditionSyntaxError
 
-CORPUS = "/work/shared/corpus/falco"
+CORPUS = str(Path(__file__).resolve().parents[2] / "shared" / "corpus" / "falco")
 
 
 def F(name: str, arg: str | None = None) -> FieldRef:

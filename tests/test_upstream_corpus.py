@@ -161,7 +161,8 @@ def test_cli_validate_reports_every_error_and_exits_1(tmp_path: Path) -> None:
         f"{path}:7:13: error: unknown priority 'LOUD' (expected one of: emergency, alert, "
         "critical, error, warning, notice, informational, debug)",
         f"{path}:9:36: error: in macro 'm': expected a condition after 'and'",
-        "3 error(s)",
+        f"{path}:8:3: warning: macro 'm' is never used",
+        "3 error(s), 1 warning(s)",
     ]
     assert "Traceback" not in result.output
 

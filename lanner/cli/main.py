@@ -48,9 +48,13 @@ def _rule_paths(paths: Sequence[str]) -> list[str]:
 
 def _fail_load(exc: LannerError) -> None:
     errors = exc.errors if isinstance(exc, RuleLoadErrors) else [exc]
+    warnings = list(getattr(exc, "warnings", []) or [])
     for e in errors:
-        click.echo(str(e), err=True)
-    click.echo(f"{len(errors)} error(s)", err=True)
+        click.echo(inert(str(e)), err=True)
+    for w in warnings:  # an unknown key is often why the error happened: show both
+        click.echo(inert(str(w)), err=True)
+    line = f"{len(errors)} error(s)"
+    click.echo(line + (f", {len(warnings)} warning(s)" if warnings else ""), err=True)
     sys.exit(1)
 
 

@@ -63,16 +63,10 @@ def infer(expr: Expr, field: str, negate: bool = False) -> ValueSet:
     match expr:
         case And(children=cs):
             sets = [infer(c, field, negate) for c in cs]
-            acc = sets[0]
-            for s in sets[1:]:
-                acc = acc.union(s) if negate else acc.intersection(s)
-            return acc
+            return union_all(sets) if negate else intersect_all(sets)
         case Or(children=cs):
             sets = [infer(c, field, negate) for c in cs]
-            acc = sets[0]
-            for s in sets[1:]:
-                acc = acc.intersection(s) if negate else acc.union(s)
-            return acc
+            return intersect_all(sets) if negate else union_all(sets)
         case Not(child=c):
             return infer(c, field, not negate)
         case Const(value=v):
@@ -83,6 +77,42 @@ def infer(expr: Expr, field: str, negate: bool = False) -> ValueSet:
                 return ALL
             return leaf.complement() if negate else leaf
     return ALL
+
+
+# The n-ary forms fold into one mutable set: folding pairwise with ``union`` copies
+# the growing set at every step, which made 40,000 'or' terms on evt.type take 15 s.
+
+
+def union_all(sets: list[ValueSet]) -> ValueSet:
+    """The union of ``sets`` (at least one), in time linear in their total size."""
+    pos: set[str | None] = set()
+    neg: set[str | None] | None = None
+    for s in sets:
+        if not s.negated:
+            pos.update(s.values)
+        elif neg is None:
+            neg = set(s.values)
+        else:
+            neg.intersection_update(s.values)
+    if neg is None:
+        return ValueSet(frozenset(pos), False)
+    return ValueSet(frozenset(neg - pos), True)
+
+
+def intersect_all(sets: list[ValueSet]) -> ValueSet:
+    """The intersection of ``sets`` (at least one), in time linear in their total size."""
+    pos: set[str | None] | None = None
+    neg: set[str | None] = set()
+    for s in sets:
+        if s.negated:
+            neg.update(s.values)
+        elif pos is None:
+            pos = set(s.values)
+        else:
+            pos.intersection_update(s.values)
+    if pos is None:
+        return ValueSet(frozenset(neg), True)
+    return ValueSet(frozenset(pos - neg), False)
 
 
 def _leaf(c: Compare, field: str) -> ValueSet | None:

@@ -126,9 +126,15 @@ def _skip_blanks(text: str, i: int) -> int:
     return i if m is None else m.end()
 
 
-def parse_condition(text: str) -> Expr:
-    """Parse a whole condition; raise ConditionSyntaxError if it is not valid."""
+def parse_condition(text: str, max_checks: int | None = None) -> Expr:
+    """Parse a whole condition; raise ConditionSyntaxError if it is not valid.
+
+    ``max_checks`` bounds the number of checks (comparisons and macro uses): the
+    parse stops at the one past the bound, before building a tree the loader would
+    reject anyway (its expansion bound is at least as strict).
+    """
     p = _Parser(text)
+    p.max_checks = max_checks
     p.blanks()
     if p.i == p.n:
         p.fail("the condition is empty", 0)
@@ -162,13 +168,15 @@ def parse_output_field(text: str, start: int) -> tuple[ValueExpr, int]:
 
 
 class _Parser:
-    __slots__ = ("depth", "i", "lines", "n", "text")
+    __slots__ = ("checks", "depth", "i", "lines", "max_checks", "n", "text")
 
     def __init__(self, text: str) -> None:
         self.text = text
         self.n = len(text)
         self.i = 0
         self.depth = 0
+        self.checks = 0
+        self.max_checks: int | None = None
         self.lines = [0]
         if "\r" in text:
             self.lines.extend(m.end() for m in _line_break.finditer(text))
@@ -311,6 +319,13 @@ class _Parser:
             self.fail("unexpected end of condition: expected a field check, a macro or '('", i)
         if text[i] == "(":
             return self.group()
+        self.checks += 1
+        if self.max_checks is not None and self.checks > self.max_checks:
+            self.fail(
+                f"the condition has more than {self.max_checks:,} checks: use a list "
+                "with 'in (...)' for many values, or split the rule",
+                i,
+            )
         m = _field_name(text, i)
         if m:
             return self.comparison(self.field(m), i)

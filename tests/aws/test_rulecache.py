@@ -184,3 +184,74 @@ def test_only_yaml_objects_under_the_prefix_load_in_key_order(stack: Stack) -> N
     assert [k for k, _ in cache.override] == ["rules/10-first.yml", "rules/20-second.yaml"]
     # The later file redefines the rule, as in Falco.
     assert engine.evaluate(PORT_CHECK, "syscall")[0].message.startswith("second")
+
+
+def macro_bomb(levels: int = 18) -> str:
+    """849 bytes that expand to 2**levels checks: each macro uses the previous one twice."""
+    items = ["- macro: m0\n  condition: proc.name = a\n"]
+    items += [
+        f"- macro: m{i}\n  condition: (m{i - 1} and m{i - 1})\n" for i in range(1, levels + 1)
+    ]
+    items.append(
+        f"- rule: Bomb\n  desc: d\n  condition: evt.type = execve and m{levels}\n"
+        "  output: x\n  priority: NOTICE\n  source: syscall\n"
+    )
+    return "".join(items)
+
+
+def test_a_macro_bomb_is_rejected_and_the_last_good_rules_keep_serving(
+    stack: Stack, logs: LogRecords, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ctx = FakeContext()
+    put(stack, "50-site.yaml", SITE_RULES)
+    assert detect({}, ctx) == ["Port Check From Host"]
+
+    put(stack, "70-bomb.yaml", macro_bomb())
+    assert detect({}, ctx) == ["Port Check From Host"]  # rejected: the last good rules serve
+    errors = [e for r in logs.records if r.levelname == "ERROR" for e in r.__dict__["errors"]]
+    assert errors == [
+        "s3://lanner-rules/rules/70-bomb.yaml:27:3: error: macro 'm13' expands to more than "
+        "10,000 nodes once its macros are inlined (and/or/not and checks; each use of a macro "
+        "counts its whole condition): use a list with 'in (...)' for many values, or split it"
+    ]
+    assert emf_totals(capsys.readouterr().out)["RuleErrors"] == 1
+    assert [k for k, _etag in get_runtime().rules.override] == ["rules/50-site.yaml"]
+
+
+def test_a_bomb_at_cold_start_serves_the_bundled_rules(stack: Stack, logs: LogRecords) -> None:
+    put(stack, "70-bomb.yaml", macro_bomb())
+    assert detect({}, FakeContext()) == ["Shell Command Uses Dev TCP"]
+    assert any("70-bomb.yaml:27:3" in e for r in logs.records for e in r.__dict__["errors"])
+
+
+def test_an_oversized_object_is_rejected_unread(stack: Stack, logs: LogRecords) -> None:
+    from functions.rulecache import MAX_OBJECT_BYTES
+
+    put(stack, "80-huge.yaml", "#" * (MAX_OBJECT_BYTES + 1))
+    assert detect({}, FakeContext()) == ["Shell Command Uses Dev TCP"]
+    errors = [e for r in logs.records for e in r.__dict__.get("errors", [])]
+    assert errors == [
+        "s3://lanner-rules/rules/80-huge.yaml: error: rules object is larger than "
+        f"{MAX_OBJECT_BYTES:,} bytes; split it"
+    ]
+
+
+def test_a_failure_while_compiling_is_rejected_once_not_rebuilt_every_refresh(
+    stack: Stack, logs: LogRecords, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ctx = FakeContext()
+    assert detect({}, ctx) == ["Shell Command Uses Dev TCP"]
+    put(stack, "50-site.yaml", SITE_RULES)
+    calls = []
+
+    def crash(self: RuleCache, texts: list[tuple[str, str]]) -> Any:
+        calls.append(len(texts))
+        raise RecursionError("maximum recursion depth exceeded")
+
+    monkeypatch.setattr(RuleCache, "_compile", crash)
+    assert detect({}, ctx) == ["Shell Command Uses Dev TCP"]
+    assert detect({}, ctx) == ["Shell Command Uses Dev TCP"]
+    assert calls == [1]  # the same version is not compiled again
+    assert [e for r in logs.records for e in r.__dict__.get("errors", [])] == [
+        "s3://lanner-rules/rules/: error: RecursionError: maximum recursion depth exceeded"
+    ]
