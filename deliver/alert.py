@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from deliver.where import Where, alert_uuid, where_of, workload_of
+from lanner import boundedjson
 from lanner.priority import Priority
 
 MAX_ALERT_BYTES = 256 * 1024  # SNS's message limit: nothing larger ever reaches a topic
@@ -116,22 +117,6 @@ class DeliveryAlert:
         return json.dumps(self.doc, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
-def _depth(value: Any) -> int:
-    deepest = 0
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        v, d = stack.pop()
-        if d > deepest:
-            deepest = d
-            if d > MAX_DEPTH:
-                return d
-        if isinstance(v, dict):
-            stack.extend((x, d + 1) for x in v.values())
-        elif isinstance(v, list):
-            stack.extend((x, d + 1) for x in v)
-    return deepest
-
-
 def _where(model: FalcoAlert) -> Where:
     where = where_of(model.hostname, model.output_fields, model.source)
     if model.repeat is not None and model.repeat.hosts > 1:
@@ -181,15 +166,18 @@ def parse_alert(data: bytes | str | Mapping[str, Any]) -> DeliveryAlert:
         if size > MAX_ALERT_BYTES:
             raise AlertError(f"alert is {size} bytes, more than {MAX_ALERT_BYTES}")
         try:
-            doc = json.loads(data)
-        except (ValueError, RecursionError) as exc:
-            raise AlertError(f"not JSON: {exc}") from None
+            doc = boundedjson.loads(data, max_depth=MAX_DEPTH)
+        except boundedjson.JsonInputError as exc:
+            bounded = str(exc).startswith(("nests", "a number"))  # JSON, but past the bounds
+            raise AlertError(f"alert {exc}" if bounded else f"not JSON: {exc}") from None
     else:
         doc = dict(data)
     if not isinstance(doc, dict):
         raise AlertError(f"not a JSON object but {type(doc).__name__}")
-    if _depth(doc) > MAX_DEPTH:
-        raise AlertError(f"alert nests deeper than {MAX_DEPTH} levels")
+    try:
+        boundedjson.check(doc, MAX_DEPTH)
+    except boundedjson.JsonInputError as exc:
+        raise AlertError(f"alert {exc}") from None
     try:
         model = FalcoAlert.model_validate(doc)
     except ValidationError as exc:
