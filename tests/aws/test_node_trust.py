@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_kinesis_detector import batch
 from test_runtime import SYSCALL_DATA, FakeContext, Stack, make_stack
 
 from functions import cloudtrail_detector, kinesis_detector
 from functions.runtime import get_runtime, reset_runtime
-from lanner.batch import BatchWriter
 from sensor.run import drop_alert_for
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -36,17 +36,6 @@ ORIGIN = "lanner-events/shardId-000000000000/"
 def stack(aws: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
     yield make_stack(monkeypatch)
     reset_runtime()
-
-
-def batch(*alerts: dict[str, Any], events: tuple[dict[str, Any], ...] = ()) -> bytes:
-    w = BatchWriter()
-    for e in events:
-        w.add(e)
-    for a in alerts:
-        w.add_alert(a)
-    out = w.flush()
-    assert out is not None
-    return out.data
 
 
 def from_node(data: bytes, seq: str, node: str = NODE) -> dict[str, Any]:
@@ -91,7 +80,7 @@ def test_a_node_cannot_forge_a_cloudtrail_alert_nor_take_its_dedup_slot(stack: S
         "tags": ["aws"],
         "hostname": "lanner-cloudtrail-detector",
     }
-    assert kinesis(from_node(batch(forged), "501")) == {"batchItemFailures": []}
+    assert kinesis(from_node(batch(alerts=(forged,)), "501")) == {"batchItemFailures": []}
 
     assert stack.alerts() == []  # the forgery is not published...
     [q] = stack.quarantined()  # ...it is kept, with why and where it came from
@@ -114,7 +103,7 @@ def test_a_node_cannot_forge_a_cloudtrail_alert_nor_take_its_dedup_slot(stack: S
 
 def test_a_nodes_drop_alert_goes_out_once_as_the_node_that_sent_it(stack: Stack) -> None:
     claimed = drop(hostname="lanner-cloudtrail-detector")
-    data = batch(claimed)
+    data = batch(alerts=(claimed,))
     assert kinesis(from_node(data, "601")) == {"batchItemFailures": []}
     [got] = stack.alerts()
     alert = got["alert"]
@@ -134,7 +123,7 @@ def test_a_nodes_drop_alert_goes_out_once_as_the_node_that_sent_it(stack: Stack)
 
 
 def test_a_node_that_writes_its_own_name_shows_no_claim(stack: Stack) -> None:
-    kinesis(from_node(batch(drop()), "651"))
+    kinesis(from_node(batch(alerts=(drop(),)), "651"))
     [got] = stack.alerts()
     assert got["alert"]["hostname"] == NODE
     assert "lanner.claimed_hostname" not in got["alert"]["output_fields"]
@@ -142,8 +131,8 @@ def test_a_node_that_writes_its_own_name_shows_no_claim(stack: Stack) -> None:
 
 def test_nodes_cannot_take_each_others_dedup_slots(stack: Stack) -> None:
     same = drop(uuid="11111111-2222-5333-8444-555555555555")
-    kinesis(from_node(batch(same), "701", node="node-a"))
-    kinesis(from_node(batch(dict(same, hostname="node-b")), "702", node="node-b"))
+    kinesis(from_node(batch(alerts=(same,)), "701", node="node-a"))
+    kinesis(from_node(batch(alerts=(dict(same, hostname="node-b"),)), "702", node="node-b"))
     got = stack.alerts()
     assert sorted(m["alert"]["hostname"] for m in got) == ["node-a", "node-b"]
     assert len({m["alert"]["uuid"] for m in got}) == 2
@@ -179,7 +168,7 @@ def test_anything_else_a_node_sends_is_quarantined_not_published(
 ) -> None:
     bad = {**drop(), **change}
     good = drop(uuid="22222222-2222-5333-8444-555555555555")
-    assert kinesis(from_node(batch(bad, good), "801")) == {"batchItemFailures": []}
+    assert kinesis(from_node(batch(alerts=(bad, good)), "801")) == {"batchItemFailures": []}
     assert [m["alert"]["rule"] for m in stack.alerts()] == ["Falco internal: syscall event drop"]
     [q] = stack.quarantined()
     assert q["reason"].startswith(f"node alert 0 from {NODE}: ")
@@ -199,7 +188,7 @@ def test_a_syscall_alert_made_on_the_node_is_the_nodes(stack: Stack) -> None:
         "tags": [],
         "hostname": NODE,
     }
-    kinesis(from_node(batch(mine), "851"))
+    kinesis(from_node(batch(alerts=(mine,)), "851"))
     [got] = stack.alerts()
     assert (got["alert"]["rule"], got["alert"]["hostname"]) == ("Node Rule", NODE)
     assert got["alert"]["uuid"] != mine["uuid"]
@@ -215,8 +204,8 @@ def test_alerts_on_a_nodes_events_are_attributed_to_the_node(
     # The event says it happened on another host; the record came from NODE.
     event = json.loads((SYSCALL_DATA / "dev_tcp_reverse_shell.json").read_text())
     event["evt.hostname"] = "node-b"
-    kinesis(from_node(batch(events=(event,)), "901"))
-    kinesis(from_node(batch(events=(event,)), "902", node="node-b"))
+    kinesis(from_node(batch(event), "901"))
+    kinesis(from_node(batch(event), "902", node="node-b"))
     got = stack.alerts()
     assert sorted(m["alert"]["hostname"] for m in got) == [NODE, "node-b"]
     # The same event from two nodes: two alerts, neither suppresses the other.
