@@ -48,6 +48,9 @@ STATE_EVENT_TYPES = frozenset(
         "openat2",
         "chdir",
         "fchdir",
+        # fexecve() of a memfd: when the program exits before /proc/<pid>/exe can be read,
+        # only the memfd_create seen earlier tells that it ran from memory.
+        "memfd_create",
     }
 )
 

@@ -84,6 +84,19 @@ def test_capture_set_is_what_rules_need_plus_state() -> None:
     assert capture_set(engine, supported) == {"openat", "open", "execve", "close", "connect"}
 
 
+def test_capture_set_sees_memfd_create_for_programs_run_from_memory() -> None:
+    # A rule on execs only: a program fexecve'd from a memfd and gone before /proc/<pid>/exe
+    # is read is known as such only from the memfd_create seen before it.
+    engine = compile_rules(
+        load_rules_text(
+            "- rule: memfd exec\n  desc: d\n  condition: evt.type = execve and proc.is_exe_from_memfd = true\n"
+            "  output: x\n  priority: WARNING\n"
+        )
+    )
+    supported = frozenset({"execve", "memfd_create", "ptrace"})
+    assert capture_set(engine, supported) == {"execve", "memfd_create"}
+
+
 class ListShipper:
     def __init__(self) -> None:
         self.docs: list[dict[str, Any]] = []
