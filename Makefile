@@ -22,7 +22,7 @@ test: $(BIN)/.installed lint
 	$(BIN)/python -m pytest
 
 lint: $(BIN)/.installed
-	$(BIN)/python -m ruff check lanner sensor functions deliver tests bench
+	$(BIN)/python -m ruff check lanner sensor functions deliver cli tests bench
 	$(BIN)/python -m mypy
 
 bench: $(BIN)/.installed

@@ -29,10 +29,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from cli.endpoints import Recorder, Reply  # noqa: E402
 from deliver.alert import DeliveryAlert, parse_alert  # noqa: E402
 from deliver.fingerprint import fingerprint  # noqa: E402
 from deliver.retry import send_with_retries  # noqa: E402
-from lanner.cli.endpoints import Recorder, Reply  # noqa: E402
 
 
 def make_alert(n: int, incident: int = 0, host: str = "node-0") -> dict[str, Any]:

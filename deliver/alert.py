@@ -16,8 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from deliver.where import Where, alert_uuid, where_of, workload_of
-from lanner import boundedjson
-from lanner.priority import Priority
+from lanner import Priority, boundedjson
 
 MAX_ALERT_BYTES = 256 * 1024  # SNS's message limit: nothing larger ever reaches a topic
 MAX_DEPTH = 32

@@ -20,7 +20,7 @@ from deliver.dedup import Deduplicator
 from deliver.destination import Destination
 from deliver.fingerprint import fingerprint
 from deliver.retry import DEFAULT_POLICY, Answer, Outcome, RetryPolicy, send_with_retries
-from lanner.priority import Priority
+from lanner import Priority
 
 # Summaries of closed windows are looked for at most this often while alerts stream in.
 FLUSH_EVERY_S = 1.0

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lanner.priority import Priority
+from lanner import Priority
 
 
 @dataclass(frozen=True, slots=True)

@@ -68,7 +68,7 @@ from functions.cloudtrail_input import (
 )
 from functions.publish import PublishError
 from functions.runtime import Runtime, detector_handler, get_runtime, logger
-from lanner.output import Alert
+from lanner import Alert
 
 # Records evaluated (and their alerts published) per step: bounds memory on a
 # large file, and gets alerts out before the whole file is read.

@@ -35,9 +35,8 @@ from dataclasses import dataclass
 from typing import Any, NoReturn, Protocol
 from urllib.parse import unquote_plus
 
-from lanner import boundedjson
+from lanner import boundedjson, json_kind
 from lanner.boundedjson import json_value_end
-from lanner.errors import json_kind
 
 SOURCE = "aws_cloudtrail"
 

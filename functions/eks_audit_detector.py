@@ -24,8 +24,7 @@ from typing import Any
 from functions import cwlogs
 from functions.publish import PublishError
 from functions.runtime import Runtime, detector_handler, get_runtime, logger
-from lanner import boundedjson
-from lanner.errors import json_kind
+from lanner import boundedjson, json_kind
 
 SOURCE = "k8s_audit"
 AUDIT_STREAM_PREFIX = "kube-apiserver-audit"

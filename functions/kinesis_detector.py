@@ -43,9 +43,8 @@ from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import (
 
 from functions.publish import AlertMessage, InvalidAlert, PublishError, node_alert, node_uuid
 from functions.runtime import detector_handler, get_runtime, logger
-from lanner import boundedjson
+from lanner import Alert, boundedjson
 from lanner.batch import BatchError, Unpacked, is_batch, unpack
-from lanner.output import Alert
 
 SOURCE = "syscall"
 

@@ -44,8 +44,7 @@ from typing import TYPE_CHECKING, Any
 
 from deliver.where import WHERE_FIELDS, where_of
 from deliver.where import alert_uuid as _stable_uuid
-from lanner.output import Alert
-from lanner.priority import Priority
+from lanner import Alert, Priority
 
 if TYPE_CHECKING:
     from deliver.dedup import Deduplicator

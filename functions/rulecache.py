@@ -16,9 +16,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from lanner import LannerError, Location, RuleLoadErrors, compile_rules, load_rules
-from lanner.engine import Engine
-from lanner.priority import Priority
+from lanner import (
+    Engine,
+    LannerError,
+    Location,
+    Priority,
+    RuleLoadErrors,
+    compile_rules,
+    load_rules,
+)
 
 RULE_SUFFIXES = (".yaml", ".yml")
 # Largest rules object read from S3. Falco's largest rules file is ~95 KB; loading costs

@@ -39,8 +39,7 @@ from functions.publish import AlertMessage, InvalidAlert, Publisher, PublishErro
 from functions.quarantine import Quarantine, QuarantineError
 from functions.rulecache import RuleCache
 from functions.settings import Settings, SettingsError
-from lanner.engine import Engine
-from lanner.output import Alert
+from lanner import Alert, Engine
 
 NAMESPACE = "lanner"
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from lanner.priority import Priority
+from lanner import Priority
 
 T = TypeVar("T")
 

@@ -23,6 +23,7 @@ WORKDIR /opt/lanner
 COPY pyproject.toml README.md ./
 COPY lanner/ lanner/
 COPY sensor/ sensor/
+COPY cli/ cli/
 COPY bpf/ bpf/
 COPY rules/ rules/
 # The package list (pyproject.toml) names these too: every lanner command imports deliver/
@@ -37,7 +38,7 @@ COPY samples/ samples/
 # filesystem is read-only at run time (and each probe is a new Python process).
 RUN python3 -m venv --system-site-packages /opt/lanner/venv \
     && /opt/lanner/venv/bin/pip install --no-cache-dir --editable /opt/lanner \
-    && /opt/lanner/venv/bin/python -m compileall -q /opt/lanner/lanner /opt/lanner/sensor /opt/lanner/deliver \
+    && /opt/lanner/venv/bin/python -m compileall -q /opt/lanner/lanner /opt/lanner/cli /opt/lanner/sensor /opt/lanner/deliver \
     && /opt/lanner/venv/bin/python -c "import bcc, lanner"
 
 ENV PATH=/opt/lanner/venv/bin:$PATH \

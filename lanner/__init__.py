@@ -10,6 +10,18 @@ The public surface, used by the CLI, the sensor and every Lambda::
 
 New sources plug in by passing ``sources=`` (name -> ``Source``: a field
 registry plus how to read time and host) to ``compile_rules``.
+
+The public API is the names in ``__all__`` and these modules, no other: the
+sensor, the Lambdas, the delivery code and the command line import the core
+through them only (tests/test_layers.py checks every import)::
+
+    lanner.wire         the recorded form of enriched syscall events
+    lanner.batch        many of them in one compressed Kinesis record
+    lanner.boundedjson  JSON from outside, read with depth and size bounds
+    lanner.resources    where the bundled rules, samples and BPF sources are
+
+Everything else (``lanner.engine``, ``lanner.loader``, ``lanner.condition``...)
+is the core's inside, free to change.
 """
 
 from __future__ import annotations
@@ -17,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from lanner.engine import Engine, EngineStats
-from lanner.errors import Diagnostic, LannerError, Location, RuleLoadErrors
+from lanner.errors import Diagnostic, LannerError, Location, RuleLoadErrors, json_kind
 from lanner.event import Event
 from lanner.fields import Arg, FieldDef, FieldRegistry, FieldType, Source
 from lanner.loader import Rule, RuleSet, load_rules, load_rules_text
@@ -79,6 +91,7 @@ __all__ = [
     "builtin_sources",
     "compile_rules",
     "format_alert",
+    "json_kind",
     "load_rules",
     "load_rules_text",
 ]

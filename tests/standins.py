@@ -1,7 +1,7 @@
 """What the delivery tests share: a Falco alert to send, its summary, the retry policy
 around one destination, and one HTTP stand-in on 127.0.0.1 for whatever receives them.
 
-The stand-in is ``lanner.cli.endpoints.Recorder`` (record each request, answer with the
+The stand-in is ``cli.endpoints.Recorder`` (record each request, answer with the
 next scripted ``Reply``, then ``default``) with what a test of the network side needs on
 top: any method, a scripted ``DROP`` or ``HANG``, ``answer()`` for an answer that depends
 on the request (PagerDuty's checks, a function URL calling its handler), and each header
@@ -19,11 +19,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from cli.endpoints import Recorder, Reply, Request
 from deliver.alert import DeliveryAlert, parse_alert
 from deliver.dedup import Window
 from deliver.destination import Destination
 from deliver.retry import Outcome, RetryPolicy, send_with_retries
-from lanner.cli.endpoints import Recorder, Reply, Request
 
 # --- alerts -------------------------------------------------------------------------------
 

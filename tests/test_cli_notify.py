@@ -1,7 +1,7 @@
 """`lanner notify` as a user runs it: Falco-JSON alert lines in, Slack/webhook/PagerDuty out.
 
-The destinations are ``lanner.cli.endpoints.Recorder`` stand-ins on 127.0.0.1; the
-command runs as a separate process (``python -m lanner.cli.main notify``) where what is
+The destinations are ``cli.endpoints.Recorder`` stand-ins on 127.0.0.1; the
+command runs as a separate process (``python -m cli.main notify``) where what is
 tested is what a user sees (exit status, stderr, what arrived), in-process (CliRunner,
 ``run_notify``) where that is simpler.
 """
@@ -27,12 +27,12 @@ import pytest
 from click.testing import CliRunner
 from standardwebhooks import Webhook, WebhookVerificationError
 
-import lanner.cli.notify as notify_module
+import cli.notify as notify_module
+from cli.endpoints import Recorder, Reply, Request
+from cli.main import main
 from deliver.dedup import Deduplicator, WindowStore
 from deliver.dispatch import Dispatcher
 from deliver.slack import SlackDestination
-from lanner.cli.endpoints import Recorder, Reply, Request
-from lanner.cli.main import main
 from lanner.priority import Priority
 
 REPO = Path(__file__).resolve().parent.parent
@@ -103,7 +103,7 @@ def lines(*alerts: dict[str, Any]) -> str:
 
 
 def notify_argv(*args: str) -> list[str]:
-    return [sys.executable, "-m", "lanner.cli.main", "notify", *args]
+    return [sys.executable, "-m", "cli.main", "notify", *args]
 
 
 def _env() -> dict[str, str]:
@@ -408,7 +408,7 @@ def test_slack_500_then_200_is_retried_and_delivered() -> None:
 
 
 def test_scan_json_piped_into_notify_delivers_every_alert() -> None:
-    scan_argv = [sys.executable, "-m", "lanner.cli.main", "scan", "--json", str(K8S_SAMPLE)]
+    scan_argv = [sys.executable, "-m", "cli.main", "scan", "--json", str(K8S_SAMPLE)]
     with Recorder() as slack:
         scan = subprocess.Popen(
             scan_argv,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from lanner.cli.main import main
+from cli.main import main
 
 RULES = """
 - rule: Bucket policy changed

@@ -19,9 +19,10 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from cli.main import main
 from deliver.inert import inert
 from lanner import compile_rules, load_rules_text
-from lanner.cli.main import main, sensor_emitter
+from sensor.command import sensor_emitter
 
 HOSTILE = (
     "mallory\n10:05:00.000000000: Critical Fake alert (user=root)\r\x1b[2K"

@@ -197,7 +197,7 @@ def test_probe_command_reads_the_heartbeat_the_sensor_writes_in_its_volume(
     the default heartbeat, which lies in the pod's writable `run` volume."""
     from click.testing import CliRunner
 
-    from lanner.cli.main import main
+    from cli.main import main
 
     [command] = {tuple(sensor[p]["exec"]["command"]) for p in ("startupProbe", "livenessProbe")}
     mounts = {m["name"]: m["mountPath"] for m in sensor["volumeMounts"]}
@@ -385,7 +385,7 @@ def test_dockerfile_installs_bcc_from_debian_only() -> None:
 def test_dockerfile_copies_the_project_and_runs_lanner() -> None:
     inst = _instructions()
     copied = {w.rstrip("/") for op, rest in inst if op == "COPY" for w in rest.split()[:-1]}
-    assert {"pyproject.toml", "lanner", "sensor", "bpf", "rules"} <= copied
+    assert {"pyproject.toml", "lanner", "cli", "sensor", "deliver", "bpf", "rules"} <= copied
     assert ("ENTRYPOINT", '["lanner"]') in inst
     assert not [rest for op, rest in inst if op == "USER"], "the sensor must run as uid 0"
 

@@ -28,6 +28,7 @@ PUBLIC = {
     "builtin_sources",
     "compile_rules",
     "format_alert",
+    "json_kind",
     "load_rules",
     "load_rules_text",
 }
@@ -41,7 +42,8 @@ def test_public_names_are_exactly_the_documented_ones() -> None:
 
 def test_the_core_imports_no_aws_and_no_network_code() -> None:
     """Importing the core, compiling and evaluating must not pull in AWS SDKs or network
-    clients: the core is pure, adapters live at the edges."""
+    clients: the core is pure, adapters live at the edges. tests/test_layers.py checks the
+    core's own imports, deferred ones included; this sees what its dependencies load too."""
     code = """
 import json, sys
 import lanner

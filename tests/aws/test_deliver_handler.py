@@ -1,6 +1,6 @@
 """The delivery Lambda end to end: SQS records from a delivery queue in moto, the
 destination's secret in moto's Secrets Manager, and the destinations themselves as HTTP
-stand-ins on 127.0.0.1 (``lanner.cli.endpoints.Recorder``).
+stand-ins on 127.0.0.1 (``cli.endpoints.Recorder``).
 
 Records are received from the queue with ``VisibilityTimeout=0``: nothing hides a message
 but the handler's own ChangeMessageVisibility, so "not receivable" proves the handler
@@ -28,13 +28,13 @@ from click.testing import CliRunner
 from standardwebhooks import Webhook
 from test_runtime import emf_blobs
 
+from cli.endpoints import Recorder, Reply
+from cli.main import main
 from deliver.alert import parse_alert
 from deliver.fingerprint import fingerprint
 from deliver.retry import RetryPolicy
 from functions.deliver_handler import handler, reset_state, state
 from functions.runtime import logger, metrics
-from lanner.cli.endpoints import Recorder, Reply
-from lanner.cli.main import main
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"

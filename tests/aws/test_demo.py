@@ -39,7 +39,7 @@ NODE_RULES = {
 def _demo(*args: str, tmp_path: Path, timeout: float = 240) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     return subprocess.run(
-        [sys.executable, "-m", "lanner.cli.main", "demo", "--workdir", str(tmp_path), *args],
+        [sys.executable, "-m", "cli.main", "demo", "--workdir", str(tmp_path), *args],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -122,7 +122,7 @@ def test_demo_falls_back_to_the_recording_when_the_live_sensor_cannot_start(
 ) -> None:
     import io
 
-    from lanner.cli import demo
+    from cli import demo
 
     def broken(summary: demo.Summary, workdir: Path) -> None:
         raise demo.DemoError("the sensor did not start: no kernel headers for 6.18")

@@ -30,10 +30,10 @@ from botocore.stub import Stubber
 from standins import Seen, StandIn, falco_doc
 from test_runtime import FakeContext, LogRecords, Stack, emf_totals, logs, make_stack
 
+from cli.endpoints import Reply
 from functions.intake_handler import MAX_BODY_BYTES, TOKEN_SECRET_ENV, handler
 from functions.publish import node_uuid
 from functions.runtime import get_runtime, reset_runtime
-from lanner.cli.endpoints import Reply
 
 __all__ = ["logs"]  # the fixture, imported for use here
 

@@ -25,9 +25,9 @@ from click.testing import CliRunner
 
 import sensor.capture
 import sensor.enrich
+from cli.main import main
 from lanner import compile_rules, load_rules_text
 from lanner.batch import PAYLOAD_UNIT, Unpacked, unpack
-from lanner.cli.main import main
 from sensor.events import RawEvent
 from sensor.run import run
 from sensor.ship import (

@@ -13,10 +13,10 @@ from py_ocsf_models import OCSF_VERSION
 from py_ocsf_models.events.findings.detection_finding import DetectionFinding
 from standins import SHELL_UUID, TRAIL, falco_alert, falco_doc, summary_of
 
+from cli.main import main
 from deliver.alert import DeliveryAlert
 from deliver.ocsf import object_key, to_ocsf, to_ocsf_json
 from deliver.severity import SEVERITIES
-from lanner.cli.main import main
 from lanner.priority import Priority
 
 SAMPLES = Path(__file__).resolve().parent.parent.parent / "samples"

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from standins import SHELL, Seen, StandIn, falco_alert, summary_of, with_retries
 
+from cli.endpoints import Reply
 from deliver.alert import DeliveryAlert, parse_alert
 from deliver.fingerprint import fingerprint
 from deliver.pagerduty import (
@@ -21,7 +22,6 @@ from deliver.pagerduty import (
     load_routing_key_file,
 )
 from deliver.severity import SEVERITIES
-from lanner.cli.endpoints import Reply
 from lanner.priority import Priority
 
 KEY = "R0123456789abcdef0123456789abcde"  # 32 characters, as PagerDuty's keys are

@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 from standins import DROP, HANG, StandIn, falco_alert, summary_of, unused_port, with_retries
 
+from cli.endpoints import Reply
 from deliver.alert import DeliveryAlert
 from deliver.destination import Destination
 from deliver.retry import Answer
 from deliver.severity import SEVERITIES
 from deliver.slack import SlackDestination, mrkdwn_escape
-from lanner.cli.endpoints import Reply
 from lanner.priority import Priority
 
 SECRET = "T0SECRET/B0SECRET/XySecretToken123"

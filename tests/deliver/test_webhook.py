@@ -25,9 +25,9 @@ from standins import (
     with_retries,
 )
 
+from cli.endpoints import Reply
 from deliver.alert import DeliveryAlert, parse_alert
 from deliver.webhook import WebhookDestination, load_secret_file
-from lanner.cli.endpoints import Reply
 
 SECRET = "whsec_" + base64.b64encode(bytes(range(32))).decode()
 OTHER_SECRET = "whsec_" + base64.b64encode(bytes(range(100, 132))).decode()

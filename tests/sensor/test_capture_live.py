@@ -330,7 +330,7 @@ def test_sensor_without_capabilities_says_which_one_is_missing(
     drop = ",".join(f"-{c}" for c in ["sys_admin", *dropped.split(",")])
     proc = subprocess.run(
         [setpriv, "--bounding-set", drop, "--inh-caps", "-all", "--",
-         sys.executable, "-m", "lanner.cli.main", "sensor", "--duration", "1",
+         sys.executable, "-m", "cli.main", "sensor", "--duration", "1",
          "--heartbeat", str(tmp_path / "heartbeat")],
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip

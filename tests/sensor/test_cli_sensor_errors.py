@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 import sensor.capture
-from lanner.cli.main import main
+from cli.main import main
 
 
 def test_capture_failure_is_one_clear_line(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -27,7 +27,7 @@ def test_capture_failure_is_one_clear_line(monkeypatch: pytest.MonkeyPatch) -> N
 
 
 def test_kubelet_metadata_is_optional_and_never_raises(tmp_path: Any) -> None:
-    from lanner.cli.main import _kubelet
+    from sensor.command import _kubelet
 
     assert _kubelet(None, "/nonexistent/token", "/nonexistent/ca", False) is None
     # Nothing listens on this loopback port: the lookup answers "unknown", counted, no exception.
@@ -100,17 +100,16 @@ def test_host_root_without_etc_warns_and_starts(
     assert lines[-1] == "lanner sensor: stop here"  # it went on to start the capture
 
 
-def test_unwritable_heartbeat_is_said_once(
-    tmp_path: Any, capsys: pytest.CaptureFixture[str]
-) -> None:
-    from lanner.cli.main import _heartbeat_path
+def test_unwritable_heartbeat_is_said_once(tmp_path: Any) -> None:
+    from sensor.command import _heartbeat_path
 
     blocker = tmp_path / "file"
     blocker.write_text("")
-    assert _heartbeat_path(str(blocker / "heartbeat")) is None
-    err = capsys.readouterr().err
+    said: list[str] = []
+    assert _heartbeat_path(str(blocker / "heartbeat"), said.append) is None
+    [err] = said
     assert err.startswith(f"lanner sensor: cannot write the heartbeat in {blocker} (")
     assert "`lanner sensor --check` will report this sensor as not running" in err
     ok = tmp_path / "run" / "heartbeat"
-    assert _heartbeat_path(str(ok)) == ok
-    assert capsys.readouterr().err == ""
+    assert _heartbeat_path(str(ok), said.append) == ok
+    assert said == [err]

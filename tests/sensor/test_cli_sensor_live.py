@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 STABLE = Path(__file__).resolve().parents[3] / "shared/corpus/falco/falco_rules.yaml"
-LANNER = [sys.executable, "-m", "lanner.cli.main"]
+LANNER = [sys.executable, "-m", "cli.main"]
 
 pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="needs root and eBPF (run as root)"),

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from cli.main import main
 from lanner import wire
-from lanner.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[2]
 STABLE = ROOT.parent / "shared/corpus/falco/falco_rules.yaml"

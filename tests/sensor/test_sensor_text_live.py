@@ -40,7 +40,7 @@ def test_sensor_text_alert_is_one_inert_line(tmp_path: Path) -> None:
     out, err = tmp_path / "stdout.txt", tmp_path / "stderr.txt"
     with open(out, "w") as outf, open(err, "w") as errf:
         sensor = subprocess.Popen(
-            [sys.executable, "-m", "lanner.cli.main", "sensor", "-r", str(rules),
+            [sys.executable, "-m", "cli.main", "sensor", "-r", str(rules),
              "--duration", "120", "--heartbeat", str(tmp_path / "heartbeat")],
             stdout=outf, stderr=errf,
         )  # fmt: skip

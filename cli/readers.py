@@ -24,8 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from lanner import boundedjson, wire
-from lanner.errors import json_kind
+from lanner import boundedjson, json_kind, wire
 
 try:  # optional and faster; the standard library must always work
     import orjson

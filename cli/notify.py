@@ -16,7 +16,7 @@ from typing import IO, Any
 
 import click
 
-from lanner.priority import Priority
+from lanner import Priority
 
 # How often a quiet input still gets its closed windows' summaries delivered.
 TICK_SECONDS = 5.0

@@ -277,7 +277,7 @@ def ship_node_events(
 
 def _run_live_sensor(summary: Summary, workdir: Path) -> None:
     env = {**os.environ, "NODE_NAME": NODE}
-    cmd = [sys.executable, "-m", "lanner.cli.main", "sensor", "--kinesis-stream", STREAM]
+    cmd = [sys.executable, "-m", "cli.main", "sensor", "--kinesis-stream", STREAM]
     cmd += ["--spool-dir", str(workdir / "spool")]
     proc = subprocess.Popen(
         cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
@@ -304,8 +304,8 @@ def _run_live_sensor(summary: Summary, workdir: Path) -> None:
 
 def _replay_recording(summary: Summary, workdir: Path, node: str = NODE) -> None:
     """What the sensor does with recorded events: evaluate, and ship those that alert."""
+    from cli.main import default_rules_dir
     from lanner import compile_rules, load_rules, wire
-    from lanner.cli.main import default_rules_dir
     from sensor.ship import KinesisShipper, kinesis_client
 
     engine = compile_rules(load_rules([str(default_rules_dir())]), hostname=node)
@@ -509,7 +509,7 @@ def create_destinations(
     priority filter, and its secret in Secrets Manager, as template.yaml wires them."""
     import boto3
 
-    from lanner.priority import Priority
+    from lanner import Priority
 
     sqs, sns = boto3.client("sqs"), boto3.client("sns")
     secrets = boto3.client("secretsmanager")
@@ -692,7 +692,7 @@ def run_demo(
 
     workdir.mkdir(parents=True, exist_ok=True)
     summary.lambda_log = workdir / "lambda.log"
-    from lanner.cli.endpoints import Recorder
+    from cli.endpoints import Recorder
 
     webhook_secret = "whsec_" + base64.b64encode(os.urandom(32)).decode()
     with (
@@ -745,7 +745,7 @@ def print_summary(summary: Summary, out: IO[str]) -> None:
     )
     shown = _pick_slack(summary.slack)
     if shown:
-        from lanner.cli.slackview import render
+        from cli.slackview import render
 
         w("\nwhat Slack shows (the first alert, and a summary):\n")
         for message in shown:

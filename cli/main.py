@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 import click
 
 from deliver.inert import inert
+from deliver.lines import alert_line, write_line
 from lanner import (
+    Alert,
+    Engine,
     LannerError,
     Priority,
     RuleLoadErrors,
@@ -24,8 +26,6 @@ from lanner import (
     compile_rules,
     load_rules,
 )
-from lanner.engine import Engine
-from lanner.output import Alert
 
 SOURCE_NAMES = ("k8s_audit", "aws_cloudtrail", "json", "syscall")
 SCAN_FORMATS = ("text", "json", "ocsf")
@@ -245,7 +245,7 @@ def scan(
          or the rules did not load
       2  usage error
     """
-    from lanner.cli.readers import BadInput, count_inputs, read_paths
+    from cli.readers import BadInput, count_inputs, read_paths
 
     if as_json and out_format not in (None, "json"):
         raise click.UsageError(f"--json and --format {out_format} disagree: choose one.")
@@ -272,7 +272,7 @@ def scan(
                 continue
             for alert in engine.evaluate(item.doc, item.source):
                 alerts[alert.rule] += 1
-                _write_line(out, render(alert))
+                write_line(out, render(alert))
             progress.update(len(origins), sum(events.values()), sum(alerts.values()))
     except BrokenPipeError:  # `lanner scan ... | head`
         sys.stderr.close()
@@ -310,24 +310,6 @@ def _renderer(out_format: str) -> Callable[[Alert], str]:
         return to_ocsf_json(checked, fingerprint(checked, overrides))
 
     return ocsf
-
-
-def _write_line(out: TextIO, line: str) -> None:
-    # A file name or argument that is not UTF-8 arrives as lone surrogates (the sensor decodes
-    # with surrogateescape), which a strict UTF-8 stdout refuses: the scan or the sensor
-    # would die on one event. Written as \udcff, which in a JSON line is an escape of the
-    # very same value; every other line is written unchanged.
-    try:
-        out.write(line + "\n")
-    except UnicodeEncodeError:
-        out.write(line.encode("utf-8", "backslashreplace").decode("utf-8") + "\n")
-
-
-def alert_line(alert: Alert) -> str:
-    """Falco's text line for a terminal or a log (scan and sensor): event values can hold
-    newlines and escape sequences (a forged alert line, an erased one, a hidden link), so
-    they are escaped; ``alert.output`` itself, and the JSON made from it, stay exact."""
-    return inert(alert.output)
 
 
 def _summary(events: Counter[str], alerts: Counter[str], bad: int, engine: Engine) -> None:
@@ -428,142 +410,39 @@ def sensor(
     are still printed: they are the node's log. Records Kinesis does not take wait in the
     spool and are sent when it does; on SIGTERM, what is unsent is sent or spooled.
     """
-    from sensor.run import heartbeat_fresh
+    from sensor.command import SensorOptions
+    from sensor.command import check as check_heartbeat
+    from sensor.command import main as run_sensor
 
     if check:
-        sys.exit(0 if heartbeat_fresh(Path(heartbeat)) else 1)
-    from sensor.capture import Capture, CaptureError, supported_event_types
-    from sensor.enrich import Enricher, HostRootError, check_host_root
-    from sensor.run import Recorder, capture_set, exclude_self, run
+        sys.exit(check_heartbeat(heartbeat))
 
-    try:  # before the probes compile: a wrong mount is told in a second, not after a minute
-        for warning in check_host_root(host_root):
-            click.echo(f"lanner sensor: {warning}", err=True)
-    except HostRootError as exc:
-        click.echo(f"lanner sensor: {exc}", err=True)
-        sys.exit(2)
-    _ruleset, engine = _load(rule_paths, min_priority)
-    _print_warnings(engine)
-    # In a DaemonSet the pod's hostname is not the node's; NODE_NAME is.
-    node_name = os.environ.get("NODE_NAME") or None
-    shipper = (
-        _shipper(kinesis_stream, Path(spool_dir), spool_max_mb, node_name or socket.gethostname())
-        if kinesis_stream
-        else None
+    def load_engine() -> Engine:
+        _ruleset, engine = _load(rule_paths, min_priority)
+        _print_warnings(engine)
+        return engine
+
+    options = SensorOptions(
+        as_json=as_json,
+        record=record,
+        duration=duration,
+        host_root=host_root,
+        heartbeat=heartbeat,
+        kubelet_url=kubelet_url,
+        kubelet_token=kubelet_token,
+        kubelet_ca=kubelet_ca,
+        kubelet_insecure=kubelet_insecure,
+        kinesis_stream=kinesis_stream,
+        spool_dir=spool_dir,
+        spool_max_mb=spool_max_mb,
     )
-    types = capture_set(engine, supported_event_types())
-    emit = sensor_emitter(sys.stdout, as_json)
-    record_file = open(record, "w", encoding="utf-8") if record else None  # noqa: SIM115
-    try:
-        with Capture(types, exclude_pids=exclude_self()) as capture:
-            enricher = Enricher(
-                proc_root=os.path.join(host_root, "proc"),
-                hostname=node_name,
-                passwd_path=os.path.join(host_root, "etc/passwd"),
-                group_path=os.path.join(host_root, "etc/group"),
-                host_root=host_root,
-                seed=True,
-                metadata=_kubelet(kubelet_url, kubelet_token, kubelet_ca, kubelet_insecure),
-                # A recording keeps every event; otherwise only types a rule can match
-                # become documents (the rest just keep process and fd state).
-                documents_for=None if record else engine.index_values("syscall", "evt.type"),
-            )
-            click.echo(f"lanner sensor: capturing {len(types)} event types", err=True)
-            stats = run(
-                capture,
-                enricher,
-                engine,
-                emit,
-                recorder=Recorder(record_file) if record_file else None,
-                duration=duration,
-                heartbeat=_heartbeat_path(heartbeat),
-                shipper=shipper,
-            )
-    except CaptureError as exc:
-        click.echo(f"lanner sensor: {exc}", err=True)
-        sys.exit(2)
-    finally:
-        if shipper is not None:
-            shipper.close()  # run() closed it already, unless the capture never started
-        if record_file:
-            record_file.close()
-    line = (
-        f"captured {stats.captured} events, evaluated {stats.evaluated}, {stats.alerts} alerts, "
-        f"drops: {sum(stats.drops.values())}"
-    )
-    if shipper is not None:
-        line += f"; {shipper.stats.summary()}"
+    status = run_sensor(options, load_engine, sys.stdout, _say)
+    if status:
+        sys.exit(status)
+
+
+def _say(line: str) -> None:
     click.echo(line, err=True)
-
-
-def sensor_emitter(out: TextIO, as_json: bool) -> Callable[[Alert], None]:
-    """How the sensor prints an alert: one line on ``out`` (the node's log), flushed so a
-    log collector sees it at once; Falco's JSON, or the text line made inert."""
-
-    def emit(alert: Alert) -> None:
-        _write_line(out, alert.to_json() if as_json else alert_line(alert))
-        out.flush()
-
-    return emit
-
-
-def _shipper(stream: str, spool_dir: Path, spool_max_mb: int, node: str) -> Any:
-    """The Kinesis shipper, its stream checked; exits 2 with one line when it cannot start."""
-    try:
-        from sensor.ship import KinesisShipper, ShipError, check_stream, kinesis_client
-    except ImportError as exc:
-        click.echo(
-            f"lanner sensor: --kinesis-stream needs boto3 ({exc}): pip install 'lanner[aws]'",
-            err=True,
-        )
-        sys.exit(2)
-    try:
-        client = kinesis_client()
-        warning = check_stream(client, stream)
-        if warning:
-            click.echo(f"lanner sensor: {warning}", err=True)
-        # One partition key per node: its records stay in order on one shard.
-        return KinesisShipper(
-            client, stream, node, spool_dir=spool_dir, max_spool_bytes=spool_max_mb << 20
-        )
-    except ShipError as exc:
-        click.echo(f"lanner sensor: {exc}", err=True)
-        sys.exit(2)
-
-
-def _kubelet(url: str | None, token: str, ca: str, insecure: bool) -> Any:
-    """Pod and image metadata from the kubelet, when a URL is given; else none (never guessed)."""
-    if not url:
-        return None
-    from sensor.k8smeta import KubeletMetadata
-
-    return KubeletMetadata(
-        url,
-        token if os.path.exists(token) else None,
-        ca if os.path.exists(ca) else None,
-        insecure=insecure,
-    ).lookup
-
-
-def _heartbeat_path(path: str) -> Path | None:
-    """The heartbeat file, if its folder can be made writable here (else no heartbeat, said
-    once: a DaemonSet's probes would otherwise restart the pod with no reason given)."""
-    p = Path(path)
-    try:
-        p.parent.mkdir(parents=True, exist_ok=True)
-        writable = os.access(p.parent, os.W_OK)
-    except OSError as exc:
-        writable, why = False, exc.strerror or str(exc)
-    else:
-        why = "not writable"
-    if writable:
-        return p
-    click.echo(
-        f"lanner sensor: cannot write the heartbeat in {p.parent} ({why}): "
-        "`lanner sensor --check` will report this sensor as not running",
-        err=True,
-    )
-    return None
 
 
 @main.command()
@@ -587,7 +466,7 @@ def demo(as_json: bool, live: bool | None, workdir: str) -> None:
 
     AWS is moto, in this process, on 127.0.0.1; no account, no cluster, no network.
     """
-    from lanner.cli.demo import DemoError, print_summary, run_demo
+    from cli.demo import DemoError, print_summary, run_demo
 
     try:
         summary = run_demo(
@@ -600,7 +479,7 @@ def demo(as_json: bool, live: bool | None, workdir: str) -> None:
 
 
 def _add_delivery_commands() -> None:
-    from lanner.cli.notify import alerts, notify
+    from cli.notify import alerts, notify
 
     main.add_command(notify)
     main.add_command(alerts)

@@ -1,1 +1,0 @@
-"""The ``lanner`` command line: argument handling and the adapters that touch files."""
