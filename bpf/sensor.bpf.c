@@ -50,11 +50,11 @@
 #endif
 
 #define CLONE_THREAD_FLAG 0x00010000ULL
-#define NR_CLONE 56
-#define NR_CLONE3 435
-#define NR_VFORK 58
-#define NR_EXECVE 59
-#define NR_EXECVEAT 322
+/* Syscall numbers (NR_EXECVE...) come from sensor/syscalls.py's rows, as -D flags. */
+#if !defined(NR_CLONE) || !defined(NR_CLONE3) || !defined(NR_VFORK) || !defined(NR_EXECVE) \
+    || !defined(NR_EXECVEAT)
+#error "compile with sensor.capture.syscall_number_defines()"
+#endif
 
 struct sc_enter_ctx {
     __u64 common;

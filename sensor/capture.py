@@ -56,6 +56,7 @@ __all__ = [
     "Capture",
     "CaptureError",
     "supported_event_types",
+    "syscall_number_defines",
 ]
 
 # sensor/bpf/ in a wheel, bpf/ at the top of a checkout (see lanner.resources).
@@ -86,6 +87,11 @@ DEFAULT_POLL_MAX = 4096
 
 class CaptureError(RuntimeError):
     """The sensor cannot start here; the message says what to install or do."""
+
+
+def syscall_number_defines() -> list[str]:
+    """``-DNR_EXECVE=59``...: the BPF program's syscall numbers, from sensor.syscalls' rows."""
+    return [f"-DNR_{name.upper()}={nr}" for name, nr in sorted(SYSCALL_NUMBERS.items())]
 
 
 def supported_event_types() -> frozenset[str]:
@@ -234,7 +240,7 @@ class Capture:
         bcc = _import_bcc()
         _check_headers()
 
-        cflags = [f"-I{BPF_DIR}", f"-DRINGBUF_PAGES={ringbuf_pages}"]
+        cflags = [f"-I{BPF_DIR}", f"-DRINGBUF_PAGES={ringbuf_pages}", *syscall_number_defines()]
         exit_format = tracefs / "events/sched/sched_process_exit/format"
         if exit_format.exists() and "group_dead" in exit_format.read_text():
             cflags.append("-DHAVE_GROUP_DEAD")

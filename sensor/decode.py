@@ -2,9 +2,10 @@
 
 The layout is ``bpf/events.h``: a 72-byte header, then argument records (a 4-byte
 ``kind, idx, len`` header and ``len`` bytes each). What the kernel side reads for each
-syscall argument, and what the argument is called here, is one table, :data:`EVENT_SPECS`:
-capture writes its ``kind``/``aux`` columns into the BPF interest map, and the decoder
-built from the same row names and converts the records. A new syscall is a new row.
+syscall argument, and what the argument is called here, is :data:`EVENT_SPECS`, built
+from the ``wire`` column of ``sensor.syscalls``: capture writes its ``kind``/``aux``
+columns into the BPF interest map, and the decoder built from the same row names and
+converts the records. A new syscall is a new row there.
 
 Nothing here touches the kernel, so the decoders are tested on recorded bytes.
 """
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sensor.events import EXEC, EXIT, FORK, RawEvent
+from sensor.syscalls import SYSCALLS, WireArg
 
 __all__ = [
     "EVENT_SPECS",
@@ -94,7 +96,7 @@ class EventSpec:
     params: tuple[Param, ...] = ()
 
 
-def _p(idx: int, name: str, conv: str = "fd", aux: int = 0) -> Param:
+def _param(w: WireArg) -> Param:
     kind = {
         "str": K_STR,
         "sockaddr": K_SOCKADDR,
@@ -103,101 +105,14 @@ def _p(idx: int, name: str, conv: str = "fd", aux: int = 0) -> Param:
         "argv": K_ARGV,
         "open_how": K_UBYTES,
         "u64le": K_UBYTES,
-    }.get(conv, K_INT)
-    if conv in ("sockaddr_out", "msgname"):
-        conv = "sockaddr"
-    return Param(idx, name, kind, conv, aux)
+    }.get(w.conv, K_INT)
+    conv = "sockaddr" if w.conv in ("sockaddr_out", "msgname") else w.conv
+    return Param(w.idx, w.name, kind, conv, w.aux)
 
 
-# x86_64 syscall numbers; parameter names follow Falco's event table where it has one.
-_SYSCALLS: tuple[EventSpec, ...] = (
-    EventSpec("execve", 59, (_p(0, "filename", "str"), _p(1, "argv", "argv"))),
-    EventSpec(
-        "execveat",
-        322,
-        (_p(0, "dirfd"), _p(1, "filename", "str"), _p(2, "argv", "argv"), _p(4, "flags", "uint")),
-    ),
-    EventSpec("open", 2, (_p(0, "name", "str"), _p(1, "flags", "uint"), _p(2, "mode", "uint"))),
-    EventSpec(
-        "openat",
-        257,
-        (_p(0, "dirfd"), _p(1, "name", "str"), _p(2, "flags", "uint"), _p(3, "mode", "uint")),
-    ),
-    EventSpec("openat2", 437, (_p(0, "dirfd"), _p(1, "name", "str"), _p(2, "how", "open_how", 24))),
-    EventSpec("close", 3, (_p(0, "fd"),)),
-    EventSpec(
-        "socket", 41, (_p(0, "domain", "uint"), _p(1, "type", "uint"), _p(2, "proto", "uint"))
-    ),
-    EventSpec("connect", 42, (_p(0, "fd"), _p(1, "addr", "sockaddr", 2))),
-    EventSpec("accept", 43, (_p(0, "sockfd"), _p(1, "addr", "sockaddr_out", 2))),
-    EventSpec(
-        "accept4",
-        288,
-        (_p(0, "sockfd"), _p(1, "addr", "sockaddr_out", 2), _p(3, "flags", "uint")),
-    ),
-    EventSpec("sendto", 44, (_p(0, "fd"), _p(2, "size", "u64"), _p(4, "addr", "sockaddr", 5))),
-    EventSpec("sendmsg", 46, (_p(0, "fd"), _p(1, "addr", "msgname"), _p(2, "flags", "uint"))),
-    EventSpec("dup", 32, (_p(0, "oldfd"),)),
-    EventSpec("dup2", 33, (_p(0, "oldfd"), _p(1, "newfd"))),
-    EventSpec("dup3", 292, (_p(0, "oldfd"), _p(1, "newfd"), _p(2, "flags", "uint"))),
-    EventSpec("ptrace", 101, (_p(0, "request", "int"), _p(1, "pid"))),
-    EventSpec("symlink", 88, (_p(0, "target", "str"), _p(1, "linkpath", "str"))),
-    EventSpec(
-        "symlinkat",
-        266,
-        (_p(0, "target", "str"), _p(1, "linkdirfd"), _p(2, "linkpath", "str")),
-    ),
-    EventSpec("link", 86, (_p(0, "oldpath", "str"), _p(1, "newpath", "str"))),
-    EventSpec(
-        "linkat",
-        265,
-        (
-            _p(0, "olddir"),
-            _p(1, "oldpath", "str"),
-            _p(2, "newdir"),
-            _p(3, "newpath", "str"),
-            _p(4, "flags", "uint"),
-        ),
-    ),
-    EventSpec("init_module", 175, (_p(1, "length", "u64"), _p(2, "uargs", "str"))),
-    EventSpec("finit_module", 313, (_p(0, "fd"), _p(1, "uargs", "str"), _p(2, "flags", "uint"))),
-    EventSpec("chmod", 90, (_p(0, "filename", "str"), _p(1, "mode", "uint"))),
-    EventSpec("fchmod", 91, (_p(0, "fd"), _p(1, "mode", "uint"))),
-    EventSpec("fchmodat", 268, (_p(0, "dirfd"), _p(1, "filename", "str"), _p(2, "mode", "uint"))),
-    EventSpec("rename", 82, (_p(0, "oldpath", "str"), _p(1, "newpath", "str"))),
-    EventSpec(
-        "renameat",
-        264,
-        (_p(0, "olddirfd"), _p(1, "oldpath", "str"), _p(2, "newdirfd"), _p(3, "newpath", "str")),
-    ),
-    EventSpec(
-        "renameat2",
-        316,
-        (
-            _p(0, "olddirfd"),
-            _p(1, "oldpath", "str"),
-            _p(2, "newdirfd"),
-            _p(3, "newpath", "str"),
-            _p(4, "flags", "uint"),
-        ),
-    ),
-    EventSpec("unlink", 87, (_p(0, "path", "str"),)),
-    EventSpec("unlinkat", 263, (_p(0, "dirfd"), _p(1, "name", "str"), _p(2, "flags", "uint"))),
-    EventSpec("setuid", 105, (_p(0, "uid", "uint"),)),
-    EventSpec("setgid", 106, (_p(0, "gid", "uint"),)),
-    EventSpec("bpf", 321, (_p(0, "cmd", "int"),)),
-    EventSpec("memfd_create", 319, (_p(0, "name", "str"), _p(1, "flags", "uint"))),
-    # The working directory: relative paths (``cat shadow`` in /etc) resolve against it.
-    EventSpec("chdir", 80, (_p(0, "path", "str"),)),
-    EventSpec("fchdir", 81, (_p(0, "fd"),)),
-    EventSpec("mkdir", 83, (_p(0, "path", "str"), _p(1, "mode", "uint"))),
-    EventSpec("mkdirat", 258, (_p(0, "dirfd"), _p(1, "path", "str"), _p(2, "mode", "uint"))),
-    # The clone family: also stashed (not emitted) when fork events are wanted, so that
-    # the fork program can tell a new thread from a new process by the clone flags.
-    # The fork(2) syscall is left out: "fork" names the sched_process_fork event.
-    EventSpec("clone", 56, (_p(0, "flags", "u64"),)),
-    EventSpec("clone3", 435, (_p(0, "flags", "u64le", 8),)),
-    EventSpec("vfork", 58),
+# The captured rows of sensor.syscalls, in its order; built once, at import.
+_SYSCALLS: tuple[EventSpec, ...] = tuple(
+    EventSpec(s.name, s.nr, tuple(map(_param, s.wire))) for s in SYSCALLS if s.wire is not None
 )
 
 _SCHED: tuple[EventSpec, ...] = (

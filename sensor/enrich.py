@@ -11,42 +11,10 @@ Every document is an exit event (``evt.dir`` ``<``). Its parameters are Falco's 
 syscall's exit event, with the entry event's parameters appended (as Falco merges them
 when enter events are dropped). ``evt.arg[name]`` is Falco's rendered text: fds as
 ``<f>/etc/passwd``, errors and flags as names, relative paths made absolute;
-``evt.rawarg[name]`` the raw value (flags in Falco's own encoding). Parameter names::
-
-    open        fd name flags mode dev ino
-    openat      fd dirfd name flags mode dev ino
-    openat2     fd dirfd name flags mode resolve
-    creat       fd name mode dev ino
-    execve(at)  res exe args tid pid ptid cwd comm env tty pgid loginuid flags
-                cap_inheritable cap_permitted cap_effective uid trusted_exepath filename
-    socket      fd domain type proto
-    connect     res tuple fd addr
-    accept(4)   fd tuple queuepct queuelen queuemax [flags]
-    bind        res addr fd
-    listen      res fd backlog
-    sendto      res fd size tuple addr          (sendmsg, recvfrom, recvmsg likewise)
-    close       res fd
-    dup         res oldfd
-    dup2        res oldfd newfd
-    dup3        res oldfd newfd flags
-    ptrace      res addr data request pid
-    symlink     res target linkpath
-    symlinkat   res target linkdirfd linkpath
-    link        res oldpath newpath
-    linkat      res olddir oldpath newdir newpath flags
-    unlink      res path
-    unlinkat    res dirfd name flags
-    rename      res oldpath newpath
-    renameat(2) res olddirfd oldpath newdirfd newpath [flags]
-    mkdir       res path mode           mkdirat  res dirfd path mode
-    rmdir       res path
-    chmod       res filename mode       fchmodat res dirfd filename mode
-    fchmod      res fd mode
-    chdir       res path                fchdir   res fd
-    memfd_create fd name flags
-    init_module res length uargs        finit_module res fd uargs flags
-    setpgid     res pid pgid            setsid   res
-    other       res, then the RawEvent's args as given
+``evt.rawarg[name]`` the raw value (flags in Falco's own encoding). Each syscall's
+parameter names, in order, are the ``params`` column of its row in ``sensor.syscalls``
+(which also names its handler here); a syscall without a row gets ``res``, then the
+RawEvent's args as given.
 
 RawEvent args the enricher understands (beyond the names above): ``argv`` (execve's
 argv, argv[0] included) or ``args`` (same, as a list or NUL-separated string), ``env``
@@ -86,11 +54,11 @@ from sensor.fdtable import (
 )
 from sensor.k8smeta import ContainerMeta
 from sensor.proctable import Process, ProcessTable, generation
+from sensor.syscalls import SYSCALLS
 
 SHELLS = frozenset({"ash", "bash", "csh", "ksh", "sh", "tcsh", "zsh", "dash"})
 
-_OPEN_EVENTS = frozenset({"open", "openat", "openat2", "creat", "open_by_handle_at"})
-_EXEC_EVENTS = frozenset({"execve", "execveat"})
+_EXEC_EVENTS = frozenset(s.name for s in SYSCALLS if s.handler == "exec")
 _FAMILY_TYPES = {"inet": "ipv4", "inet6": "ipv6", "unix": "unix"}
 _DOMAIN_TYPES = {F.AF_INET: "ipv4", F.AF_INET6: "ipv6", F.AF_UNIX: "unix", F.AF_NETLINK: "netlink"}
 
@@ -700,35 +668,33 @@ def _h_generic(c: _Ctx) -> None:
         c.use_fd(c.args["fd"])
 
 
-_HANDLERS: dict[str, Handler] = {
-    **dict.fromkeys(_OPEN_EVENTS, _h_open),
-    **dict.fromkeys(_EXEC_EVENTS, _h_exec),
+# The function for each handler name of sensor.syscalls' rows.
+_HANDLER_FUNCS: dict[str, Handler] = {
+    "open": _h_open,
+    "exec": _h_exec,
     "socket": _h_socket,
     "connect": _h_connect,
     "accept": _h_accept,
-    "accept4": _h_accept,
     "bind": _h_bind,
     "listen": _h_listen,
-    **dict.fromkeys(("sendto", "sendmsg", "recvfrom", "recvmsg"), _h_send_recv),
+    "send_recv": _h_send_recv,
     "close": _h_close,
-    **dict.fromkeys(("dup", "dup2", "dup3"), _h_dup),
+    "dup": _h_dup,
     "ptrace": _h_ptrace,
-    **dict.fromkeys(("link", "linkat", "rename", "renameat", "renameat2"), _h_link_like),
-    **dict.fromkeys(("symlink", "symlinkat"), _h_symlink),
-    **dict.fromkeys(
-        ("unlink", "unlinkat", "mkdir", "mkdirat", "rmdir", "chmod", "fchmodat", "chdir"),
-        _h_one_path,
-    ),
-    **dict.fromkeys(
-        ("fchmod", "fchdir", "fstat", "read", "write", "ioctl", "getdents", "getdents64"),
-        _h_fd_only,
-    ),
-    "memfd_create": _h_memfd,
+    "link_like": _h_link_like,
+    "symlink": _h_symlink,
+    "one_path": _h_one_path,
+    "fd_only": _h_fd_only,
+    "memfd": _h_memfd,
     "setpgid": _h_setpgid,
     "setsid": _h_setsid,
-    **dict.fromkeys(("pipe", "pipe2"), _h_pipe),
-    **dict.fromkeys(("init_module", "finit_module"), _h_module),
+    "pipe": _h_pipe,
+    "module": _h_module,
+    "generic": _h_generic,
 }
+
+# Event type -> handler, from the rows; any other type gets _h_generic.
+_HANDLERS: dict[str, Handler] = {s.name: _HANDLER_FUNCS[s.handler] for s in SYSCALLS}
 
 
 class HostRootError(ValueError):

@@ -23,36 +23,13 @@ from types import FrameType
 from typing import IO, Any, Protocol
 
 from lanner import Alert, Engine, Priority, wire
+from sensor import syscalls
 
 RECORD_HEADER = wire.HEADER
 
-# Syscalls the state needs whatever the rules say: process tree and fd bookkeeping.
-STATE_EVENT_TYPES = frozenset(
-    {
-        "execve",
-        "execveat",
-        "clone",
-        "clone3",
-        "fork",
-        "vfork",
-        "close",
-        "dup",
-        "dup2",
-        "dup3",
-        "socket",
-        "connect",
-        "accept",
-        "accept4",
-        "open",
-        "openat",
-        "openat2",
-        "chdir",
-        "fchdir",
-        # fexecve() of a memfd: when the program exits before /proc/<pid>/exe can be read,
-        # only the memfd_create seen earlier tells that it ran from memory.
-        "memfd_create",
-    }
-)
+# Event types the state needs whatever the rules say (process tree, fd bookkeeping): the
+# ``state`` column of sensor.syscalls' rows.
+STATE_EVENT_TYPES = syscalls.STATE_EVENT_TYPES
 
 
 @dataclass
