@@ -20,6 +20,7 @@ from typing import Any
 from lanner.condition.ast import Compare, Expr, FieldRef, ListLit, Literal, Transform
 from lanner.condition.compiler import Compiler, Predicate
 from lanner.condition.index import ValueSet, infer
+from lanner.condition.walk import is_boolean, preorder
 from lanner.errors import (
     CompileError,
     Diagnostic,
@@ -202,7 +203,7 @@ class Engine:
             if rule.enabled and rule.priority.at_least(self.min_priority):
                 compiled.setdefault(rule.source, []).append(cr)
         if errors:
-            raise RuleLoadErrors(errors)
+            raise RuleLoadErrors(errors, self.warnings)
         for name, rules in compiled.items():
             source = self.sources[name]
             compiler = compilers[name]
@@ -238,10 +239,9 @@ class Engine:
         return CompiledRule(rule, predicate, output, index, order)
 
     def _locate(self, exc: LannerError, rule: Rule) -> LannerError:
-        node = getattr(exc, "node", None)
-        loc = self.ruleset.node_locations.get(id(node)) if node is not None else None
-        if loc is None and exc.location is not None and exc.location.file is not None:
-            loc = exc.location
+        # A node parsed from a file carries its place in it; one parsed from a bare
+        # string (a rule built by code) does not, and the rule's place stands in.
+        loc = exc.location if exc.location is not None and exc.location.file else None
         # One line per error, whatever the rule name or the offending value holds.
         message = f"rule '{rule.name}': {exc.message}".replace("\r", "\\r").replace("\n", "\\n")
         err = type(exc)(message, loc or rule.location)
@@ -250,7 +250,7 @@ class Engine:
     def _warn_rule(self, rule: Rule, source: Source, cr: CompiledRule) -> None:
         if source.index_fields[:1] == ("evt.type",) and rule.warn_evttypes and cr.index:
             s = cr.index[0]
-            if s.negated or not s.values:
+            if s.negated:
                 self.warnings.append(
                     Diagnostic(
                         f"rule '{rule.name}' matches too many evt.type values; "
@@ -265,7 +265,7 @@ class Engine:
                     Diagnostic(
                         f"rule '{rule.name}' compares '{c.lhs}' with '<NA>': a missing value "
                         "never equals '<NA>'; use 'exists' instead",
-                        self.ruleset.node_locations.get(id(c), rule.location),
+                        c.pos.location if c.pos.file else rule.location,
                         "unsafe-na-check",
                     )
                 )
@@ -432,9 +432,7 @@ def _alert_uuid(rule: str, src: Source, doc: Any, time_ns: int | None) -> str:
 
 
 def _compares(e: Expr) -> Iterable[Compare]:
-    from lanner.loader import _walk
-
-    for node in _walk(e):
+    for node in preorder(e, is_boolean):
         if isinstance(node, Compare):
             yield node
 

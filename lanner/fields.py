@@ -21,6 +21,27 @@ from lanner.event import Event
 Extractor = Callable[[Event], Any]
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class InlinePath:
+    """An extractor whose value, when it is a string, sits at a fixed path of the document.
+
+    That string is found by walking ``keys`` through nested dicts, provided the
+    document is a dict (holding the key ``guard``, when there is one). An
+    extractor declares this by being an ``InlinePath``: the compiler then does
+    those dict lookups in the generated code and calls ``read``, the extractor
+    proper, only for every other case (missing, null, not a string, arrays on
+    the way), so the results stay the extractor's own.
+    ``lanner.sources.jsonptr.string_at`` builds them.
+    """
+
+    guard: str | None
+    keys: tuple[str, ...]
+    read: Extractor
+
+    def __call__(self, ev: Event) -> Any:
+        return self.read(ev)
+
+
 class FieldType(StrEnum):
     """Value types, named as Falco names them in ``--list`` output."""
 
@@ -40,6 +61,7 @@ class FieldType(StrEnum):
     PID = "pid"
     MODE = "mode"
     FLAGS = "flags"  # numeric flags rendered as names (``O_RDONLY|O_CLOEXEC``)
+    DOUBLE = "double"  # PT_DOUBLE; Falco parses only integer constants for it
 
     @property
     def is_numeric(self) -> bool:
@@ -61,6 +83,7 @@ _NUMERIC = frozenset(
         FieldType.FD,
         FieldType.PID,
         FieldType.MODE,
+        FieldType.DOUBLE,
     }
 )
 

@@ -27,6 +27,7 @@ import yaml
 
 from lanner.condition.ast import (
     LIST_OPS,
+    MODIFIERS,
     NUM_OPS,
     STR_OPS,
     And,
@@ -34,16 +35,19 @@ from lanner.condition.ast import (
     Const,
     Expr,
     FieldRef,
-    FieldValue,
     ListLit,
     ListRef,
     Literal,
     MacroRef,
+    Node,
     Not,
     Or,
+    Pos,
     Transform,
 )
 from lanner.condition.parser import parse_condition, parse_output_field
+from lanner.condition.transformers import TRANSFORMERS
+from lanner.condition.walk import fold, is_boolean, preorder, rebuild_bottom_up
 from lanner.errors import (
     ConditionSyntaxError,
     Diagnostic,
@@ -130,7 +134,6 @@ OVERRIDE_REPLACEABLE = {
 }
 # Every binary operator of the condition language ("==" as written) may compare an exception field.
 EXCEPTION_OPS = STR_OPS | NUM_OPS | LIST_OPS | {"=="}
-_LIST_OPS = LIST_OPS
 DEFAULT_SOURCE = "syscall"
 
 
@@ -252,8 +255,6 @@ class RuleSet:
     warnings: list[Diagnostic]
     files: list[str]
     required_engine_version: tuple[int, int, int] | None = None
-    # Where each syntax-tree node came from, for errors found while compiling.
-    node_locations: dict[int, Location] = field(default_factory=dict)
 
     def sources(self) -> list[str]:
         seen: dict[str, None] = {}
@@ -477,12 +478,13 @@ class _Collector:
         if name is None:
             return
         if not _LIST_NAME.fullmatch(name):
-            self.error(
-                f"invalid list name '{name}': it may not contain blanks, quotes, "
-                "parentheses, '=' or ','",
+            # Falco loads it anyway: its name is pasted over in condition text (see _splice).
+            self.warn(
+                f"list '{name}' has an invalid name: a list name may not contain blanks, "
+                "quotes, parentheses, '=' or ','",
                 item.fields["list"],
+                "invalid-list-name",
             )
-            return
         merge = self._merge_mode(item, "list")
         sc = item.fields.get("items")
         if sc is None:
@@ -525,12 +527,13 @@ class _Collector:
         if name is None:
             return
         if not _MACRO_NAME.fullmatch(name):
-            self.error(
-                f"invalid macro name '{name}': it must start with a letter and "
-                "contain only letters, digits and '_'",
+            # Falco loads it anyway (no condition can name it).
+            self.warn(
+                f"macro '{name}' has an invalid name: a macro name is a letter followed by "
+                "letters, digits or '_', and no condition can use this one",
                 item.fields["macro"],
+                "invalid-macro-name",
             )
-            return
         merge = self._merge_mode(item, "macro")
         if "condition" not in item.fields:
             self.error(f"macro '{name}' has no 'condition'", item)
@@ -625,13 +628,16 @@ class _Collector:
         if len(self.errors) != errors:
             info.broken = True
         if prev is not None and prev.source != info.source:
-            self.error(
-                f"rule '{name}' is redefined with source '{info.source}' "
-                f"but was defined with source '{prev.source}'",
-                f.get("source", item),
-            )
+            self._source_conflict(prev, info.source, f.get("source", item))
             return
         self.rules[name] = info
+
+    def _source_conflict(self, prev: RuleInfo, source: str, where: Scalar | Item) -> None:
+        self.error(
+            f"rule '{prev.name}' has been re-defined with a different source: '{source}' "
+            f"here, '{prev.source}' where it is defined",
+            where,
+        )
 
     def _fill_rule(self, info: RuleInfo, item: Item, keys: Iterable[str] | None = None) -> None:
         f = item.fields
@@ -675,6 +681,13 @@ class _Collector:
 
     def _merge_rule(self, prev: RuleInfo, item: Item, append: bool, ov: dict[str, str]) -> None:
         f = item.fields
+        # Falco compares the sources when the condition changes (an empty one is no source).
+        src = f.get("source")
+        if (append or "condition" in ov) and src is not None and src.is_scalar:
+            source = "" if src.is_null else src.text.strip()
+            if source and source != prev.source:
+                self._source_conflict(prev, source, src)
+                return
         if append:
             # Falco's legacy append only ever extended the condition and the exceptions.
             ov = {k: "append" for k in ("condition", "exceptions") if k in f}
@@ -683,7 +696,7 @@ class _Collector:
                     f"appended rule '{prev.name}' has neither 'condition' nor 'exceptions'", item
                 )
             for k in f:
-                if k not in ("rule", "append", "condition", "exceptions"):
+                if k not in ("rule", "append", "condition", "exceptions", "source"):
                     self.warn(
                         f"key '{k}' is ignored in an 'append: true' rule", f[k], "ignored-key"
                     )
@@ -728,8 +741,12 @@ class _Collector:
                 self.error(f"each exception of rule '{rule}' needs a 'name'", loc)
                 continue
             if name in names:
-                self.error(f"rule '{rule}' has two exceptions named '{name}'", loc)
-                continue
+                # Falco keeps both: each excepts what it lists.
+                self.warn(
+                    f"multiple definitions of exception '{name}' in rule '{rule}'",
+                    loc,
+                    "exception-name-not-unique",
+                )
             names.add(name)
             for k in sorted(set(raw) - {"name", "fields", "comps", "values"}):
                 self.warn(f"unknown key '{k}' in exception '{name}'; ignored", loc, "unknown-key")
@@ -772,12 +789,13 @@ class _Collector:
             if e.comps is not None and not isinstance(e.comps, str):
                 return bad("'fields' is one field, so 'comps' must be one operator")
             comp = e.comps if e.comps is not None else "in"
-            if comp not in _LIST_OPS:
+            read = _comparison(comp)
+            if read is None or not _takes_list(read):
                 return bad(
                     "when 'fields' is one field, 'comps' must be one of in, pmatch, intersects "
-                    f"(got '{comp}')"
+                    f"or an operator with a modifier, like 'startswith oneof' (got '{comp}')"
                 )
-            e.comps = comp
+            e.comps = _comp_text(read)
             return self._check_values(e, where)
         if not isinstance(e.fields, list) or not all(
             isinstance(x, str) and x.strip() for x in e.fields
@@ -788,10 +806,11 @@ class _Collector:
         comps = e.comps if e.comps is not None else ["="] * len(e.fields)
         if not isinstance(comps, list) or len(comps) != len(e.fields):
             return bad("'fields' and 'comps' must have the same number of entries")
-        for c in comps:
-            if c not in EXCEPTION_OPS:
+        reads = [_comparison(c) for c in comps]
+        for c, r in zip(comps, reads, strict=True):
+            if r is None:
                 return bad(f"'{c}' is not a supported comparison operator")
-        e.comps = comps
+        e.comps = [_comp_text(r) for r in reads if r is not None]
         return self._check_values(e, where)
 
     def _check_values(self, e: ExceptionInfo, where: str) -> bool:
@@ -814,7 +833,7 @@ class _Collector:
             cell_locs = rloc if isinstance(rloc, list) else [rloc] * len(row)
             for cell, comp, cloc in zip(row, comps, cell_locs, strict=False):
                 if isinstance(cell, list):
-                    if comp is not None and comp not in _LIST_OPS:
+                    if comp is not None and not _takes_list(_comparison(comp)):
                         return bad(f"operator '{comp}' takes one value, not a list", cloc)
                     if not all(isinstance(x, str) for x in cell):
                         return bad("a list of values may only hold single values", cloc)
@@ -823,7 +842,10 @@ class _Collector:
         return True
 
     def _append_exceptions(self, prev: RuleInfo, sc: Scalar) -> None:
-        by_name = {e.name: e for e in prev.exceptions}
+        # Two exceptions of one name (a warning): as in Falco, values go to the first.
+        by_name: dict[str, ExceptionInfo] = {}
+        for old_e in prev.exceptions:
+            by_name.setdefault(old_e.name, old_e)
         for e in self._exceptions(sc, prev.name, appending=True):
             old = by_name.get(e.name)
             if old is None:
@@ -938,6 +960,44 @@ class _Collector:
         return out
 
 
+# Operators a modifier may follow: the string comparisons (Falco's rule).
+_MODIFIABLE_OPS = STR_OPS | {"=="}
+
+
+def _comparison(comp: Any) -> tuple[str, str | None] | None:
+    """An exception's comparison as Falco reads it: blanks around it ignored, then
+    an operator, or an operator, one space and a modifier ('startswith oneof');
+    (operator, modifier), or None if it is neither."""
+    if not isinstance(comp, str):
+        return None
+    text = comp.strip(" \t\r\n")
+    if text in EXCEPTION_OPS:
+        return text, None
+    op, blank, mod = text.partition(" ")
+    if blank and op in _MODIFIABLE_OPS and mod in MODIFIERS:
+        return op, mod
+    return None
+
+
+def _comp_text(read: tuple[str, str | None]) -> str:
+    op, mod = read
+    return op if mod is None else f"{op} {mod}"
+
+
+def _operator(comp: str) -> tuple[str, str | None]:
+    """A checked comparison as the (operator, modifier) of a Compare node."""
+    read = _comparison(comp)
+    assert read is not None  # checked when the exception was collected
+    op, mod = read
+    return ("=" if op == "==" else op), mod
+
+
+def _takes_list(read: tuple[str, str | None] | None) -> bool:
+    """The comparison compares with a parenthesised list (a bare value is one item or
+    names a list): a list operator, or any operator with a modifier."""
+    return read is not None and (read[0] in LIST_OPS or read[1] is not None)
+
+
 class _Locs(list[Any]):
     """The locations of a sequence's entries, and (``at``) of the sequence itself."""
 
@@ -979,15 +1039,17 @@ def _scalar_text(v: Any) -> str:
 # --- stage 2: resolve ---------------------------------------------------------------------
 
 
+_Metrics = tuple[Node, int, int, bool]
+
+
 class _Resolver:
     def __init__(self, col: _Collector) -> None:
         self.col = col
         self.lists: dict[str, list[str]] = {}
-        self.node_locations: dict[int, Location] = {}
         # id(node) -> (node, expanded size, expanded depth, holds an oversized macro) of
         # every measured node; the node is kept so that its id is not reused. Shared
         # macro trees are measured once.
-        self._metrics: dict[int, tuple[Expr, int, int, bool]] = {}
+        self._metrics: dict[int, _Metrics] = {}
         self.total_nodes = 0
 
     # -- lists --
@@ -1016,11 +1078,11 @@ class _Resolver:
     # -- conditions --
 
     def parse(self, text: Text, what: str) -> Expr | None:
+        """The condition's tree, every node placed in the file (None: reported)."""
         try:
-            return parse_condition(text.text, MAX_RULE_NODES)
+            return parse_condition(text.text, MAX_RULE_NODES, text.locate)
         except ConditionSyntaxError as exc:
-            off = _offset_of(text.text, exc.location)
-            self.col.errors.append(ConditionSyntaxError(f"{what}: {exc.message}", text.locate(off)))
+            self.col.errors.append(ConditionSyntaxError(f"{what}: {exc.message}", exc.location))
             return None
 
     def macro(self, name: str, visibility: int | None, mark: bool = True) -> Expr | None:
@@ -1066,11 +1128,7 @@ class _Resolver:
             stack.pop()
             try:
                 parsed = info.parsed
-                info.ast = (
-                    Const(False)
-                    if parsed is None
-                    else self.resolve(parsed, info.cond, info.visibility)
-                )
+                info.ast = Const(False) if parsed is None else self.resolve(parsed, info.visibility)
             finally:
                 info.resolving = False
                 info.parsed = None
@@ -1085,14 +1143,10 @@ class _Resolver:
 
     def _unresolved_dependency(self, info: MacroInfo) -> MacroInfo | None:
         """A macro ``info`` uses that is neither resolved nor being resolved."""
-        todo: list[Any] = [info.parsed] if info.parsed is not None else []
-        while todo:
-            e = todo.pop()
+        if info.parsed is None:
+            return None
+        for e in preorder(info.parsed, is_boolean):
             match e:
-                case And(children=cs) | Or(children=cs):
-                    todo.extend(cs)
-                case Not(child=c):
-                    todo.append(c)
                 case MacroRef(name=name):
                     dep = self.col.macros.get(name)
                     if (
@@ -1110,27 +1164,13 @@ class _Resolver:
         shared tree, computed over the shared trees (linear in what was written) and
         without recursion. Sizes are capped just above MAX_TOTAL_NODES. The flag: it
         uses a macro already reported as too big."""
-        memo = self._metrics
-        stack: list[tuple[Expr, bool]] = [(root, False)]
-        while stack:
-            node, ready = stack.pop()
-            if id(node) in memo:
-                continue
-            match node:
-                case And(children=kids) | Or(children=kids):
-                    pass
-                case Not(child=c):
-                    kids = (c,)
-                case _:
-                    kids = ()
-            if kids and not ready:
-                stack.append((node, True))
-                stack.extend((k, False) for k in kids if id(k) not in memo)
-                continue
-            size = min(MAX_TOTAL_NODES + 1, 1 + sum(memo[id(k)][1] for k in kids))
-            depth = 1 + max((memo[id(k)][2] for k in kids), default=0)
-            memo[id(node)] = (node, size, depth, any(memo[id(k)][3] for k in kids))
-        _node, size, depth, reported = memo[id(root)]
+
+        def combine(node: Node, kids: list[_Metrics]) -> _Metrics:
+            size = min(MAX_TOTAL_NODES + 1, 1 + sum(k[1] for k in kids))
+            depth = 1 + max((k[2] for k in kids), default=0)
+            return node, size, depth, any(k[3] for k in kids)
+
+        _node, size, depth, reported = fold(root, combine, is_boolean, self._metrics)
         return size, depth, reported
 
     def too_big(self, e: Expr) -> str | None:
@@ -1151,53 +1191,51 @@ class _Resolver:
             )
         return None
 
-    def resolve(self, e: Expr, text: Text, visibility: int | None = None) -> Expr:
-        """Inlines macros and expands list names; records each node's file location.
+    def resolve(self, e: Expr, visibility: int | None = None) -> Expr:
+        """Inlines macros and expands list names. Nodes keep their positions; a
+        macro's tree is shared by its users, placed in the macro's text.
 
         ``visibility`` limits which macros are visible (for a macro's body); rules
         see every macro.
         """
-        out: Expr
-        match e:
-            case And(children=cs):
-                out = And(tuple(self.resolve(c, text, visibility) for c in cs), e.pos)
-            case Or(children=cs):
-                out = Or(tuple(self.resolve(c, text, visibility) for c in cs), e.pos)
-            case Not(child=c):
-                out = Not(self.resolve(c, text, visibility), e.pos)
-            case MacroRef(name=name):
-                info = self.col.macros.get(name)
-                visible = info is not None and (visibility is None or info.order < visibility)
-                if info is not None and visible and info.resolving:
-                    where = text.locate(e.pos.offset)
-                    self.col.errors.append(RuleFileError(f"macro '{name}' refers to itself", where))
-                    return Const(False)
-                found = self.macro(name, visibility)
-                if found is None:
-                    self.col.errors.append(
-                        RuleFileError(f"undefined macro '{name}'", text.locate(e.pos.offset))
-                    )
-                    return Const(False)
-                return found
-            case Compare():
-                out = self._compare(e, text)
-            case _:
-                out = e
-        self.node_locations.setdefault(id(out), text.locate(e.pos.offset))
+
+        def rewrite(node: Node) -> Node:
+            match node:
+                case MacroRef():
+                    return self._inline(node, visibility)
+                case Compare():
+                    return self._compare(node)
+            return node
+
+        out = rebuild_bottom_up(e, rewrite, is_boolean)
+        assert isinstance(out, And | Or | Not | Compare | MacroRef | Const)
         return out
 
-    def _compare(self, c: Compare, text: Text) -> Compare:
-        self._locate_values(c, text)
+    def _inline(self, ref: MacroRef, visibility: int | None) -> Expr:
+        name = ref.name
+        info = self.col.macros.get(name)
+        visible = info is not None and (visibility is None or info.order < visibility)
+        if info is not None and visible and info.resolving:
+            self.col.errors.append(
+                RuleFileError(f"macro '{name}' refers to itself", ref.pos.location)
+            )
+            return Const(False)
+        found = self.macro(name, visibility)
+        if found is None:
+            self.col.errors.append(RuleFileError(f"undefined macro '{name}'", ref.pos.location))
+            return Const(False)
+        return found
+
+    def _compare(self, c: Compare) -> Compare:
         rhs = c.rhs
         if isinstance(rhs, ListRef):
             items = self.list_items(rhs.name)
             if items is None:
                 self.col.errors.append(
-                    RuleFileError(f"undefined list '{rhs.name}'", text.locate(rhs.pos.offset))
+                    RuleFileError(f"undefined list '{rhs.name}'", rhs.pos.location)
                 )
                 items = []
-            new = ListLit(tuple(self._item(i, rhs, text) for i in items), rhs.pos)
-            self.node_locations[id(new)] = text.locate(rhs.pos.offset)
+            new = ListLit(tuple(self._item(i, rhs) for i in items), rhs.pos)
             return Compare(c.lhs, c.op, new, c.modifier, c.pos)
         if isinstance(rhs, ListLit):
             expanded: list[Literal] = []
@@ -1208,28 +1246,20 @@ class _Resolver:
                     expanded.append(lit)
                 else:
                     changed = True
-                    expanded.extend(self._item(i, lit, text) for i in items)
+                    expanded.extend(self._item(i, lit) for i in items)
             if changed:
                 new = ListLit(tuple(expanded), rhs.pos)
-                self.node_locations[id(new)] = text.locate(rhs.pos.offset)
                 return Compare(c.lhs, c.op, new, c.modifier, c.pos)
         return c
 
-    def _item(self, item: str, ref: Any, text: Text) -> Literal:
-        """A list item as the value it stands for in a condition.
+    def _item(self, item: str, ref: ListRef | Literal) -> Literal:
+        """A list item as the value it stands for in a condition, placed where the
+        list is named (errors about it point at what the rule wrote).
 
         Falco pastes list items into the condition text, so an item written
         with quotes (``'"10.0.0.0/8"'``) means the unquoted value.
         """
-        lit = Literal(_unquote(item), ref.pos)
-        where = self.node_locations.get(id(ref))
-        self.node_locations[id(lit)] = where if where is not None else text.locate(ref.pos.offset)
-        return lit
-
-    def _locate_values(self, c: Compare, text: Text) -> None:
-        """Remember where the operands are: unknown fields and bad values point at them."""
-        for node in _operand_nodes(c):
-            self.node_locations.setdefault(id(node), text.locate(node.pos.offset))
+        return Literal(_unquote(item), ref.pos)
 
     # -- exceptions --
 
@@ -1262,23 +1292,22 @@ class _Resolver:
                     )
                 )
                 continue
-            for node in _walk(clause):
-                self.node_locations.setdefault(id(node), e.location)
-            clauses.append(Not(clause))
+            clauses.append(Not(clause, Pos.at(e.location)))
         if not clauses:
             return None
-        return And(tuple(clauses)) if len(clauses) > 1 else clauses[0]
+        return And(tuple(clauses), clauses[0].pos) if len(clauses) > 1 else clauses[0]
 
     def _exception(self, e: ExceptionInfo) -> Expr:
         if isinstance(e.fields, str):
             floc = e.field_locs if isinstance(e.field_locs, Location) else e.location
             lhs = self._field(e.fields, floc)
-            comp = e.comps if isinstance(e.comps, str) else "in"
+            op, mod = _operator(e.comps if isinstance(e.comps, str) else "in")
             lits = tuple(
                 self._lit(v, loc)
                 for v, loc in zip(e.values, _flat_locs(e, e.value_locs), strict=False)
             )
-            return self._compare(Compare(lhs, comp, ListLit(lits)), _At(e.location))
+            epos = Pos.at(e.location)
+            return self._compare(Compare(lhs, op, ListLit(lits, epos), mod, epos))
         assert isinstance(e.fields, list) and isinstance(e.comps, list)
         field_locs = _flat_locs(e, e.field_locs)
         alts: list[Expr] = []
@@ -1289,52 +1318,42 @@ class _Resolver:
                 e.fields, field_locs, e.comps, row, cell_locs, strict=False
             ):
                 lhs = self._field(fname, floc)
-                comp = "=" if comp == "==" else comp
-                at = _At(cloc if isinstance(cloc, Location) else e.location)
+                op, mod = _operator(comp)
+                # A check stands where its exception does; its operands where they are written.
+                epos = Pos.at(e.location)
+                at = cloc if isinstance(cloc, Location) else e.location
                 if isinstance(cell, list):
                     locs = cloc if isinstance(cloc, list) else [cloc] * len(cell)
                     lit = ListLit(
-                        tuple(self._lit(v, loc) for v, loc in zip(cell, locs, strict=False))
+                        tuple(self._lit(v, loc) for v, loc in zip(cell, locs, strict=False)),
+                        Pos.at(_at(cloc, e.location)),
                     )
-                    terms.append(self._compare(Compare(lhs, comp, lit), at))
-                elif comp in _LIST_OPS:
-                    # A bare value with a list operator names a list (or is one item).
-                    lit = ListLit((self._lit(cell, at.loc),))
-                    terms.append(self._compare(Compare(lhs, comp, lit), at))
+                    terms.append(self._compare(Compare(lhs, op, lit, mod, epos)))
+                elif op in LIST_OPS or mod is not None:
+                    # A bare value where a list is expected names a list (or is one item).
+                    lit = ListLit((self._lit(cell, at),), Pos.at(at))
+                    terms.append(self._compare(Compare(lhs, op, lit, mod, epos)))
                 else:
-                    terms.append(Compare(lhs, comp, self._lit(cell, at.loc)))
-            alts.append(terms[0] if len(terms) == 1 else And(tuple(terms)))
+                    terms.append(Compare(lhs, op, self._lit(cell, at), None, epos))
+            alts.append(terms[0] if len(terms) == 1 else And(tuple(terms), terms[0].pos))
         return _or(alts)
 
     def _field(self, text: str, loc: Any) -> FieldRef | Transform:
+        """An exception's field; all of it placed at the YAML entry naming it."""
         where = loc if isinstance(loc, Location) else None
         try:
-            expr, end = parse_output_field(text.strip(), 0)
+            expr, end = parse_output_field(
+                text.strip(), 0, None if where is None else lambda _offset: where
+            )
         except ConditionSyntaxError:
             raise RuleFileError(f"'{text}' is not a field name", where) from None
         if end != len(text.strip()):
             raise RuleFileError(f"'{text}' is not a field name", where)
-        if where is not None:
-            for node in _operand_nodes(Compare(expr, "exists")):
-                self.node_locations[id(node)] = where
         return expr
 
     def _lit(self, value: Any, loc: Any) -> Literal:
-        lit = Literal(_scalar_text(value))
-        if isinstance(loc, Location):
-            self.node_locations[id(lit)] = loc
-        return lit
-
-
-class _At(Text):
-    """A stand-in for condition text: every offset is one fixed place in the file."""
-
-    def __init__(self, loc: Location) -> None:
-        super().__init__("", [])
-        self.loc = loc
-
-    def locate(self, offset: int) -> Location:
-        return self.loc
+        text = _scalar_text(value)
+        return Literal(text, Pos.at(loc)) if isinstance(loc, Location) else Literal(text)
 
 
 def _flat_locs(e: ExceptionInfo, locs: Any) -> list[Any]:
@@ -1349,46 +1368,6 @@ def _or(alts: list[Expr]) -> Expr:
     if not alts:
         return Const(False)
     return alts[0] if len(alts) == 1 else Or(tuple(alts))
-
-
-def _operand_nodes(c: Compare) -> list[Any]:
-    out: list[Any] = []
-
-    def value(v: Any) -> None:
-        out.append(v)
-        if isinstance(v, Transform):
-            for a in v.args:
-                value(a)
-        elif isinstance(v, FieldValue):
-            value(v.expr)
-        elif isinstance(v, ListLit):
-            out.extend(v.items)
-
-    value(c.lhs)
-    if c.rhs is not None:
-        value(c.rhs)
-    return out
-
-
-def _walk(e: Any) -> Iterable[Any]:
-    yield e
-    match e:
-        case And(children=cs) | Or(children=cs):
-            for c in cs:
-                yield from _walk(c)
-        case Not(child=c):
-            yield from _walk(c)
-        case Compare():
-            yield from _operand_nodes(e)
-
-
-def _offset_of(text: str, loc: Location | None) -> int:
-    """The offset of a 1-based (line, col) inside ``text``."""
-    if loc is None or loc.line <= 0:
-        return 0
-    lines = text.split("\n")
-    off = sum(len(line) + 1 for line in lines[: loc.line - 1])
-    return min(len(text), off + max(0, loc.col - 1))
 
 
 # --- public entry points --------------------------------------------------------------------
@@ -1443,8 +1422,199 @@ def _expand(paths: Iterable[str | Path], col: _Collector) -> list[Path]:
     return out
 
 
+# --- what Falco warns about in a rule's condition -------------------------------------------
+
+# Fields Falco deprecates (enter events are no longer captured), with why.
+_DEPRECATED_FIELDS = {
+    "evt.dir": (
+        "without enter events 'evt.dir = <' is always true and 'evt.dir = >' always "
+        "false: remove the check on evt.dir"
+    ),
+    **dict.fromkeys(
+        ("evt.latency", "evt.latency.s", "evt.latency.ns", "evt.latency.human", "evt.wait_latency"),
+        "it is not available without enter events",
+    ),
+}
+_OUTPUT_DEPRECATED = re.compile(
+    "%\\{?(" + "|".join(re.escape(f) for f in _DEPRECATED_FIELDS) + ")(?![\\w.\\[])"
+)
+# What a field looks like (libsinsp's field-name grammar, with an optional [argument]).
+_FIELD_SHAPE = re.compile(r"([a-zA-Z]+\w*(?:\.[a-zA-Z]+\w*)+)(?:\[([^\]]*)\])?")
+_VALUE_TRANSFORMERS = frozenset(TRANSFORMERS) | {"val"}
+
+
+# What a subtree holds that may deserve a warning: deprecated fields, and constants
+# shaped like a field or a transformer call. The node is kept so that its id stays its own.
+_Suspects = tuple[Node, tuple[FieldRef | Literal, ...]]
+
+
+def _suspects(node: Node, kids: list[_Suspects]) -> _Suspects:
+    found: tuple[FieldRef | Literal, ...] = ()
+    for k in kids:
+        if k[1]:
+            found += k[1]
+    if isinstance(node, Compare):
+        # The operands are searched here, not folded: they are many and rarely suspect.
+        for operand in preorder(node, lambda n: not isinstance(n, ListLit)):
+            if isinstance(operand, FieldRef) and operand.name in _DEPRECATED_FIELDS:
+                found += (operand,)
+        rhs = node.rhs
+        for lit in rhs.items if isinstance(rhs, ListLit) else (rhs,):
+            if isinstance(lit, Literal) and _looks_misused(lit.value):
+                found += (lit,)
+    return node, found
+
+
+def _condition_warnings(
+    col: _Collector, rule: RuleInfo, cond: Expr, memo: dict[int, _Suspects]
+) -> None:
+    """Falco's warnings on a rule's condition (macros inlined, exceptions added) and
+    output: deprecated fields, and values that look like a field or a transformer
+    (a string constant where the user probably meant ``val(field)``). ``memo`` is
+    shared by all rules: a macro's tree is searched once, not at every use."""
+    deprecated: dict[str, Location | None] = {}
+    values: dict[int, Literal] = {}
+    for node in fold(cond, _suspects, is_boolean, memo)[1]:
+        if isinstance(node, FieldRef):
+            deprecated.setdefault(node.name, node.pos.location)
+        else:
+            values.setdefault(id(node), node)
+    for name, where in deprecated.items():
+        col.warn(
+            f"rule '{rule.name}' uses the deprecated field '{name}': {_DEPRECATED_FIELDS[name]}",
+            where or rule.location,
+            "deprecated",
+        )
+    for lit in values.values():
+        why = _misused_value(lit.value, rule.source)
+        if why:
+            where = lit.pos.location or rule.location
+            col.warn(f"rule '{rule.name}': {why}", where, "condition-value")
+    if rule.output is not None:
+        for m in _OUTPUT_DEPRECATED.finditer(rule.output.text):
+            col.warn(
+                f"rule '{rule.name}' uses the deprecated field '{m[1]}' in its output",
+                rule.output.locate(m.start()),
+                "deprecated",
+            )
+
+
+def _looks_misused(value: str) -> bool:
+    bare = "".join(value.split())
+    return _FIELD_SHAPE.fullmatch(bare) is not None or (
+        bare.endswith(")") and bare.partition("(")[0] in _VALUE_TRANSFORMERS
+    )
+
+
+def _misused_value(value: str, source: str) -> str | None:
+    """Why a constant looks like a mistake (Falco's checks, on the value without blanks)."""
+    bare = "".join(value.split())
+    m = _FIELD_SHAPE.fullmatch(bare)
+    if m and _is_field(source, m[1], m[2]):
+        return (
+            f"'{value}' may be a valid field misused as a const string value; to compare "
+            f"with the field's value, write val({bare})"
+        )
+    call = bare.partition("(")[0]
+    if call in _VALUE_TRANSFORMERS and bare.endswith(")") and len(bare) > len(call) + 1:
+        return f"'{value}' may be a valid field transformer misused as a const string value"
+    return None
+
+
+def _is_field(source: str, name: str, arg: str | None) -> bool:
+    # Only values shaped like a field get here: the source's fields are looked up
+    # (and the built-in sources built) only then.
+    from lanner.sources.catalog import builtin_sources
+
+    src = builtin_sources().get(source)
+    return src is not None and src.fields.resolve(name, arg) is not None
+
+
+# --- lists with invalid names -----------------------------------------------------------------
+
+
+class _Pasted(Text):
+    """A condition with lists pasted over their names: offsets map back through
+    ``origin`` (an original offset per character) to the text as written."""
+
+    def __init__(self, text: str, base: Text, origin: list[int]) -> None:
+        super().__init__(text, base.parts)
+        self.base = base
+        self.origin = origin
+
+    def locate(self, offset: int) -> Location:
+        if not self.origin:
+            return self.base.locate(0)
+        return self.base.locate(self.origin[min(max(offset, 0), len(self.origin) - 1)])
+
+
+_BLANKS = " \t\n\r"
+_NAME_DELIMS = _BLANKS + "(),="
+
+
+def _paste_odd_lists(col: _Collector, res: _Resolver) -> None:
+    """Lists whose names the condition grammar cannot read as one value (``test list``):
+    Falco pastes every list's items over its name in the condition text before parsing,
+    so such a list still works where its name is written between delimiters. Lists
+    with ordinary names are expanded on the syntax tree instead (same result)."""
+    odd = sorted(
+        (li for li in col.lists.values() if not _LIST_NAME.fullmatch(li.name)),
+        key=lambda li: li.order,
+    )
+    if not odd:
+        return
+    holders: list[MacroInfo | RuleInfo] = [*col.macros.values(), *col.rules.values()]
+    for h in holders:
+        if h.cond is None or not any(li.name in h.cond.text for li in odd):
+            continue
+        text, origin = h.cond.text, list(range(len(h.cond.text)))
+        for li in odd:
+            text, origin, used = _paste(text, origin, li.name, res.list_items(li.name) or [])
+            li.used = li.used or used
+        h.cond = _Pasted(text, h.cond, origin)
+
+
+def _paste(
+    text: str, origin: list[int], name: str, items: list[str]
+) -> tuple[str, list[int], bool]:
+    """Falco's textual list substitution, keeping each character's original offset."""
+    used = False
+    start = text.find(name)
+    while start != -1:
+        end = start + len(name)
+        if (start == 0 or text[start - 1] in _NAME_DELIMS) and (
+            end >= len(text) or text[end] in _NAME_DELIMS
+        ):
+            at = origin[start]
+            while start > 0 and text[start - 1] in _BLANKS:
+                start -= 1
+            while end < len(text) and text[end] in _BLANKS:
+                end += 1
+            sub = ", ".join(_quote_item(i) for i in items)
+            if not sub:  # an empty list also takes one of the commas around it
+                if start > 0 and text[start - 1] == ",":
+                    start -= 1
+                elif end < len(text) and text[end] == ",":
+                    end += 1
+            lead = " " if start > 0 else ""
+            pasted = lead + sub + " "
+            text = text[:start] + pasted + text[end:]
+            origin = origin[:start] + [at] * len(pasted) + origin[end:]
+            start += len(sub) + 1
+            used = True
+        start = text.find(name, start + 1)
+    return text, origin, used
+
+
+def _quote_item(item: str) -> str:
+    # As Falco pastes an item: quoted when it holds a blank and is not quoted already.
+    return f'"{item}"' if " " in item and item[:1] not in ("'", '"') else item
+
+
 def _resolve(col: _Collector, files: list[str]) -> RuleSet:
     res = _Resolver(col)
+    _paste_odd_lists(col, res)
+    suspects: dict[int, _Suspects] = {}
     # Macros first, in definition order: each one's references are then mostly
     # resolved already, which keeps long chains of macros from recursing deeply.
     # Like Falco, this also reports errors in macros no rule uses.
@@ -1459,7 +1629,7 @@ def _resolve(col: _Collector, files: list[str]) -> RuleSet:
         parsed = res.parse(info.cond, f"in rule '{info.name}'")
         if parsed is None:
             continue
-        cond = res.resolve(parsed, info.cond)
+        cond = res.resolve(parsed)
         exc = res.exceptions_expr(info)
         if exc is not None:
             cond = And((cond, exc))
@@ -1481,6 +1651,7 @@ def _resolve(col: _Collector, files: list[str]) -> RuleSet:
                 )
         if info.broken or info.output is None:  # resolved only to report its errors
             continue
+        _condition_warnings(col, info, cond, suspects)
         rules.append(
             Rule(
                 name=info.name,
@@ -1514,7 +1685,7 @@ def _resolve(col: _Collector, files: list[str]) -> RuleSet:
         # Every stage in one run: the rules that did load are compiled too, so unknown
         # fields and bad output tokens are reported with the file's other errors, not
         # one round of fixes later.
-        col.errors.extend(_compile_errors(rules, res.node_locations, col.engine_version))
+        col.errors.extend(_compile_errors(rules, col.engine_version))
         raise RuleLoadErrors(
             [_one_line(e) for e in _in_file_order(col.errors, files)], col.warnings
         )
@@ -1525,19 +1696,16 @@ def _resolve(col: _Collector, files: list[str]) -> RuleSet:
         warnings=col.warnings,
         files=files,
         required_engine_version=col.engine_version,
-        node_locations=res.node_locations,
     )
 
 
-def _compile_errors(
-    rules: list[Rule], node_locations: dict[int, Location], version: tuple[int, int, int] | None
-) -> list[LannerError]:
+def _compile_errors(rules: list[Rule], version: tuple[int, int, int] | None) -> list[LannerError]:
     """The errors compiling ``rules`` for the built-in sources reports (rules of other
     sources are skipped, as compiling skips them)."""
     from lanner.engine import Engine  # the engine imports this module
     from lanner.sources.catalog import builtin_sources
 
-    partial = RuleSet(rules, {}, {}, [], [], version, node_locations)
+    partial = RuleSet(rules, {}, {}, [], [], version)
     try:
         Engine(partial, builtin_sources())
     except RuleLoadErrors as exc:
@@ -1560,7 +1728,7 @@ def _lists_used(col: _Collector) -> set[str]:
     for m in col.macros.values():
         if m.cond is not None:
             words.update(_DELIMS.split(m.cond.text))
-    used = {n for n in col.lists if n in words}
+    used = {n for n, li in col.lists.items() if n in words or li.used}
     for info in col.lists.values():
         for item in info.items:
             sub = col.lists.get(item)

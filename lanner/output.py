@@ -9,8 +9,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from lanner.condition.ast import FieldRef, Transform, ValueExpr
-from lanner.condition.compiler import BoundValue, Compiler
+from lanner.condition.ast import ArgList, FieldRef, Transform, ValueExpr
+from lanner.condition.compiler import Compiler
+from lanner.condition.ir import BoundValue
 from lanner.condition.parser import parse_output_field
 from lanner.errors import (
     CompileError,
@@ -192,6 +193,9 @@ def _output_fields(expr: ValueExpr, compiler: Compiler) -> tuple[tuple[str, Fiel
             found.setdefault(b.label, b.key)
         elif isinstance(e, Transform):
             for a in e.args:
+                walk(a)
+        elif isinstance(e, ArgList):
+            for a in e.items:
                 walk(a)
 
     walk(expr)

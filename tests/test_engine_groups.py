@@ -111,3 +111,58 @@ def test_fast_path_alert_fields() -> None:
     # A number where the user name belongs is rendered as text, as the field's extractor does.
     numeric = engine.evaluate(_variant(("user", "username"), 7), "k8s_audit")
     assert [a.message for a in numeric] == ["exec by 7 into web/p (allow)"]
+
+
+# A check that reads nothing (a modifier over an empty list) followed, in the same
+# 'or', by a check of the same field: the group function must still read the field.
+EMPTY_MODIFIER_RULES = """
+- list: no_prefixes
+  items: []
+- rule: Empty prefixes or bob
+  desc: d
+  condition: ka.verb = create and (ka.user.name startswith anyof (no_prefixes) or ka.user.name = bob)
+  output: "%ka.user.name"
+  priority: WARNING
+  source: k8s_audit
+"""
+
+
+@pytest.mark.parametrize("match", ["first", "all"])
+def test_a_check_that_reads_nothing_does_not_count_as_a_read(match: str) -> None:
+    engine = compile_rules(load_rules_text(EMPTY_MODIFIER_RULES, "t.yaml"), match=match)
+    assert [a.message for a in engine.evaluate(BASE, "k8s_audit")] == ["bob"]
+
+
+# Every way a check reads a field twice (its guard, then its test; both sides of a
+# field-to-field check) in one group function, against each rule's own predicate.
+TWICE_RULES = """
+- rule: Field against itself
+  desc: d
+  condition: ka.user.name = val(ka.user.name) and ka.verb != get
+  output: same
+  priority: WARNING
+  source: k8s_audit
+- rule: Guarded operators
+  desc: d
+  condition: >
+    ka.user.name != alice and ka.user.name startswith b and ka.uri contains exec
+    and ka.user.name glob "b*" and ka.verb in (create, patch)
+  output: guarded
+  priority: WARNING
+  source: k8s_audit
+- rule: Modifier then plain
+  desc: d
+  condition: (ka.user.name endswith oneof (ob, b) or ka.user.name = carol) and ka.verb = create
+  output: modifier
+  priority: WARNING
+  source: k8s_audit
+"""
+
+
+@pytest.mark.parametrize("doc", ODD, ids=range(len(ODD)))
+def test_fields_read_twice_in_a_group_equal_rule_by_rule(doc: Any) -> None:
+    engine = compile_rules(load_rules_text(TWICE_RULES, "t.yaml"), match="all", hostname="h")
+    fast = [a.rule for a in engine.evaluate(doc, "k8s_audit")]
+    src = engine.sources["k8s_audit"]
+    slow = [cr.rule.name for cr in engine.rules_for("k8s_audit") if cr.predicate(Event(doc, src))]
+    assert fast == slow

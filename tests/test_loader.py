@@ -157,8 +157,8 @@ def test_redefining_a_rule_replaces_it_in_place() -> None:
 def test_redefining_a_rule_with_another_source_is_an_error() -> None:
     (err,) = errors(rule("a") + rule("a", "ka.verb = get", source="k8s_audit"))
     assert err == (
-        "t.yaml:11:11: error: rule 'a' is redefined with source 'k8s_audit' "
-        "but was defined with source 'syscall'"
+        "t.yaml:11:11: error: rule 'a' has been re-defined with a different source: "
+        "'k8s_audit' here, 'syscall' where it is defined"
     )
 
 
@@ -534,14 +534,20 @@ def test_macros_may_chain_deeply() -> None:
 # --- names ----------------------------------------------------------------------------------
 
 
-def test_macro_names_must_be_identifiers() -> None:
-    (err,) = errors("- macro: 'two words'\n  condition: proc.name = a\n")
-    assert err.startswith("t.yaml:1:10: error: invalid macro name 'two words'")
+def test_a_macro_name_that_is_no_identifier_is_a_warning() -> None:
+    rs = load("- macro: 'two words'\n  condition: proc.name = a\n" + rule())
+    assert warnings(rs)[0] == (
+        "t.yaml:1:10: warning: macro 'two words' has an invalid name: a macro name is a "
+        "letter followed by letters, digits or '_', and no condition can use this one"
+    )
 
 
-def test_list_names_may_not_contain_delimiters() -> None:
-    (err,) = errors("- list: 'a,b'\n  items: [x]\n")
-    assert err.startswith("t.yaml:1:9: error: invalid list name 'a,b'")
+def test_a_list_name_with_delimiters_is_a_warning() -> None:
+    rs = load("- list: 'a,b'\n  items: [x]\n" + rule())
+    assert warnings(rs)[0] == (
+        "t.yaml:1:9: warning: list 'a,b' has an invalid name: a list name may not contain "
+        "blanks, quotes, parentheses, '=' or ','"
+    )
 
 
 def test_list_names_may_contain_dots_and_dashes() -> None:
@@ -915,8 +921,6 @@ def test_every_error_of_every_stage_is_reported_in_one_run() -> None:
         "t.yaml:32:3: error: rule 'Missing target' uses 'append' or 'override: {key: append}' "
         "but no rule by that name exists (if it is defined in another file, load that one "
         "first, as in 'lanner rules validate -r rules/ -r t.yaml')",
-        "t.yaml:36:10: error: invalid macro name '1bad name': it must start with a letter and "
-        "contain only letters, digits and '_'",
         "t.yaml:40:7: error: invalid YAML: did not find expected ',' or ']' (in the item at "
         "line 39)",
         "t.yaml:42:36: error: rule 'After the broken YAML': unknown field 'proc.nme' for "
@@ -924,7 +928,10 @@ def test_every_error_of_every_stage_is_reported_in_one_run() -> None:
     ]
     assert [str(w) for w in info.value.warnings] == [
         "t.yaml:11:12: warning: unknown key 'priorty' in rule; ignored; did you mean 'priority'?",
+        "t.yaml:36:10: warning: macro '1bad name' has an invalid name: a macro name is a "
+        "letter followed by letters, digits or '_', and no condition can use this one",
         "t.yaml:38:3: warning: unknown top-level item (rul); skipped: an item starts with one "
         "of rule, macro, list, required_engine_version, required_plugin_versions; did you "
         "mean 'rule'?",
+        "t.yaml:36:3: warning: macro '1bad name' is never used",
     ]

@@ -676,3 +676,74 @@ def test_the_index_never_hides_a_matching_rule(condition: str) -> None:
     plain = compile_rules(load_rules_text(text, name="t.yaml"), sources=[UNINDEXED], match="all")
     for doc in _EVENTS:
         assert bool(indexed.evaluate(doc, "syscall")) == bool(plain.evaluate(doc, "syscall")), doc
+
+
+# --- port service names and doubles (syscall) ----------------------------------------------
+
+HTTPS = {"evt.type": "connect", "fd.cip": "10.0.0.5", "fd.sip": "10.0.0.9"}
+HTTPS |= {"fd.cport": 40000, "fd.sport": 443}
+PORT_NAME_CASES = [
+    ("fd.sport = https", True),  # a service name stands for its port, as getservbyname(3)
+    ("fd.sport = 443", True),
+    ("fd.sport != https", False),
+    ("fd.sport in (http, ssh)", False),
+    ("fd.sport in (http, https)", True),
+    ("fd.port in (ssh, https)", True),  # either end
+    ("fd.port = https and fd.cport > 1024", True),
+    ("fd.sport = anyof (http, https)", True),
+]
+
+
+@pytest.mark.parametrize(("condition", "expected"), PORT_NAME_CASES)
+def test_port_fields_take_service_names(condition: str, expected: bool) -> None:
+    assert matches(condition, HTTPS, "syscall") is expected
+
+
+@pytest.mark.parametrize("value", ["no-such-service", "0x1bb", "-1", "443.0"])
+def test_a_port_is_a_number_or_a_service_name(value: str) -> None:
+    condition = f"fd.sport = {value}"
+    assert load_error(condition, "syscall") == (
+        f"{at(condition, value)}: error: rule 'r': '{value}' is not a valid port value for "
+        "'fd.sport' (a number or a service name)"
+    )
+
+
+CPU = {"evt.type": "procinfo", "thread.cpu": 2.5}
+DOUBLE_CASES = [
+    ("thread.cpu > 2", True),
+    ("thread.cpu < 3", True),
+    ("thread.cpu >= 3", False),
+    ("thread.cpu = 2", False),
+    ("thread.cpu != 2", True),
+    ("thread.cpu in (2, 3)", False),
+    ("thread.cpu intersects (2, 3)", False),
+    ("thread.cpu exists", True),
+]
+
+
+@pytest.mark.parametrize(("condition", "expected"), DOUBLE_CASES)
+def test_double_fields_compare_as_numbers(condition: str, expected: bool) -> None:
+    assert matches(condition, CPU, "syscall") is expected
+
+
+def test_a_whole_double_equals_its_integer() -> None:
+    assert matches("thread.cpu = 2", {**CPU, "thread.cpu": 2.0}, "syscall")
+    assert matches("thread.cpu in (1, 2)", {**CPU, "thread.cpu": 2.0}, "syscall")
+
+
+@pytest.mark.parametrize("value", ["1.0", "1.5", "0x10"])
+def test_double_constants_are_whole_decimal_numbers_as_in_falco(value: str) -> None:
+    condition = f"thread.cpu = {value}"
+    assert load_error(condition, "syscall") == (
+        f"{at(condition, value)}: error: rule 'r': '{value}' is not a valid double value for "
+        "'thread.cpu' (Falco reads only whole numbers for double fields)"
+    )
+
+
+@pytest.mark.parametrize("op", ["contains", "startswith", "glob", "regex", "icontains"])
+def test_double_fields_take_only_numeric_operators(op: str) -> None:
+    condition = f"thread.cpu {op} 1"
+    assert load_error(condition, "syscall") == (
+        f"{at(condition, 'thread.cpu')}: error: rule 'r': operator '{op}' is not supported "
+        "for double field 'thread.cpu'"
+    )

@@ -11,6 +11,7 @@ import yaml
 
 from lanner.condition.ast import (
     And,
+    ArgList,
     Compare,
     Expr,
     FieldRef,
@@ -135,9 +136,20 @@ def test_each_modifier_with_string_operators(mod: str, op: str) -> None:
 
 def test_modifier_normalises_double_equals_and_takes_empty_list() -> None:
     assert parse_condition("proc.name == anyof ()") == Compare(F("proc.name"), "=", lst(), "anyof")
-    assert parse_condition("proc.name startswith allof(a)") == Compare(
+    assert parse_condition("proc.name startswith allof (a)") == Compare(
         F("proc.name"), "startswith", lst("a"), "allof"
     )
+
+
+def test_a_modifier_takes_a_list_name() -> None:
+    assert parse_condition("proc.name = oneof my_list") == Compare(
+        F("proc.name"), "=", ListRef("my_list"), "oneof"
+    )
+    # As in Falco, a modifier's own name can name the list; 'and' cannot.
+    assert parse_condition("proc.name != allof allof") == Compare(
+        F("proc.name"), "!=", ListRef("allof"), "allof"
+    )
+    assert parse_condition("proc.name = anyof and a") == And((eq("proc.name", "anyof"), M("a")))
 
 
 def test_modifier_word_without_a_list_is_a_plain_value() -> None:
@@ -146,8 +158,13 @@ def test_modifier_word_without_a_list_is_a_plain_value() -> None:
 
 
 def test_modifier_errors() -> None:
-    e = error("proc.name startswith anyof shell_binaries")
-    assert (e.message, where(e)) == ("'anyof' must be followed by a list in parentheses", (1, 28))
+    e = error("proc.name ==anyof (a)")
+    assert (e.message, where(e)) == ("a blank is needed before the modifier 'anyof'", (1, 13))
+    e = error("proc.name contains anyof(a)")
+    assert (e.message, where(e)) == (
+        "a blank is needed between the modifier 'anyof' and its list",
+        (1, 25),
+    )
     e = error("proc.name in oneof (a, b)")
     assert (e.message, where(e)) == (
         "modifier 'oneof' cannot follow 'in', only a string operator",
@@ -344,14 +361,17 @@ def test_transformers_on_the_right() -> None:
     assert parse_condition("a.b > len(c.d)") == Compare(F("a.b"), ">", T("len", F("c.d")))
 
 
-def test_join_takes_a_separator_and_a_list_which_is_flattened() -> None:
+def test_join_takes_a_separator_and_a_list() -> None:
     got = parse_condition("join('-', (fd.name, tolower(fd.directory), \"lit\", 12)) = x")
-    lhs = T("join", L("-"), F("fd.name"), T("tolower", F("fd.directory")), L("lit"), L("12"))
+    items = (F("fd.name"), T("tolower", F("fd.directory")), L("lit"), L("12"))
+    lhs = T("join", L("-"), ArgList(items))
     assert got == Compare(lhs, "=", L("x"))
     assert parse_condition('join(",", proc.args) = x') == Compare(
         T("join", L(","), F("proc.args")), "=", L("x")
     )
-    assert parse_condition('join(",", ()) = x') == Compare(T("join", L(",")), "=", L("x"))
+    assert parse_condition('join(",", ()) = x') == Compare(
+        T("join", L(","), ArgList(())), "=", L("x")
+    )
 
 
 def test_concat_takes_fields_and_literals() -> None:
@@ -394,7 +414,7 @@ def test_a_field_on_the_right_without_val_is_a_plain_value() -> None:
         ),
         (
             "concat(a.b, (c.d)) = x",
-            "a parenthesised list can only be the second argument of join()",
+            "concat() takes no parenthesised list",
             13,
         ),
         ('join("-", ((a.b))) = x', "lists cannot be nested", 12),
@@ -430,7 +450,9 @@ def test_transformer_errors(text: str, message: str, col: int) -> None:
         ('"tab\\tnl\\ncr\\rbs\\bff\\f"', "tab\tnl\ncr\rbs\bff\f"),
         ('"a\\/b"', "a/b"),
         ('"a\\ b"', "a\\b"),  # Falco reads a backslash before a blank as a backslash
-        ('"ends with a backslash\\\\"', "ends with a backslash\\"),
+        ('"nul\\x00 and \\x41"', "nul\x00 and A"),
+        ('"utf-8 \\xc3\\xa9, not \\xff"', "utf-8 \u00e9, not \udcff"),
+        ('"a\\\\"b"', 'a\\"b'),  # as in Falco, a quote after a backslash never closes
         ('"(not) a, transformer=(x)"', "(not) a, transformer=(x)"),
         ('"two\nlines"', "two\nlines"),
     ],
@@ -444,6 +466,9 @@ def test_quoted_values_are_unescaped(source: str, value: str) -> None:
     [
         ("a.b = 'x", "unterminated string: missing closing '", 7),
         ('a.b = "x\\"', 'unterminated string: missing closing "', 7),
+        ('a.b = "x\\\\"', 'unterminated string: missing closing "', 7),
+        ('a.b = "\\x4"', "truncated escape \\x: it takes two hex digits, like \\x00", 8),
+        ('a.b = "\\xg0"', "invalid escape \\xg0: it takes two hex digits", 8),
         ("a.b = 'a \\\" b'", 'invalid escape \\" in a \'-quoted string: write " alone', 10),
         ('a.b = "a \\\' b"', "invalid escape \\' in a \"-quoted string: write ' alone", 10),
         ("a.b = '\\d+'", "unsupported escape sequence \\d in a quoted string", 8),

@@ -1,7 +1,7 @@
 """Property tests of every reader of outside input: whatever the bytes, a reader gives
 records and its documented bad-input results, never another exception.
 
-Readers: ``lanner scan``'s file reader (lanner.cli.readers), the batch decoder
+Readers: ``lanner scan``'s file reader (cli.readers), the batch decoder
 (lanner.batch.unpack), the CloudTrail log object reader
 (functions.cloudtrail_input.read_log) and the CloudWatch Logs payload reader
 (functions.cwlogs.decode). Inputs mix JSON-like values with what broke them before:
@@ -23,11 +23,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from cli import readers
+from cli.readers import BadInput, Record, read_paths
 from functions import cwlogs
 from functions.cloudtrail_input import BadRecord, Damaged, LogRecord, read_log
 from lanner import batch, boundedjson, wire
-from lanner.cli import readers
-from lanner.cli.readers import BadInput, Record, read_paths
 
 SETTINGS = settings(
     max_examples=150,

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from lanner.cli import readers
-from lanner.cli.readers import BadInput, Record, count_inputs, read_paths
+from cli import readers
+from cli.readers import BadInput, Record, count_inputs, read_paths
 
 CT1 = {
     "eventVersion": "1.08",
@@ -606,7 +606,7 @@ def test_eventbridge_cloudtrail_envelopes_are_unwrapped(tmp_path: Path, source: 
 def test_lanner_scan_alerts_on_an_eventbridge_stop_logging(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
-    from lanner.cli.main import main
+    from cli.main import main
 
     event = json.loads(
         (

@@ -15,8 +15,8 @@ from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
+from cli.main import main
 from lanner import RuleLoadErrors, compile_rules, load_rules, load_rules_text
-from lanner.cli.main import main
 from lanner.condition.index import ValueSet, intersect_all, union_all
 from lanner.loader import MAX_EXPANDED_DEPTH, MAX_RULE_NODES, MAX_TOTAL_NODES
 

@@ -24,8 +24,8 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from cli.main import main
 from lanner import Engine, Event, builtin_sources, compile_rules, load_rules
-from lanner.cli.main import main
 
 ROOT = Path(__file__).resolve().parent.parent
 RULES_FILE = ROOT / "rules" / "syscall_rules.yaml"

@@ -1,4 +1,4 @@
-"""Field transformers (tolower, toupper, b64, basename, len, join, concat): their values,
+"""Field transformers (tolower, toupper, b64, basename, len, join, concat, getopt): their values,
 nesting, use on the right-hand side and in outputs, and the errors they raise.
 
 Expected values follow libsinsp's filter_transformer unit tests.
@@ -185,6 +185,133 @@ CONCAT_CASES = [
 @pytest.mark.parametrize(("condition", "expected"), CONCAT_CASES)
 def test_concat(condition: str, expected: bool) -> None:
     assert matches(condition, FILE) is expected
+
+
+# --- getopt -------------------------------------------------------------------------------
+
+# getopt(args, optstring): the short options of args as getopt(3) reads them.
+GETOPT_CASES = [
+    ('getopt(("-n", ""), "n") intersects (n)', True),
+    ('getopt(("-t", "hello"), "t:") intersects (t, hello)', True),
+    ('getopt(("-nt", "hello"), "nt:") intersects (n, t, hello)', True),
+    ('getopt(("-thello"), "t:") intersects (t, hello)', True),
+    ('getopt(("-n"), "n") intersects (t)', False),
+    # '--' ends the options; a word that is not an option ends them too
+    ('getopt(("-n", "--", "-t"), "nt:") intersects (t)', False),
+    ('getopt(("--", "-n"), "n") intersects (n)', False),
+    ('getopt(("arg1", "-n"), "n") intersects (n)', False),
+    ('getopt(("-", "-n"), "n") intersects (n)', False),
+    # an option not in the optstring is '?'; long options are skipped
+    ('getopt(("-x", "-n"), "n") intersects ("?")', True),
+    ('getopt(("-x", "-n"), "n") intersects (x)', False),
+    ('getopt(("--exec", "-n"), "e:n") intersects (n)', True),
+    ('getopt(("--exec"), "e:") intersects ("?")', False),
+    # an option missing its value yields '' in place of its letter
+    ('getopt(("-t"), "t:") intersects ("")', True),
+    ('getopt(("-t"), "t:") intersects (t)', False),
+    ('getopt(("-t"), ":t:") intersects (":")', False),
+    ('getopt(("-lpe", "/bin/sh"), "lpe:") intersects ("/bin/sh")', True),
+    ('getopt(("-l", "-p", "8080", "-e", "/bin/sh"), "lp:e:") intersects ("8080")', True),
+    ('getopt(("-n", "-t"), "") intersects (n)', False),
+    # the [x] form: the last value of option x, its letter for an option without value
+    ('getopt(("-n", "-t", "hello"), "nt:")[t] = hello', True),
+    ('getopt(("-n", "-t", "hello"), "nt:")[t] = n', False),
+    ('getopt(("-n", "-t", "hello"), "nt:")[n] = n', True),
+    ('getopt(("-t", "v1", "-t", "v2"), "t:")[t] = v2', True),
+    ('getopt(("-t?"), "t:")[t] = "?"', True),
+    ('getopt(("-t"), "t:")[t] = ""', True),
+    ('getopt(("-t", "v1", "-t"), "t:")[t] = v1', False),
+    ('getopt(("-n"), "nt:")[t] != ""', False),  # absent: the value is missing
+    ('getopt(("-n"), "nt:")[t] exists', False),
+    # from fields: the arguments as a list field, the optstring as a field
+    ('getopt(t.list, "e:")[e] = /bin/sh', True),
+    ("getopt(t.list, t.str) intersects (e)", True),
+    ('len(getopt(t.list, "le:")) = 3', True),
+]
+
+
+@pytest.mark.parametrize(("condition", "expected"), GETOPT_CASES)
+def test_getopt(condition: str, expected: bool) -> None:
+    assert matches(condition, {"list": ["-l", "-e", "/bin/sh", "x"], "str": "e:"}) is expected
+
+
+def test_getopt_of_a_missing_field_is_missing() -> None:
+    assert not matches('getopt(t.list, "e:") intersects ("?")', {})
+    assert matches('not getopt(t.list, "e:")[e] exists', {})
+
+
+def test_getopt_in_an_output() -> None:
+    eng = engine("t.list exists", output="'shell=%getopt(t.list, \"e:\")[e]'")
+    [alert] = eng.evaluate({"list": ["-e", "/bin/sh"]}, "t")
+    assert alert.message == "shell=/bin/sh"
+    assert alert.output_fields == {"t.list": ["-e", "/bin/sh"]}
+
+
+GETOPT_ERRORS = [
+    (
+        'getopt(t.str, "n") intersects (n)',
+        "t.str",
+        "the first argument of getopt() must be a list field or a (...) list, "
+        "'t.str' is a single value",
+    ),
+    (
+        "getopt(t.list, t.list2) intersects (n)",
+        "t.list2",
+        "the second argument of getopt() must be a single value, 't.list2' is a list",
+    ),
+    ('getopt(t.nums, "n") intersects (n)', "t.nums", "getopt() takes strings, 't.nums' is uint64"),
+    (
+        'getopt(t.list, "n")[""] = n',
+        "getopt",
+        "the argument of getopt() must be a single option character, not ''",
+    ),
+    (
+        'getopt(t.list, "n")[nt] = n',
+        "getopt",
+        "the argument of getopt() must be a single option character, not 'nt'",
+    ),
+    ("tolower(t.str)[x] = y", "tolower", "transformer 'tolower' does not take an argument ('[x]')"),
+    (
+        'getopt(t.list, "n") = n',
+        "getopt",
+        "list field 'getopt(t.list, 'n')' only supports 'exists', 'in' and 'intersects'",
+    ),
+]
+
+
+@pytest.mark.parametrize(("condition", "token", "message"), GETOPT_ERRORS)
+def test_getopt_errors(condition: str, token: str, message: str) -> None:
+    assert load_error(condition) == f"{at(condition, token)}: error: rule 'r': {message}"
+
+
+GETOPT_PARSE_ERRORS = [
+    (
+        "getopt(t.list) intersects (n)",
+        "getopt() takes two arguments: a list of arguments and an optstring",
+    ),
+    (
+        'getopt(t.list, "n", "x") intersects (n)',
+        "getopt() takes two arguments: a list of arguments and an optstring",
+    ),
+    (
+        'getopt("-n", "n") intersects (n)',
+        "the first argument of getopt() must be a list field or a (...) list",
+    ),
+]
+
+
+@pytest.mark.parametrize(("condition", "message"), GETOPT_PARSE_ERRORS)
+def test_getopt_arity_errors(condition: str, message: str) -> None:
+    assert load_error(condition) == f"t.yaml:4:5: error: in rule 'r': {message}"
+
+
+def test_a_list_where_getopt_takes_a_single_value() -> None:
+    condition = 'getopt(("-n"), ("n")) intersects (n)'
+    where = at(condition, '("n")')
+    assert load_error(condition) == (
+        f"{where}: error: in rule 'r': "
+        "a parenthesised list can only be the first argument of getopt()"
+    )
 
 
 # --- nesting and the right-hand side ------------------------------------------------------

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from cli.main import main
 from lanner import compile_rules, load_rules
-from lanner.cli.main import main
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "falco"
 needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason="upstream corpus not available")

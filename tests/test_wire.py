@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from cli.main import main
 from lanner import wire
-from lanner.cli.main import main
 
 DOCS = Path(__file__).parent / "data" / "syscall"
 

@@ -1,25 +1,41 @@
 """Syntax tree of a Falco condition.
 
 Nodes are small frozen dataclasses; later stages dispatch on type with
-``match``. Every node carries the position where it starts in the condition
-text, so the loader can point at the offending token in the YAML file.
+``match``. Every node carries the position where it starts, so any stage can
+point at the offending token: parsed by the loader, that is the file, line and
+column in the YAML file; a node the loader builds (a list's items, an
+exception's checks) carries the position of what the user wrote for it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from lanner.errors import Location
+
 
 @dataclass(frozen=True, slots=True)
 class Pos:
-    """Where a node starts in the condition text: 0-based offset, 1-based line and column."""
+    """Where a node starts: ``offset`` (0-based) in the condition text, and the
+    1-based line and column, in ``file`` when the parser was told where the text
+    lies in it, else in the text itself. Line 0: nowhere (a node built by code)."""
 
     offset: int = 0
     line: int = 1
     col: int = 1
+    file: str | None = None
+
+    @classmethod
+    def at(cls, location: Location) -> Pos:
+        """The position of something written at ``location`` (not condition text)."""
+        return cls(0, location.line, location.col, location.file)
+
+    @property
+    def location(self) -> Location | None:
+        return Location(self.file, self.line, self.col) if self.line > 0 else None
 
 
-NOPOS = Pos()
+NOPOS = Pos(0, 0, 0)
 
 
 # --- values and field expressions -------------------------------------------------
@@ -49,13 +65,27 @@ class FieldRef:
 class Transform:
     """A transformer applied to values: ``tolower(fd.name)``, ``join(',', ...)``.
 
-    ``args`` are field expressions (FieldRef or Transform) and, for the
-    transformers that take them, Literals.
+    ``args`` are field expressions (FieldRef or Transform), Literals and
+    ``(...)`` lists (ArgList), where the transformer takes them
+    (``lanner.condition.transformers``). ``arg`` is the ``[x]`` written after
+    the call: ``getopt(proc.args, "t:")[t]``.
     """
 
     name: str
-    args: tuple[FieldRef | Transform | Literal, ...]
+    args: tuple[TransformArg, ...]
     pos: Pos = field(default=NOPOS, compare=False)
+    arg: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ArgList:
+    """A parenthesised list given to a transformer: ``join("-", (a.b, "x"))``."""
+
+    items: tuple[FieldRef | Transform | Literal, ...]
+    pos: Pos = field(default=NOPOS, compare=False)
+
+
+TransformArg = FieldRef | Transform | Literal | ArgList
 
 
 ValueExpr = FieldRef | Transform
@@ -143,6 +173,9 @@ class Const:
 
 Expr = And | Or | Not | Compare | MacroRef | Const
 
+Node = Expr | Rhs | ArgList
+"""Any node of the syntax tree (``lanner.condition.walk`` knows their children)."""
+
 # Operators, as the parser returns them.
 UNARY_OPS = frozenset({"exists"})
 NUM_OPS = frozenset({"<", "<=", ">", ">="})
@@ -163,4 +196,3 @@ STR_OPS = frozenset(
 )
 LIST_OPS = frozenset({"in", "intersects", "pmatch"})
 MODIFIERS = frozenset({"oneof", "anyof", "allof"})
-TRANSFORMERS = frozenset({"tolower", "toupper", "b64", "basename", "len", "join", "concat"})

@@ -16,7 +16,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lanner.condition.ast import And, Compare, Const, Expr, FieldRef, ListLit, Literal, Not, Or
+from lanner.condition.ast import (
+    And,
+    Compare,
+    Const,
+    Expr,
+    FieldRef,
+    ListLit,
+    Literal,
+    Node,
+    Not,
+    Or,
+)
+from lanner.condition.walk import fold, is_boolean
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,24 +71,28 @@ _PRESENT = ValueSet(frozenset({None}), True)
 
 
 def infer(expr: Expr, field: str, negate: bool = False) -> ValueSet:
-    """The values of ``field`` on which ``expr`` may be true."""
-    match expr:
-        case And(children=cs):
-            sets = [infer(c, field, negate) for c in cs]
-            return union_all(sets) if negate else intersect_all(sets)
-        case Or(children=cs):
-            sets = [infer(c, field, negate) for c in cs]
-            return intersect_all(sets) if negate else union_all(sets)
-        case Not(child=c):
-            return infer(c, field, not negate)
-        case Const(value=v):
-            return ALL if (v != negate) else NONE
-        case Compare():
-            leaf = _leaf(expr, field)
-            if leaf is None:
-                return ALL
-            return leaf.complement() if negate else leaf
-    return ALL
+    """The values of ``field`` on which ``expr`` (``not expr`` if ``negate``) may be true."""
+
+    # Each node yields (values where it may be true, values where it may be false):
+    # 'not' swaps them, so no walk needs to carry the negation down.
+    def combine(node: Node, kids: list[tuple[ValueSet, ValueSet]]) -> tuple[ValueSet, ValueSet]:
+        match node:
+            case And():
+                return intersect_all([k[0] for k in kids]), union_all([k[1] for k in kids])
+            case Or():
+                return union_all([k[0] for k in kids]), intersect_all([k[1] for k in kids])
+            case Not():
+                return kids[0][1], kids[0][0]
+            case Const(value=v):
+                return (ALL, NONE) if v else (NONE, ALL)
+            case Compare():
+                leaf = _leaf(node, field)
+                if leaf is not None:
+                    return leaf, leaf.complement()
+        return ALL, ALL
+
+    may_be_true, may_be_false = fold(expr, combine, is_boolean)
+    return may_be_false if negate else may_be_true
 
 
 # The n-ary forms fold into one mutable set: folding pairwise with ``union`` copies

@@ -3,8 +3,9 @@
 A hand-written recursive-descent parser. Tokens are lexed on demand at the
 cursor, one compiled pattern per token (never per character).
 
-Grammar, in EBNF. Blanks (space, tab, line breaks, form feed, vertical tab,
-backspace) may separate any two tokens except where noted::
+Grammar, in EBNF. Blanks (space, tab, carriage return, line feed, backspace: libsinsp's
+set, so form feed and vertical tab are not blanks) may separate any two tokens except
+where noted::
 
     condition  = or_expr ;
     or_expr    = and_expr { "or" kw_end and_expr } ;
@@ -16,14 +17,15 @@ backspace) may separate any two tokens except where noted::
                | identifier ;                   (* a macro reference *)
     value_expr = field | call ;
     field      = field_name [ "[" ( quoted | arg_chars ) "]" ] ;   (* no blank before "[" *)
-    call       = transformer "(" args ")" ;     (* no blank before "(" *)
+    call       = transformer "(" args ")" [ "[" ( quoted | arg_chars ) "]" ] ;
+                                                (* no blank before "(" or "[" *)
     args       = arg { "," arg } ;
     arg        = value_expr | quoted | number
-               | "(" [ item { "," item } ] ")" ;  (* only as the list argument of join *)
+               | "(" [ item { "," item } ] ")" ;  (* where the transformer takes a list *)
     item       = value_expr | quoted | number ;
-    comparison = "exists"
+    comparison = "exists"                       (* no blank needed after: 'existsand x' *)
                | num_op ( rhs_call | number )
-               | str_op ( modifier list | rhs_call | string )
+               | str_op ( modifier ( list | identifier ) | rhs_call | string )
                | list_op ( list | rhs_call | identifier ) ;
     rhs_call   = "val(" field ")" | call ;
     list       = "(" [ string { "," string } ] ")" ;
@@ -34,8 +36,10 @@ backspace) may separate any two tokens except where noted::
     word_op    = "contains" | "icontains" | "bcontains" | "startswith" | "bstartswith"
                | "endswith" | "glob" | "iglob" | "regex" ;
     list_op    = "in" | "intersects" | "pmatch" ;  (* word operators end at a word boundary *)
-    modifier   = "oneof" | "anyof" | "allof" ;   (* only when a "(" list follows *)
-    transformer = "tolower" | "toupper" | "b64" | "basename" | "len" | "join" | "concat" ;
+    modifier   = "oneof" | "anyof" | "allof" ;   (* only after a blank, and followed by a
+                                                   blank then a list or a list name that is
+                                                   not 'and'/'or'/'not'; else it is a string *)
+    transformer = ? a name in lanner.condition.transformers.TRANSFORMERS ? ;
 
     identifier = letter { letter | digit | "_" } ;
     field_name = identifier "." identifier { "." identifier } ;
@@ -43,38 +47,39 @@ backspace) may separate any two tokens except where noted::
                | [ "+" | "-" ] digits [ "." [ digits ] ] [ ( "e" | "E" ) ( "+" | "-" ) digits ] ;
     bare       = ? one or more characters other than blanks ( ) , = " ' ? ;
     arg_chars  = ? one or more characters other than blanks [ ] " ' ? ;
-    quoted     = ? text between " or ' quotes, with backslash escapes
-                   \\b \\f \\n \\r \\t \\\\ \\/, \\" inside "..." and \\' inside '...';
-                   a backslash before a blank stands for a backslash ? ;
+    quoted     = ? text between " or ' quotes, ending at the first quote not preceded
+                   by a backslash; backslash escapes \\b \\f \\n \\r \\t \\\\ \\/, \\xHH
+                   (a byte: two hex digits), \\" inside "..." and \\' inside '...';
+                   a backslash before a blank stands for a backslash (the blank is
+                   dropped); any other escape is an error ? ;
 
-Transformer arity is checked here, because the tree cannot show it:
-``tolower``, ``toupper``, ``b64``, ``basename`` and ``len`` take one field
-expression; ``concat`` takes two or more fields, transforms or literals;
-``join`` takes a separator and a list. A parenthesised list given to ``join``
-is flattened into the node: ``join("-", (a.b, c.d))`` becomes
-``Transform("join", (Literal("-"), FieldRef("a.b"), FieldRef("c.d")))``, the
-same shape as ``join("-", proc.args)`` with a list-valued field; either way
-the separator is ``args[0]`` and the joined values come from ``args[1:]``.
+Transformer arity, and where a ``(...)`` list or a literal may stand, are
+checked here against the transformer registry (the compiler checks types): a
+parenthesised list argument is an ``ArgList`` node, ``join("-", (a.b, c.d))``
+is ``Transform("join", (Literal("-"), ArgList((FieldRef("a.b"), FieldRef("c.d")))))``.
 
-Nesting of parentheses and calls is capped at ``MAX_DEPTH``. Where Falco's
-own parser is sloppy this one is stricter: an operator must end at a word
-boundary (Falco reads ``existsand x`` as ``exists and x``), and a keyword
-cannot be a macro name. A backslash always escapes the next character of a
-quoted string, so ``"a\\\\"`` ends after the escaped backslash.
+Nesting of parentheses and calls is capped at ``MAX_DEPTH``. Quoted strings
+and modifiers are read exactly as libsinsp reads them, so ``"a\\\\"`` does not
+end at its last quote, and ``==oneof (a)``, ``= oneof(a)`` are errors. Where
+Falco's own parser is sloppy this one is stricter, so that a condition it
+accepts also loads in Falco: a list operator must end at a word boundary
+(Falco reads ``proc.name inshells`` as ``proc.name in shells``), and a keyword
+cannot be a macro name.
 """
 
 from __future__ import annotations
 
 import re
 from bisect import bisect_right
+from collections.abc import Callable
 from typing import NoReturn
 
 from lanner.condition.ast import (
     LIST_OPS,
     MODIFIERS,
     STR_OPS,
-    TRANSFORMERS,
     And,
+    ArgList,
     Compare,
     Expr,
     FieldRef,
@@ -88,8 +93,10 @@ from lanner.condition.ast import (
     Pos,
     Rhs,
     Transform,
+    TransformArg,
     ValueExpr,
 )
+from lanner.condition.transformers import TRANSFORMERS, ordinal
 from lanner.errors import ConditionSyntaxError, Location
 
 __all__ = ["MAX_DEPTH", "parse_condition", "parse_output_field"]
@@ -97,7 +104,10 @@ __all__ = ["MAX_DEPTH", "parse_condition", "parse_output_field"]
 MAX_DEPTH = 100
 """Deepest nesting of parentheses and transformer calls a condition may use."""
 
-_BLANKS = " \t\n\r\f\v\b"
+# libsinsp's blanks: form feed and vertical tab are not among them, so a condition
+# using them as separators would not load in Falco.
+_BLANKS = " \t\n\r\b"
+_BLANK_CLASS = "".join(f"\\x{ord(c):02x}" for c in _BLANKS)
 _BLANK_SET = frozenset(_BLANKS)
 _WORD_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 _KEYWORDS = frozenset({"and", "or", "not"})
@@ -105,16 +115,17 @@ _KEYWORDS = frozenset({"and", "or", "not"})
 # Comparison operators spelled as words must be followed by a blank (Falco's rule).
 _WORD_STR_OPS = frozenset(op for op in STR_OPS if op[0].isalpha())
 _SYMBOL_OPS = ("==", "=", "!=", "<=", "<", ">=", ">")  # longest first
-_UNARY_TRANSFORMERS = frozenset({"tolower", "toupper", "b64", "basename", "len"})
 
-_blank_run = re.compile(r"[ \t\n\r\f\v\b]+").match
+_blank_run = re.compile(f"[{_BLANK_CLASS}]+").match
 _ident = re.compile(r"[A-Za-z][A-Za-z0-9_]*").match
 _word = re.compile(r"[A-Za-z0-9_]+").match
+_alnum = re.compile(r"[A-Za-z0-9]+").match
+_hex2 = re.compile(r"[0-9a-fA-F]{2}").fullmatch
 _field_name = re.compile(r"[A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z][A-Za-z0-9_]*)+").match
-_field_arg = re.compile(r"[^\[\]\"' \t\n\r\f\v\b]+").match
+_field_arg = re.compile(f"[^\\[\\]\"'{_BLANK_CLASS}]+").match
 _number = re.compile(r"0[xX][0-9a-fA-F]+|[+\-]?[0-9]+\.?[0-9]*(?:[eE][+\-][0-9]+)?").match
-_bare = re.compile(r"[^()\"'=, \t\n\r\f\v\b]+").match
-_token = re.compile(r"[A-Za-z0-9_.\-/*]+|[^ \t\n\r\f\v\b]").match
+_bare = re.compile(f"[^()\"'=,{_BLANK_CLASS}]+").match
+_token = re.compile(f"[A-Za-z0-9_.\\-/*]+|[^{_BLANK_CLASS}]").match
 _line_break = re.compile(r"\r\n?|\n")
 
 # Falco maps a backslash before a blank to a backslash (kept for old rules).
@@ -126,14 +137,20 @@ def _skip_blanks(text: str, i: int) -> int:
     return i if m is None else m.end()
 
 
-def parse_condition(text: str, max_checks: int | None = None) -> Expr:
+Locate = Callable[[int], Location]
+"""Maps an offset in the parsed text to where it stands in its file."""
+
+
+def parse_condition(text: str, max_checks: int | None = None, locate: Locate | None = None) -> Expr:
     """Parse a whole condition; raise ConditionSyntaxError if it is not valid.
 
     ``max_checks`` bounds the number of checks (comparisons and macro uses): the
     parse stops at the one past the bound, before building a tree the loader would
-    reject anyway (its expansion bound is at least as strict).
+    reject anyway (its expansion bound is at least as strict). ``locate`` places
+    nodes and errors in the file the text comes from (else: line and column in
+    ``text``, no file).
     """
-    p = _Parser(text)
+    p = _Parser(text, locate)
     p.max_checks = max_checks
     p.blanks()
     if p.i == p.n:
@@ -145,10 +162,13 @@ def parse_condition(text: str, max_checks: int | None = None) -> Expr:
     return expr
 
 
-def parse_output_field(text: str, start: int) -> tuple[ValueExpr, int]:
+def parse_output_field(
+    text: str, start: int, locate: Locate | None = None
+) -> tuple[ValueExpr, int]:
     """Parse one field expression (``proc.aname[2]``, ``tolower(fd.name)``)
-    starting exactly at ``text[start]``; return it and the offset just past it."""
-    p = _Parser(text)
+    starting exactly at ``text[start]``; return it and the offset just past it.
+    ``locate`` as for ``parse_condition``."""
+    p = _Parser(text, locate)
     if not 0 <= start <= p.n:
         p.fail(f"no field at offset {start}: it is outside the text", p.n)
     p.i = start
@@ -168,10 +188,11 @@ def parse_output_field(text: str, start: int) -> tuple[ValueExpr, int]:
 
 
 class _Parser:
-    __slots__ = ("checks", "depth", "i", "lines", "max_checks", "n", "text")
+    __slots__ = ("checks", "depth", "i", "lines", "locate", "max_checks", "n", "text")
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, locate: Locate | None = None) -> None:
         self.text = text
+        self.locate = locate
         self.n = len(text)
         self.i = 0
         self.depth = 0
@@ -190,12 +211,15 @@ class _Parser:
     # --- positions and errors ---
 
     def pos(self, offset: int) -> Pos:
+        if self.locate is not None:
+            loc = self.locate(offset)
+            return Pos(offset, loc.line, loc.col, loc.file)
         row = bisect_right(self.lines, offset) - 1
         return Pos(offset, row + 1, offset - self.lines[row] + 1)
 
     def fail(self, message: str, offset: int) -> NoReturn:
         p = self.pos(offset)
-        raise ConditionSyntaxError(message, Location(None, p.line, p.col))
+        raise ConditionSyntaxError(message, Location(p.file, p.line, p.col))
 
     def tok(self, offset: int) -> str:
         """The token at ``offset``, for messages."""
@@ -244,38 +268,58 @@ class _Parser:
         return True
 
     def quoted(self) -> str:
-        """Lex a quoted string at the cursor and return its unescaped text."""
+        """Lex a quoted string at the cursor and return its unescaped text.
+
+        As libsinsp reads it: the string ends at the first quote not preceded by a
+        backslash (so a string cannot end with an escaped backslash), then escapes
+        are decoded. Values are bytes in Falco: ``\\xHH`` escapes are bytes, decoded
+        with the text around them as UTF-8 (an invalid byte stays a surrogate, as
+        event strings do)."""
         text, start = self.text, self.i
         q = text[start]
         close = text.find(q, start + 1)
-        backslash = text.find("\\", start + 1)
-        if close >= 0 and not 0 <= backslash < close:
-            self.i = close + 1
-            return text[start + 1 : close]
+        while close > 0 and text[close - 1] == "\\":
+            close = text.find(q, close + 1)
+        if close < 0:
+            self.fail(f"unterminated string: missing closing {q}", start)
+        self.i = close + 1
+        body = text[start + 1 : close]
+        if "\\" not in body:
+            return body
         out: list[str] = []
-        i = start + 1
-        while i < self.n:
-            c = text[i]
-            if c == q:
-                self.i = i + 1
-                return "".join(out)
+        raw_bytes = False
+        i, n = 0, len(body)
+        while i < n:
+            c = body[i]
             if c != "\\":
                 out.append(c)
                 i += 1
                 continue
-            if i + 1 == self.n:
-                break
-            e = text[i + 1]
+            at = start + 1 + i
+            e = body[i + 1]  # a backslash never ends the body: the quote after it would not close
             if e in _ESCAPES:
                 out.append(_ESCAPES[e])
             elif e == q:
                 out.append(q)
             elif e in "\"'":
-                self.fail(f"invalid escape \\{e} in a {q}-quoted string: write {e} alone", i)
+                self.fail(f"invalid escape \\{e} in a {q}-quoted string: write {e} alone", at)
+            elif e == "x":
+                digits = body[i + 2 : i + 4]
+                if len(digits) < 2:
+                    self.fail("truncated escape \\x: it takes two hex digits, like \\x00", at)
+                if not _hex2(digits):
+                    self.fail(f"invalid escape \\x{digits}: it takes two hex digits", at)
+                b = int(digits, 16)
+                raw_bytes |= b >= 0x80
+                out.append(chr(b) if b < 0x80 else chr(0xDC00 + b))
+                i += 2
             else:
-                self.fail(f"unsupported escape sequence \\{e} in a quoted string", i)
+                self.fail(f"unsupported escape sequence \\{e} in a quoted string", at)
             i += 2
-        self.fail(f"unterminated string: missing closing {q}", start)
+        value = "".join(out)
+        if raw_bytes:
+            value = value.encode("utf-8", "surrogateescape").decode("utf-8", "surrogateescape")
+        return value
 
     # --- boolean structure ---
 
@@ -404,25 +448,21 @@ class _Parser:
         return FieldRef(name, arg, self.pos(start))
 
     def call(self, name: str, start: int) -> Transform:
-        """A transformer call; the cursor is on its '('."""
+        """A transformer call and its optional ``[x]``; the cursor is on its '('."""
         text = self.text
+        row = TRANSFORMERS[name]
         self.enter(start)
         self.i += 1
-        args: list[FieldRef | Transform | Literal] = []
-        count = 0
-        has_list = False
+        args: list[TransformArg] = []
         while True:
             self.blanks()
+            param = row.param(len(args))
             if self.i < self.n and text[self.i] == "(":
-                if name != "join" or count != 1:
-                    self.fail(
-                        "a parenthesised list can only be the second argument of join()", self.i
-                    )
-                has_list = True
-                args.extend(self.call_list())
+                if param is None or len(args) not in row.list_positions():
+                    self.fail(row.misplaced_list(), self.i)
+                args.append(self.call_list(name))
             else:
                 args.append(self.call_arg(name))
-            count += 1
             self.blanks()
             if self.i == self.n:
                 self.fail(f"expected ')' to close '{name}('", start)
@@ -433,20 +473,39 @@ class _Parser:
             if c != ",":
                 self.fail(f"expected ',' or ')' in the arguments of '{name}'", self.i - 1)
         self.depth -= 1
-        node = Transform(name, tuple(args), self.pos(start))
-        if name in _UNARY_TRANSFORMERS:
-            if count != 1 or isinstance(args[0], Literal):
-                self.fail(f"transformer '{name}' takes exactly one field argument", start)
-        elif name == "join":
-            if count != 2:
-                self.fail("join() takes two arguments: a separator and a list", start)
-            if not has_list and isinstance(args[1], Literal):
+        arity_max = row.max_args
+        if len(args) < row.min_args or (arity_max is not None and len(args) > arity_max):
+            self.fail(row.arity, start)
+        for i, a in enumerate(args):
+            param = row.param(i)
+            if isinstance(a, Literal) and param is not None and not param.literal:
+                self.fail(row.arity, start)
+            if isinstance(a, Literal) and i in row.list_positions():
                 self.fail(
-                    "the second argument of join() must be a list field or a (...) list", start
+                    f"the {ordinal(i)} argument of {name}() must be a list field or a (...) list",
+                    start,
                 )
-        elif name == "concat" and count < 2:
-            self.fail("concat() takes two or more arguments", start)
-        return node
+        arg = None
+        if self.i < self.n and text[self.i] == "[":
+            arg = self.bracket_arg(name)
+        return Transform(name, tuple(args), self.pos(start), arg)
+
+    def bracket_arg(self, name: str) -> str:
+        """The ``x`` of ``[x]`` after a field or call; the cursor is on '['."""
+        text = self.text
+        self.i += 1
+        if self.i < self.n and text[self.i] in "\"'":
+            arg = self.quoted()
+        else:
+            a = _field_arg(text, self.i)
+            if not a:
+                self.fail(f"expected an argument inside '{name}[...]'", self.i)
+            arg = a.group()
+            self.i = a.end()
+        if self.i == self.n or text[self.i] != "]":
+            self.fail(f"expected ']' to close the argument of '{name}'", self.i)
+        self.i += 1
+        return arg
 
     def call_arg(self, name: str) -> FieldRef | Transform | Literal:
         """One argument of a transformer call: a field, a call, a quoted string or a number."""
@@ -478,26 +537,26 @@ class _Parser:
             i,
         )
 
-    def call_list(self) -> list[FieldRef | Transform | Literal]:
-        """The '(a, b)' list argument of join; the cursor is on '('."""
+    def call_list(self, name: str) -> ArgList:
+        """A '(a, b)' list argument of transformer ``name``; the cursor is on '('."""
         start = self.i
         self.i += 1
         self.blanks()
         items: list[FieldRef | Transform | Literal] = []
         if self.i < self.n and self.text[self.i] == ")":
             self.i += 1
-            return items
+            return ArgList((), self.pos(start))
         while True:
             if self.i < self.n and self.text[self.i] == "(":
                 self.fail("lists cannot be nested", self.i)
-            items.append(self.call_arg("join"))
+            items.append(self.call_arg(name))
             self.blanks()
             if self.i == self.n:
                 self.fail("unbalanced parenthesis: this '(' is never closed", start)
             c = self.text[self.i]
             self.i += 1
             if c == ")":
-                return items
+                return ArgList(tuple(items), self.pos(start))
             if c != ",":
                 self.fail("expected ',' or ')' in the list", self.i - 1)
             self.blanks()
@@ -522,13 +581,15 @@ class _Parser:
                 rhs, mod = self.str_rhs(op)
                 return Compare(lhs, op, rhs, mod, self.pos(start))
             return Compare(lhs, op, self.num_rhs(op), None, self.pos(start))
+        if text.startswith("exists", i):
+            # As in Falco, 'exists' needs no blank after it: 'existsand x' is 'exists and x'.
+            self.i = i + len("exists")
+            return Compare(lhs, "exists", None, None, self.pos(start))
         m = _word(text, i)
         if not m:
             self.fail(f"expected an operator after '{label}', found '{self.tok(i)}'", i)
         op = m.group()
         self.i = m.end()
-        if op == "exists":
-            return Compare(lhs, op, None, None, self.pos(start))
         if op in LIST_OPS:
             return Compare(lhs, op, self.list_rhs(op), None, self.pos(start))
         if op in _WORD_STR_OPS:
@@ -545,21 +606,42 @@ class _Parser:
         self.fail(f"unknown operator '{op}'", i)
 
     def modifier_ahead(self) -> str | None:
-        """The modifier at the cursor, if one stands there followed by a '(' list."""
-        m = _ident(self.text, self.i)
+        """The modifier at the cursor, if it is one as Falco reads it: the word, a
+        blank, then a '(' list or a list name (not 'and'/'or'/'not')."""
+        text = self.text
+        m = _ident(text, self.i)
         if not m or m.group() not in MODIFIERS:
             return None
-        after = _skip_blanks(self.text, m.end())
-        return m.group() if after < self.n and self.text[after] == "(" else None
+        end = m.end()
+        if end == self.n or text[end] not in _BLANK_SET:
+            return None
+        after = _skip_blanks(text, end)
+        if after < self.n and text[after] == "(":
+            return m.group()
+        w = _word(text, after)
+        if not w or not _ident(text, after):
+            return None
+        # A keyword ends where an alphanumeric does not follow ('and_x' is 'and').
+        kw = _alnum(text, after)
+        if kw is not None and kw.group() in _KEYWORDS:
+            return None
+        return m.group()
 
     def str_rhs(self, op: str) -> tuple[Rhs, str | None]:
+        # Falco reads a modifier only after a blank: '==oneof (a)' compares with 'oneof'.
+        had_blank = self.i < self.n and self.text[self.i] in _BLANK_SET
         self.blanks()
         text, i = self.text, self.i
-        mod = self.modifier_ahead()
+        mod = self.modifier_ahead() if had_blank or op[0].isalpha() else None
         if mod:
             self.i += len(mod)
             self.blanks()
-            return self.list_lit(), mod
+            if text[self.i] == "(":
+                return self.list_lit(), mod
+            name = _ident(text, self.i)
+            assert name is not None
+            self.i = name.end()
+            return ListRef(name.group(), self.pos(name.start())), mod
         call = self.rhs_call()
         if call is not None:
             return call, None
@@ -577,9 +659,9 @@ class _Parser:
         value = m.group()
         if value in MODIFIERS:
             after = _skip_blanks(text, self.i)
-            w = _ident(text, after)
-            if w and w.group() not in _KEYWORDS:
-                self.fail(f"'{value}' must be followed by a list in parentheses", after)
+            if after < self.n and text[after] == "(":
+                # Falco reads these as the value 'oneof' followed by stray text.
+                self.fail(f"a blank is needed before the modifier '{value}'", i)
         return Literal(value, self.pos(i)), None
 
     def num_rhs(self, op: str) -> Rhs:
@@ -660,6 +742,9 @@ class _Parser:
         self.i = m.end()
         if name in TRANSFORMERS:
             return self.call(name, i)
+        if name in MODIFIERS:
+            # Falco reads 'oneof(a)' as the value 'oneof' followed by stray text.
+            self.fail(f"a blank is needed between the modifier '{name}' and its list", m.end())
         if name != "val":
             self.fail(f"unknown transformer '{name}'", i)
         self.i += 1

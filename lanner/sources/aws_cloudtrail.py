@@ -22,7 +22,7 @@ from lanner.event import Event
 from lanner.fields import Extractor, FieldDef, FieldRegistry, FieldType, Source, simple
 from lanner.sources.generic import generic_fields
 from lanner.sources.json_source import json_plugin_fields, parse_rfc3339
-from lanner.sources.jsonptr import lookup, render
+from lanner.sources.jsonptr import as_text, lookup, string_at, top_string
 
 _AMAZONAWS = ".amazonaws.com"
 
@@ -78,16 +78,6 @@ _PUBLIC_ACCESS_FLAGS = (
 # Plain reads
 
 
-def _text(v: Any) -> str | None:
-    """A JSON value as a string field's value (see the module docstring)."""
-    if type(v) is str:
-        return v
-    try:
-        return render(v)
-    except (TypeError, ValueError):  # not JSON data at all: no value
-        return None
-
-
 def _str(v: Any) -> str | None:
     """Only a JSON string counts (the plugin's ``GetStringBytes``)."""
     return v if type(v) is str else None
@@ -97,42 +87,9 @@ def _get(doc: Any, key: str) -> Any:
     return doc.get(key) if type(doc) is dict else None
 
 
-def _get2(doc: Any, k1: str, k2: str) -> Any:
-    if type(doc) is not dict:
-        return None
-    inner = doc.get(k1)
-    return inner.get(k2) if type(inner) is dict else None
-
-
 def _at(*keys: str) -> Extractor:
     """A string field read at a fixed path of the record."""
-    if len(keys) == 1:
-        (k,) = keys
-
-        def at1(ev: Event) -> str | None:
-            try:
-                v = ev.doc.get(k)
-            except AttributeError:  # the document is not an object
-                return None
-            return v if type(v) is str else _text(v)
-
-        return at1
-    if len(keys) == 2:
-        k1, k2 = keys
-
-        def at2(ev: Event) -> str | None:
-            try:
-                v = ev.doc.get(k1).get(k2)
-            except AttributeError:  # a missing or non-object step
-                return None
-            return v if type(v) is str else _text(v)
-
-        return at2
-
-    def at_n(ev: Event) -> str | None:
-        return _text(lookup(ev.doc, keys))
-
-    return at_n
+    return string_at(keys)
 
 
 # --------------------------------------------------------------------------
@@ -152,12 +109,12 @@ def _user(doc: Any) -> str | None:
         return None
     utype = ident.get("type")
     if utype == "IAMUser" or utype == "Root":
-        return _text(ident.get("userName"))
+        return as_text(ident.get("userName"))
     if utype == "AssumedRole":
-        name = _text(_get2(ident.get("sessionContext"), "sessionIssuer", "userName"))
+        name = as_text(lookup(ident.get("sessionContext"), ("sessionIssuer", "userName")))
         return "AssumedRole" if name is None else name
     if utype == "AWSService":
-        return _text(ident.get("invokedBy"))
+        return as_text(ident.get("invokedBy"))
     if utype == "AWSAccount" or utype == "FederatedUser":
         return utype
     return None
@@ -169,7 +126,7 @@ def _originaluser(doc: Any) -> str | None:
     if type(ident) is not dict:
         return None
     if ident.get("type") != "AssumedRole":
-        return _text(ident.get("userName"))
+        return as_text(ident.get("userName"))
     arn = ident.get("arn")
     if type(arn) is str:
         parts = arn.split("/")
@@ -184,10 +141,10 @@ def _originaluser(doc: Any) -> str | None:
 
 
 def _accountid(doc: Any) -> str | None:
-    v = _get2(doc, "userIdentity", "accountId")
+    v = lookup(doc, ("userIdentity", "accountId"))
     if v is None:
         v = _get(doc, "recipientAccountId")
-    return _text(v)
+    return as_text(v)
 
 
 # --------------------------------------------------------------------------
@@ -195,7 +152,7 @@ def _accountid(doc: Any) -> str | None:
 
 
 def _shortsrc(doc: Any) -> str | None:
-    src = _text(_get(doc, "eventSource"))
+    src = as_text(_get(doc, "eventSource"))
     # As the plugin: the bare suffix itself is left alone.
     if src is not None and len(src) > len(_AMAZONAWS) and src.endswith(_AMAZONAWS):
         return src[: -len(_AMAZONAWS)]
@@ -233,7 +190,7 @@ def _resources(doc: Any) -> str | None:
     res = _get(doc, "resources")
     if type(res) is not list or not res:
         return None
-    parts = [_text(r) for r in res]
+    parts = [as_text(r) for r in res]
     joined = ",".join(p for p in parts if p is not None)
     return joined or None
 
@@ -264,15 +221,15 @@ def _s3_bytes(doc: Any) -> int | None:
 
 def _s3_bytes_key(key: str) -> Callable[[Any], int | None]:
     def read(doc: Any) -> int | None:
-        v = _get2(doc, "additionalEventData", key)
+        v = lookup(doc, ("additionalEventData", key))
         return None if v is None else _u64(v)
 
     return read
 
 
 def _s3_uri(doc: Any) -> str | None:
-    bucket = _str(_get2(doc, "requestParameters", "bucketName"))
-    key = _str(_get2(doc, "requestParameters", "key"))
+    bucket = _str(lookup(doc, ("requestParameters", "bucketName")))
+    key = _str(lookup(doc, ("requestParameters", "key")))
     if bucket is None or key is None:
         return None
     return f"s3://{bucket}/{key}"
@@ -339,7 +296,7 @@ def _info(doc: Any) -> str | None:
     if name is None:
         return "<invalid cloudtrail event: eventName missing>"
     user = _user(doc)
-    srcip = _text(doc.get("sourceIPAddress"))
+    srcip = as_text(doc.get("sourceIPAddress"))
     err = "!" if doc.get("errorCode") is not None else ""
     rw = "→" if _readonly(doc) == "false" else "←"
     # A service calling on its own behalf is both the user and the source.
@@ -347,7 +304,7 @@ def _info(doc: Any) -> str | None:
     info = f"{who} {err}{rw} {name}"
 
     if name == "PutBucketPublicAccessBlock":
-        cfg = _get2(doc, "requestParameters", "PublicAccessBlockConfiguration")
+        cfg = lookup(doc, ("requestParameters", "PublicAccessBlockConfiguration"))
         if type(cfg) is dict:
             flags = " ".join(
                 f"{k}={'true' if cfg.get(k) is True else 'false'}" for k in _PUBLIC_ACCESS_FLAGS
@@ -362,7 +319,7 @@ def _info(doc: Any) -> str | None:
     if uri is not None:
         return f"{info} URI={uri}"
     for label, key in (("Bucket", "bucketName"), ("Key", "key"), ("Host", "Host")):
-        v = _str(_get2(doc, "requestParameters", key))
+        v = _str(lookup(doc, ("requestParameters", key)))
         if v is not None:
             return f"{info} {label}={v}"
     return info
@@ -374,7 +331,7 @@ def plugin_info(doc: Any) -> str | None:
     info = _info(doc)
     if info is None:
         return None
-    head = [p for p in (_text(doc.get("awsRegion")), _shortsrc(doc)) if p]
+    head = [p for p in (as_text(doc.get("awsRegion")), _shortsrc(doc)) if p]
     return " ".join([*head, info])
 
 
@@ -797,5 +754,6 @@ def cloudtrail_source() -> Source:
         index_fields=("ct.name",),
         event_time=event_time,
         info=plugin_info,
+        event_id=top_string("eventID"),
         description="AWS CloudTrail records (one element of a log file's Records array).",
     )

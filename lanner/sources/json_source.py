@@ -46,7 +46,7 @@ from lanner.fields import (
     with_arg,
 )
 from lanner.sources.generic import generic_fields
-from lanner.sources.jsonptr import lookup, parse_pointer, render
+from lanner.sources.jsonptr import parse_pointer, string_at
 
 _RFC3339 = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?"
@@ -202,35 +202,10 @@ def compact_json(doc: Any) -> str | None:
         return None
 
 
-def _text(v: Any) -> str | None:
-    if type(v) is str:
-        return v
-    try:
-        return render(v)
-    except (TypeError, ValueError):
-        return None
-
-
 def _bind_value(arg: str | None) -> Extractor:
     if not arg:
         raise FieldArgumentError("json.value needs a JSON pointer, e.g. json.value[/user/name]")
-    keys = parse_pointer(arg)
-    if len(keys) == 1:
-        # A top-level key (``jevt.value[/stage]`` in every audit rule): one get.
-        (key,) = keys
-
-        def top_value(ev: Event) -> str | None:
-            d = ev.doc
-            v = d.get(key) if type(d) is dict else None
-            return v if type(v) is str else _text(v)
-
-        top_value.inline_path = (None, keys)  # type: ignore[attr-defined]  # see Compiler._inline
-        return top_value
-
-    def json_value(ev: Event) -> str | None:
-        return _text(lookup(ev.doc, keys))
-
-    return json_value
+    return string_at(parse_pointer(arg))
 
 
 def _json_obj(ev: Event) -> str | None:

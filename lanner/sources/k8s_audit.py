@@ -49,7 +49,7 @@ from lanner.sources.json_source import (
     json_plugin_fields,
     parse_rfc3339,
 )
-from lanner.sources.jsonptr import render
+from lanner.sources.jsonptr import as_text, lookup, string_at, top_string
 
 _S = FieldType.STRING
 _QUERY_KEY = "_k8s_audit.query"  # ev.cache slot of the parsed requestURI query
@@ -58,31 +58,11 @@ _QUERY_KEY = "_k8s_audit.query"  # ev.cache slot of the parsed requestURI query
 # Reading the document
 
 
-def _text(v: Any) -> str | None:
-    """A JSON value as a string field's value (see the module docstring)."""
-    if type(v) is str:
-        return v
-    if v is None:
-        return None
-    try:
-        return render(v)
-    except (TypeError, ValueError):  # not JSON data at all
-        return None
-
-
 def _audit(ev: Event) -> dict[str, Any] | None:
     d = ev.doc
     if type(d) is dict and "auditID" in d:
         return d
     return None
-
-
-def _get(node: Any, keys: tuple[str, ...]) -> Any:
-    for k in keys:
-        if type(node) is not dict:
-            return None
-        node = node.get(k)
-    return node
 
 
 def _collect(node: Any, keys: tuple[str, ...], index: int | None) -> list[Any] | None:
@@ -127,7 +107,7 @@ def _index(arg: str | None) -> int | None:
 
 def _texts(values: list[Any]) -> tuple[str, ...] | None:
     """Rendered values, unset ones skipped; None when nothing is left."""
-    out = [t for t in map(_text, values) if t is not None]
+    out = [t for t in map(as_text, values) if t is not None]
     return tuple(out) if out else None
 
 
@@ -136,46 +116,15 @@ def _texts(values: list[Any]) -> tuple[str, ...] | None:
 
 
 def _at(*keys: str) -> Extractor:
-    """A single value at a fixed path."""
-    if len(keys) == 1:
-        (k1,) = keys
-
-        def at1(ev: Event) -> str | None:
-            d = ev.doc
-            if type(d) is not dict or "auditID" not in d:
-                return None
-            v = d.get(k1)
-            return v if type(v) is str else _text(v)
-
-        at1.inline_path = ("auditID", keys)  # type: ignore[attr-defined]  # see Compiler._access
-        return at1
-    if len(keys) == 2:
-        k1, k2 = keys
-
-        def at2(ev: Event) -> str | None:
-            d = ev.doc
-            if type(d) is not dict or "auditID" not in d:
-                return None
-            inner = d.get(k1)
-            if type(inner) is not dict:
-                return None
-            v = inner.get(k2)
-            return v if type(v) is str else _text(v)
-
-        at2.inline_path = ("auditID", keys)  # type: ignore[attr-defined]
-        return at2
-
-    def at_n(ev: Event) -> str | None:
-        return _text(_get(_audit(ev), keys))
-
-    return at_n
+    """A single value at a fixed path of an audit event."""
+    return string_at(keys, guard="auditID")
 
 
 def _list_at(*keys: str) -> Extractor:
     """A JSON array at a fixed path, each element as a string."""
 
     def extract(ev: Event) -> tuple[str, ...] | None:
-        v = _get(_audit(ev), keys)
+        v = lookup(_audit(ev), keys)
         return _texts(v) if type(v) is list else None
 
     return extract
@@ -188,7 +137,7 @@ def _bind_list_at(*keys: str) -> Callable[[str | None], Extractor]:
         index = _index(arg)
 
         def extract(ev: Event) -> tuple[str, ...] | None:
-            v = _get(_audit(ev), keys)
+            v = lookup(_audit(ev), keys)
             if type(v) is not list:
                 return None
             if index is None:
@@ -263,7 +212,7 @@ def _bind_host_ports(kind: str) -> Callable[[str | None], Extractor]:
                     v = port.get("hostPort")
                     if v is None:
                         v = port.get("containerPort")
-                    t = _text(v)
+                    t = as_text(v)
                     if t is not None:
                         out.append(t)
             return tuple(out) if out else None
@@ -288,8 +237,8 @@ def _bind_effective(kind: str, key: str) -> Callable[[str | None], Extractor]:
             found = None if d is None else _collect(d, keys, index)
             if not found:
                 return None
-            default = _text(_get(d, pod_keys)) or "0"
-            return tuple(_text(_get(c, own_keys)) or default for c in found)
+            default = as_text(lookup(d, pod_keys)) or "0"
+            return tuple(as_text(lookup(c, own_keys)) or default for c in found)
 
         return extract
 
@@ -311,7 +260,7 @@ def _bind_rules(key: str) -> Callable[[str | None], Extractor]:
             out: list[str] = []
             for v in found:
                 if type(v) is list:
-                    out += [t for t in map(_text, v) if t is not None]
+                    out += [t for t in map(as_text, v) if t is not None]
             return tuple(out) if out else None
 
         return extract
@@ -384,7 +333,7 @@ def _first(bind: Callable[[str | None], Extractor]) -> Extractor:
 
 def _subject_names(kind: str, with_namespace: bool = False) -> Extractor:
     def extract(ev: Event) -> tuple[str, ...] | None:
-        subjects = _get(_audit(ev), ("requestObject", "subjects"))
+        subjects = lookup(_audit(ev), ("requestObject", "subjects"))
         if type(subjects) is not list:
             return None
         out: list[str] = []
@@ -414,7 +363,7 @@ def _target_pod_name(ev: Event) -> str | None:
     if type(name) is str and name:
         return name
     # A pod created from generateName only gets its name in the response.
-    return _text(_get(d, ("responseObject", "metadata", "name")))
+    return as_text(lookup(d, ("responseObject", "metadata", "name")))
 
 
 def _has_name(arg: str | None) -> Extractor:
@@ -462,7 +411,7 @@ def _query(ev: Event) -> dict[str, str] | None:
         q: dict[str, str] | None = cache[_QUERY_KEY]
         return q
     d = _audit(ev)
-    uri = _text(d.get("requestURI")) if d is not None else None
+    uri = as_text(d.get("requestURI")) if d is not None else None
     q = None if uri is None else parse_query(uri)
     cache[_QUERY_KEY] = q
     return q
@@ -992,5 +941,6 @@ def k8s_audit_source() -> Source:
         index_fields=("ka.verb", "ka.target.resource"),
         event_time=event_time,
         info=compact_json,
+        event_id=top_string("auditID"),
         description="Kubernetes audit events (audit.k8s.io/v1 Event objects).",
     )

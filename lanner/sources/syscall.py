@@ -84,6 +84,7 @@ B = FieldType.BOOL
 PID = FieldType.PID
 REL = FieldType.RELTIME
 ABS = FieldType.ABSTIME
+DBL = FieldType.DOUBLE
 
 Doc = Mapping[str, Any]
 
@@ -527,6 +528,24 @@ def _same(a: str, b: str) -> Callable[[Doc], Any]:
     return derive
 
 
+def _fd_usage(doc: Doc) -> float | None:
+    # Falco's ratio is a percentage, capped at 100, and 0 without a known limit; an
+    # unknown limit here (the record lacks proc.fdlimit) is "cannot be extracted".
+    limit, count = doc.get("proc.fdlimit"), doc.get("proc.fdopencount")
+    if not isinstance(limit, int) or not isinstance(count, int):
+        return None
+    if limit <= 0:
+        return 0.0
+    return min(count * 100 / limit, 100.0)
+
+
+def _around(arg: str | None) -> Extractor:
+    # evt.around[T] = D compares the event time with T itself, not a value of the
+    # event: the window test is the compiler's (see the row). As a value it is never
+    # extracted, as in Falco.
+    return _none
+
+
 def _error_count(doc: Doc) -> int | None:
     res = doc.get("evt.rawres")
     return None if res is None else int(res < 0)
@@ -642,6 +661,16 @@ def _event_rows() -> list[FieldDef]:
         ),
         _row("evt.category", S, "Event category: file, net, memory, process, ipc..."),
         _row("evt.cpu", I, "Number of the CPU the event happened on."),
+        with_arg(
+            "evt.around",
+            U,
+            "Accepts the event if its time is around T: evt.around[T]=D holds when T (an"
+            " %evt.rawtime value, in ns) is at most D milliseconds before or after the"
+            " event's time.",
+            _around,
+            Arg.INDEX,
+            flags=(_FILTER_ONLY, "EPF_ARG_REQUIRED", "EPF_NO_RHS", "EPF_NO_TRANSFORMER"),
+        ),
         _row("evt.args", S, "All the event's parameters rendered into one string."),
         with_arg(
             "evt.arg",
@@ -962,6 +991,13 @@ def _process_rows() -> list[FieldDef]:
         _row("thread.cap_effective", S, "The thread's effective capability set."),
         _row("proc.fdopencount", U, "How many fds the process has open."),
         _row("proc.fdlimit", I, "How many fds the process may open at most."),
+        _derived(
+            "proc.fdusage",
+            DBL,
+            "Open fds as a percentage of the most the process may open (proc.fdopencount"
+            " over proc.fdlimit).",
+            _fd_usage,
+        ),
         _row("proc.vmsize", U, "Total virtual memory of the process, in KiB."),
         _row("proc.vmrss", U, "Resident (non-swapped) memory of the process, in KiB."),
         _row("proc.vmswap", U, "Swapped-out memory of the process, in KiB."),
@@ -978,6 +1014,18 @@ def _process_rows() -> list[FieldDef]:
         _row("thread.nametid", S, "Process name and thread id chained together.", flags=table),
         _row("thread.exectime", REL, "CPU time of the last scheduled thread (switch events)."),
         _row("thread.totexectime", REL, "Total CPU time of the thread (switch events)."),
+        # Falco fills these on its periodic procinfo events only: never on a syscall.
+        _row("thread.cpu", DBL, "CPU the thread consumed in the last second (procinfo events)."),
+        _row(
+            "thread.cpu.user",
+            DBL,
+            "User CPU the thread consumed in the last second (procinfo events).",
+        ),
+        _row(
+            "thread.cpu.system",
+            DBL,
+            "System CPU the thread consumed in the last second (procinfo events).",
+        ),
         _derived("thread.cgroups", S, "All the thread's cgroups in one string.", _cgroups),
         with_arg(
             "thread.cgroup",
@@ -1223,6 +1271,14 @@ def _container_rows() -> list[FieldDef]:
         _row("container.image.id", S, "Id of the container's image."),
         _row("container.type", S, "Container engine: docker, cri-o, containerd, podman..."),
         _row("container.privileged", B, "True for privileged containers."),
+        _row(
+            "container.info",
+            S,
+            "Deprecated output placeholder: always empty, as Falco now replaces"
+            " %container.info with nothing (container fields are printed by name).",
+            lambda _ev: "",
+            flags=(_PRINT_ONLY, _DEPRECATED),
+        ),
         _derived(
             "container.mounts",
             S,
