@@ -10,6 +10,7 @@ List-valued fields (``is_list``) return a tuple, never a list.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -71,6 +72,10 @@ class FieldType(StrEnum):
     def is_string(self) -> bool:
         return self in (FieldType.STRING, FieldType.FSPATH, FieldType.BYTES)
 
+    @property
+    def is_unsigned(self) -> bool:
+        return self in _UNSIGNED
+
 
 _NUMERIC = frozenset(
     {
@@ -86,6 +91,33 @@ _NUMERIC = frozenset(
         FieldType.DOUBLE,
     }
 )
+_UNSIGNED = frozenset({FieldType.UINT, FieldType.ABSTIME, FieldType.RELTIME, FieldType.MODE})
+
+# libsinsp reads numbers with sscanf("%d%c") and its 64-bit and unsigned kin: C blanks,
+# an optional sign, decimal digits, and nothing after (no hex, no fraction, no blank).
+_C_DECIMAL = re.compile(r"[ \t\n\v\f\r]*([+-]?[0-9]+)")
+
+
+def parse_integer(text: str, bits: int = 64, signed: bool = True) -> int:
+    """``text`` as libsinsp's number parser stores it in an integer of ``bits`` bits.
+
+    Out-of-range values are not errors there: glibc's strtol saturates at the limits
+    of a 64-bit long, strtoul reads ``-N`` as 2**64 - N (``-1`` is the largest value),
+    and the result is then cut to the width of the field. Raises ValueError for text
+    that is not a number to libsinsp (``0x2a``, ``1.0``, ``5 ``).
+    """
+    m = _C_DECIMAL.fullmatch(text)
+    if m is None:
+        raise ValueError(text)
+    n = int(m[1])
+    if signed:
+        n = max(-(1 << 63), min(n, (1 << 63) - 1))
+    else:
+        n = (1 << 64) - 1 if abs(n) >= 1 << 64 else n % (1 << 64)
+    n &= (1 << bits) - 1
+    if signed and n >= 1 << (bits - 1):
+        n -= 1 << bits
+    return n
 
 
 # Flags on field rows that change how the compiler treats a field.
@@ -102,6 +134,10 @@ FLAG_EITHER_END = "EITHER_END"
 # Falco types the value by the event parameter named in the argument (PT_DYN); the
 # declared type is only the common case.
 FLAG_DYNAMIC_TYPE = "DYNAMIC_TYPE"
+# Only an output placeholder, not a field Falco can filter on: a condition naming it is an
+# unknown field, and an output loses the token, with a warning that it is deprecated
+# (Falco's rule loader removes ``%container.info`` from outputs the same way).
+FLAG_PRINT_ONLY = "PRINT_ONLY"
 
 
 class Arg(StrEnum):
@@ -122,6 +158,12 @@ class FieldDef:
     once at compile time, so argument parsing (a JSON pointer split, an int
     parse) never happens per event. It raises FieldArgumentError on a bad
     argument.
+
+    ``test`` makes the field a test rather than a value, as Falco's ``evt.around``:
+    ``field = C`` holds when ``test(arg, C)``, the per-event predicate, returns
+    True (``exists`` passes None for C). Any other operator, a transformer or a
+    field on either side of the comparison is refused; its value (``bind``) is
+    only what outputs print.
     """
 
     name: str
@@ -130,8 +172,9 @@ class FieldDef:
     bind: Callable[[str | None], Extractor]
     arg: Arg = Arg.NONE
     is_list: bool = False
-    # Falco's EPF_FILTER_ONLY / EPF_TABLE_ONLY style hints; informational.
+    # FLAG_* above, and Falco's EPF_FILTER_ONLY / EPF_TABLE_ONLY style hints (informational).
     flags: frozenset[str] = field(default_factory=frozenset)
+    test: Callable[[str | None, str | None], Extractor] | None = None
 
     def extractor(self, arg: str | None) -> Extractor:
         if arg is None and self.arg in (Arg.KEY, Arg.INDEX):
@@ -140,7 +183,7 @@ class FieldDef:
             raise FieldArgumentError(f"field '{self.name}' does not take an argument")
         if arg is not None and self.arg in (Arg.INDEX, Arg.INDEX_OPTIONAL):
             try:
-                int(arg)
+                parse_integer(arg)
             except ValueError:
                 raise FieldArgumentError(
                     f"field '{self.name}' takes a numeric index, not '{arg}'"
@@ -170,9 +213,10 @@ def with_arg(
     *,
     is_list: bool = False,
     flags: Iterable[str] = (),
+    test: Callable[[str | None, str | None], Extractor] | None = None,
 ) -> FieldDef:
     """A field taking an argument; ``bind(arg)`` returns the extractor."""
-    return FieldDef(name, type, desc, bind, arg, is_list, frozenset(flags))
+    return FieldDef(name, type, desc, bind, arg, is_list, frozenset(flags), test)
 
 
 class FieldRegistry:

@@ -16,6 +16,7 @@ every error it has, each with file, line and column.
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 from bisect import bisect_right
 from collections.abc import Iterable
@@ -43,6 +44,7 @@ from lanner.condition.ast import (
     Not,
     Or,
     Pos,
+    Rhs,
     Transform,
 )
 from lanner.condition.parser import parse_condition, parse_output_field
@@ -56,6 +58,7 @@ from lanner.errors import (
     RuleFileError,
     RuleLoadErrors,
 )
+from lanner.fields import FLAG_PRINT_ONLY
 from lanner.priority import Priority
 from lanner.yamlpos import Item, Scalar, mapping_node, node_location, parse_items
 
@@ -822,6 +825,8 @@ class _Collector:
             for v, loc in zip(e.values, e.value_locs, strict=True):
                 if not isinstance(v, str):
                     return bad("with one field, each value must be a single string", loc)
+                if not v:
+                    return bad(_EMPTY_VALUE, loc)
             return True
         n = len(e.fields) if isinstance(e.fields, list) else None
         for row, rloc in zip(e.values, e.value_locs, strict=True):
@@ -837,8 +842,13 @@ class _Collector:
                         return bad(f"operator '{comp}' takes one value, not a list", cloc)
                     if not all(isinstance(x, str) for x in cell):
                         return bad("a list of values may only hold single values", cloc)
+                    if not all(cell):
+                        empty = cell.index("")
+                        return bad(_EMPTY_VALUE, cloc[empty] if isinstance(cloc, list) else cloc)
                 elif not isinstance(cell, str):
                     return bad("a value is empty (null) or not a single value", cloc)
+                elif not cell:
+                    return bad(_EMPTY_VALUE, cloc)
         return True
 
     def _append_exceptions(self, prev: RuleInfo, sc: Scalar) -> None:
@@ -960,6 +970,8 @@ class _Collector:
         return out
 
 
+# Falco refuses an empty string anywhere in an exception (pasted, it would leave a gap).
+_EMPTY_VALUE = "a value must not be empty"
 # Operators a modifier may follow: the string comparisons (Falco's rule).
 _MODIFIABLE_OPS = STR_OPS | {"=="}
 
@@ -1273,11 +1285,15 @@ class _Resolver:
             width = len(e.fields) + 1 if isinstance(e.fields, list) else 1
             if len(e.values) * width > MAX_RULE_NODES:
                 # Refused before its clause is built: the rows alone cross the bound.
+                if isinstance(e.fields, list):
+                    what = f"rows of {width - 1} field(s)"
+                    advice = "use one field with a list of values, or "
+                else:
+                    what, advice = "values of its one field", ""
                 self.col.errors.append(
                     RuleFileError(
                         f"exception '{e.name}' of rule '{rule.name}' has {len(e.values):,} "
-                        f"rows of {width - 1} field(s): more than {MAX_RULE_NODES:,} nodes; "
-                        "use one field with a list of values, or split the rule",
+                        f"{what}: more than {MAX_RULE_NODES:,} nodes; {advice}split the rule",
                         e.location,
                     )
                 )
@@ -1298,16 +1314,18 @@ class _Resolver:
         return And(tuple(clauses), clauses[0].pos) if len(clauses) > 1 else clauses[0]
 
     def _exception(self, e: ExceptionInfo) -> Expr:
+        # Falco pastes each value into the condition text and parses the result, so a
+        # value reads as the condition grammar reads it: ``val(proc.pname)`` and
+        # ``toupper(proc.pname)`` compare with another field, ``'"a b"'`` is ``a b``.
+        epos = Pos.at(e.location)
         if isinstance(e.fields, str):
             floc = e.field_locs if isinstance(e.field_locs, Location) else e.location
             lhs = self._field(e.fields, floc)
             op, mod = _operator(e.comps if isinstance(e.comps, str) else "in")
-            lits = tuple(
-                self._lit(v, loc)
-                for v, loc in zip(e.values, _flat_locs(e, e.value_locs), strict=False)
-            )
-            epos = Pos.at(e.location)
-            return self._compare(Compare(lhs, op, ListLit(lits, epos), mod, epos))
+            items: list[Literal] = []
+            for v, loc in zip(e.values, _flat_locs(e, e.value_locs), strict=False):
+                items += _list_item(_scalar_text(v), _at(loc, e.location))
+            return self._compare(Compare(lhs, op, ListLit(tuple(items), epos), mod, epos))
         assert isinstance(e.fields, list) and isinstance(e.comps, list)
         field_locs = _flat_locs(e, e.field_locs)
         alts: list[Expr] = []
@@ -1319,22 +1337,20 @@ class _Resolver:
             ):
                 lhs = self._field(fname, floc)
                 op, mod = _operator(comp)
-                # A check stands where its exception does; its operands where they are written.
-                epos = Pos.at(e.location)
-                at = cloc if isinstance(cloc, Location) else e.location
+                at = _at(cloc, e.location)
+                rhs: Rhs
                 if isinstance(cell, list):
                     locs = cloc if isinstance(cloc, list) else [cloc] * len(cell)
-                    lit = ListLit(
-                        tuple(self._lit(v, loc) for v, loc in zip(cell, locs, strict=False)),
-                        Pos.at(_at(cloc, e.location)),
-                    )
-                    terms.append(self._compare(Compare(lhs, op, lit, mod, epos)))
+                    items = []
+                    for v, loc in zip(cell, locs, strict=False):
+                        items += _list_item(_scalar_text(v), _at(loc, at))
+                    rhs = ListLit(tuple(items), Pos.at(at))
                 elif op in LIST_OPS or mod is not None:
-                    # A bare value where a list is expected names a list (or is one item).
-                    lit = ListLit((self._lit(cell, at),), Pos.at(at))
-                    terms.append(self._compare(Compare(lhs, op, lit, mod, epos)))
+                    rhs = _bare_list(_scalar_text(cell), at)
                 else:
-                    terms.append(Compare(lhs, op, self._lit(cell, at), None, epos))
+                    rhs = _one_value(comp, _scalar_text(cell), at)
+                # A check stands where its exception does; its operands where they are written.
+                terms.append(self._compare(Compare(lhs, op, rhs, mod, epos)))
             alts.append(terms[0] if len(terms) == 1 else And(tuple(terms), terms[0].pos))
         return _or(alts)
 
@@ -1351,10 +1367,6 @@ class _Resolver:
             raise RuleFileError(f"'{text}' is not a field name", where)
         return expr
 
-    def _lit(self, value: Any, loc: Any) -> Literal:
-        text = _scalar_text(value)
-        return Literal(text, Pos.at(loc)) if isinstance(loc, Location) else Literal(text)
-
 
 def _flat_locs(e: ExceptionInfo, locs: Any) -> list[Any]:
     """``locs`` as a list (a lone Location, or nothing, repeated for every entry)."""
@@ -1368,6 +1380,57 @@ def _or(alts: list[Expr]) -> Expr:
     if not alts:
         return Const(False)
     return alts[0] if len(alts) == 1 else Or(tuple(alts))
+
+
+# --- exception values as Falco pastes them ------------------------------------------------------
+
+# A value Falco's pasting leaves as the same single value, read back without parsing
+# (the common case, kept fast for exceptions with thousands of values): no quote,
+# parenthesis, '=', ',' or backslash, and no blank but the space Falco quotes around.
+_PLAIN_VALUE = re.compile(r"[^()\"'=,\\\t\n\r\x08]+")
+# The field of the check a value is pasted into: only what follows the operator is kept.
+_PASTE_FIELD = "x.x"
+
+
+def _pasted(comp: str, text: str, value: str, at: Location) -> Rhs:
+    """What ``<field> <comp> <text>`` compares its field with; every node and error
+    placed at the value as written."""
+    try:
+        check = parse_condition(f"{_PASTE_FIELD} {comp} {text}", locate=lambda _offset: at)
+    except ConditionSyntaxError as exc:
+        raise RuleFileError(f"value '{value}', pasted as {text}: {exc.message}", at) from None
+    op, mod = _operator(comp)
+    if not isinstance(check, Compare) or (check.op, check.modifier) != (op, mod):
+        raise RuleFileError(f"value '{value}', pasted as {text}: it is not one value", at)
+    assert check.rhs is not None  # binary operators only
+    return check.rhs
+
+
+def _one_value(comp: str, value: str, at: Location) -> Rhs:
+    """A value where one is expected: a string, ``val(field)`` or a transformer call."""
+    op, _ = _operator(comp)
+    if op not in NUM_OPS and _PLAIN_VALUE.fullmatch(value):
+        return Literal(value, Pos.at(at))
+    return _pasted(comp, _quote_item(value), value, at)
+
+
+def _bare_list(value: str, at: Location) -> ListLit:
+    """A single value where a list is expected: parenthesised (not quoted), so it is a
+    list name, one item, or a ``(a, b)`` list written as one string."""
+    if _PLAIN_VALUE.fullmatch(value) and " " not in value:
+        return ListLit((Literal(value, Pos.at(at)),), Pos.at(at))
+    rhs = _pasted("in", value if value.startswith("(") else f"({value})", value, at)
+    assert isinstance(rhs, ListLit)  # a '(' after 'in' is always a list
+    return rhs
+
+
+def _list_item(value: str, at: Location) -> tuple[Literal, ...]:
+    """The items one value of a list stands for, quoted as Falco quotes it."""
+    if _PLAIN_VALUE.fullmatch(value):
+        return (Literal(value, Pos.at(at)),)
+    rhs = _pasted("in", f"({_quote_item(value)})", value, at)
+    assert isinstance(rhs, ListLit)
+    return rhs.items
 
 
 # --- public entry points --------------------------------------------------------------------
@@ -1497,6 +1560,31 @@ def _condition_warnings(
                 rule.output.locate(m.start()),
                 "deprecated",
             )
+        placeholders = _placeholders(rule.source) if "%" in rule.output.text else None
+        for m in placeholders.finditer(rule.output.text) if placeholders else ():
+            col.warn(
+                f"rule '{rule.name}': %{m[1]} is deprecated and no more useful, and will be "
+                "dropped by Falco 1.0.0. The container plugin will automatically add "
+                "required fields to the output message.",
+                rule.output.locate(m.start()),
+                "deprecated",
+            )
+
+
+@functools.cache
+def _placeholders(source: str) -> re.Pattern[str] | None:
+    """The output tokens of the source's print-only fields (``%container.info``),
+    which compiling removes from the output, as Falco's loader does, with this warning."""
+    from lanner.sources.catalog import builtin_sources
+
+    src = builtin_sources().get(source)
+    names = [f.name for f in src.fields if FLAG_PRINT_ONLY in f.flags] if src else []
+    if not names:
+        return None
+    # As the output parser reads a token: a field name ends before a word character
+    # or a dot followed by a letter.
+    alternatives = "|".join(re.escape(n) for n in names)
+    return re.compile(f"%({alternatives})(?!\\w|\\.[A-Za-z])")
 
 
 def _looks_misused(value: str) -> bool:
@@ -1527,7 +1615,9 @@ def _is_field(source: str, name: str, arg: str | None) -> bool:
     from lanner.sources.catalog import builtin_sources
 
     src = builtin_sources().get(source)
-    return src is not None and src.fields.resolve(name, arg) is not None
+    found = src.fields.resolve(name, arg) if src is not None else None
+    # A print-only field is no field to Falco: val() of it would not load either.
+    return found is not None and FLAG_PRINT_ONLY not in found[0].flags
 
 
 # --- lists with invalid names -----------------------------------------------------------------
@@ -1724,7 +1814,9 @@ def _lists_used(col: _Collector) -> set[str]:
         if r.cond is not None:
             words.update(_DELIMS.split(r.cond.text))
         for e in r.exceptions:
-            words.update(_strings_in(e.values))
+            # Pasted into the condition: '(shells)' names the list as 'shells' does.
+            for value in _strings_in(e.values):
+                words.update(_DELIMS.split(value))
     for m in col.macros.values():
         if m.cond is not None:
             words.update(_DELIMS.split(m.cond.text))

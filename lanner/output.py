@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lanner.condition.ast import ArgList, FieldRef, Transform, ValueExpr
+from lanner.condition.check import print_only_message
 from lanner.condition.compiler import Compiler
 from lanner.condition.ir import BoundValue
 from lanner.condition.parser import parse_output_field
@@ -22,6 +23,7 @@ from lanner.errors import (
     UnknownFieldError,
 )
 from lanner.event import Event, FieldKey
+from lanner.fields import FLAG_PRINT_ONLY, FieldType
 from lanner.priority import Priority
 from lanner.sources.generic import format_clock, format_iso8601
 
@@ -41,6 +43,14 @@ def render_value(value: Any) -> str:
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
     return str(value)
+
+
+def render_double(value: Any) -> str:
+    """A double field's value as libsinsp prints it: one decimal ("%.1lf"), so
+    ``proc.fdusage`` shows ``33.3``; ``output_fields`` keeps the number itself."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return f"{value:.1f}"
+    return render_value(value)
 
 
 def json_value(value: Any) -> Any:
@@ -91,7 +101,7 @@ class OutputFormat:
     def _generate(self) -> Callable[[tuple[Any, ...]], tuple[str, dict[str, Any]]]:
         """``values -> (text, output_fields)`` as one generated expression: alerts are
         formatted as soon as they are raised, so this sits on the detection path."""
-        ns: dict[str, Any] = {"_r": render_value, "_j": json_value, "_w": _fit}
+        ns: dict[str, Any] = {"_r": render_value, "_d": render_double, "_j": json_value, "_w": _fit}
         texts: list[str] = []
         fields: list[str] = []
         for p in self.parts:
@@ -101,7 +111,10 @@ class OutputFormat:
                 continue
             assert isinstance(p, _Token)
             a = f"v[{self._slots[p.bound.key]}]"
-            text = f"({a} if type({a}) is str else _r({a}))"
+            if p.bound.type is FieldType.DOUBLE:
+                text = f"_d({a})"
+            else:
+                text = f"({a} if type({a}) is str else _r({a}))"
             texts.append(text if p.width is None else f"_w({text}, {p.width})")
             for label, key in p.fields:
                 b = f"v[{self._slots[key]}]"
@@ -126,7 +139,10 @@ class OutputFormat:
                 continue
             assert isinstance(p, _Token)
             v = ev[p.bound.key]
-            text = v if type(v) is str else render_value(v)
+            if p.bound.type is FieldType.DOUBLE:
+                text = render_double(v)
+            else:
+                text = v if type(v) is str else render_value(v)
             if p.width is not None:
                 text = _fit(text, p.width)
             out.append(text)
@@ -174,6 +190,13 @@ def compile_output(
             if i >= n:
                 raise fail(CompileError, "an output cannot end with a field width", start)
         expr, bound, end = _parse_token(text, i, compiler, fail)
+        if bound.print_only:
+            # Falco's loader removes '%container.info' as it is written (the loader warns);
+            # with a width it is left in place, and is then an unknown field.
+            if width is not None:
+                raise fail(UnknownFieldError, print_only_message(bound.label), start)
+            i = end
+            continue
         if lit:
             parts.append("".join(lit))
             lit = []
@@ -240,13 +263,13 @@ def _parse_token(
 def _did_you_mean(name: str, compiler: Compiler) -> str:
     """'; did you mean ...' with the nearest field names of the source, or ''."""
     fields = compiler.source.fields
-    names = [f.name for f in fields]
+    names = [f.name for f in fields if FLAG_PRINT_ONLY not in f.flags]
     close: list[str] = []
     # A field with text glued on ('proc.name.x'): the field itself first.
     prefix = name
     while "." in prefix:
         prefix = prefix.rsplit(".", 1)[0]
-        if prefix in fields:
+        if prefix in names:
             close.append(prefix)
             break
     close += difflib.get_close_matches(name, names, n=3, cutoff=0.75)

@@ -9,6 +9,7 @@ import pytest
 from lanner import RuleLoadErrors, RuleSet, compile_rules, load_rules_text
 from lanner.condition.ast import And, Expr
 from lanner.condition.parser import parse_condition
+from lanner.loader import MAX_RULE_NODES
 
 HEAD = """\
 - rule: r
@@ -442,4 +443,25 @@ def test_a_field_that_is_not_a_field_name_is_an_error() -> None:
     errs = exception_errors("- name: e\n  fields: [proc.name, 'not a field']\n  values: [[a, b]]\n")
     assert errs == [
         "t.yaml:8:27: error: exception 'e' of rule 'r': 'not a field' is not a field name"
+    ]
+
+
+def test_too_many_values_of_one_field_say_so() -> None:
+    values = "".join(f"    - v{i}\n" for i in range(MAX_RULE_NODES + 1))
+    errs = exception_errors("- name: e\n  fields: proc.name\n  values:\n" + values)
+    assert errs == [
+        f"t.yaml:7:7: error: exception 'e' of rule 'r' has {MAX_RULE_NODES + 1:,} values of "
+        f"its one field: more than {MAX_RULE_NODES:,} nodes; split the rule"
+    ]
+
+
+def test_values_pasted_as_falco_pastes_them_keep_their_own_positions() -> None:
+    # Each value is read on its own: the second one's error is placed at it.
+    errs = exception_errors(
+        "- name: e\n  fields: [proc.name, proc.pname]\n  values:\n"
+        "    - [val(proc.exe), '\"a\"']\n    - [b, 'x\"y z']\n"
+    )
+    assert errs == [
+        "t.yaml:11:15: error: exception 'e' of rule 'r': value 'x\"y z', pasted as \"x\"y z\": "
+        "unexpected 'y': expected 'and', 'or' or the end of the condition"
     ]

@@ -278,7 +278,7 @@ def test_modifiers_on_a_transformed_value_and_in_compound_conditions() -> None:
 
 
 def test_modifier_values_are_typed_like_the_field() -> None:
-    assert matches("t.int = anyof (1, 0x2, 3)", {"int": 2})
+    assert matches("t.int = anyof (1, +2, 3)", {"int": 2})
     assert not matches("t.int != allof (1, 2)", {"int": 2})
 
 
@@ -288,16 +288,14 @@ NUMERIC_CASES = [
     ("t.int = 42", 42, True),
     ("t.int = 42", 43, False),
     ("t.int != 42", 43, True),
-    ("t.int = 0x2a", 42, True),
-    ("t.int = 0X2A", 42, True),
     ("t.int = +42", 42, True),
     ("t.int = -2", -2, True),
     ("t.int < 0", -2, True),
     ("t.int > -3", -2, True),
     ("t.int >= -2", -2, True),
     ("t.int <= -3", -2, False),
-    ("t.int < 0x10", 15, True),
-    ("t.int in (1, 2, 0x10)", 16, True),
+    ("t.int < 16", 15, True),
+    ("t.int in (1, 2, 016)", 16, True),  # decimal, leading zeros and all, as in Falco
     ("t.int in (1, 2, 3)", 4, False),
     ("t.int intersects (4)", 4, True),
     ("t.uint > 4294967295", 4294967296, True),
@@ -399,7 +397,7 @@ LIST_CASES = [
     ("t.list intersects (a)", [], False),
     ("t.list exists", [], True),
     ("t.nums in (1, 2, 3)", None, True),
-    ("t.nums intersects (0x3)", None, True),
+    ("t.nums intersects (03)", None, True),
     ("t.nums in (1)", None, False),
 ]
 

@@ -69,7 +69,14 @@ from lanner.condition.transformers import (
 from lanner.condition.walk import fold, is_boolean
 from lanner.errors import CompileError, FieldArgumentError, LannerError, UnknownFieldError
 from lanner.event import Event, FieldKey
-from lanner.fields import FLAG_ANY_ANCESTOR, FLAG_EITHER_END, FieldType, Source
+from lanner.fields import (
+    FLAG_ANY_ANCESTOR,
+    FLAG_EITHER_END,
+    FLAG_PRINT_ONLY,
+    FieldType,
+    Source,
+    parse_integer,
+)
 
 
 def _err(cls: type[LannerError], message: str, node: Any) -> LannerError:
@@ -145,23 +152,6 @@ def _form(t: FieldType) -> Form:
 # --- value conversion -----------------------------------------------------------------
 
 
-def _parse_int(text: str) -> int:
-    t = text.strip()
-    neg = t.startswith("-")
-    body = t[1:] if neg or t.startswith("+") else t
-    if body[:2].lower() == "0x":
-        n = int(body[2:], 16)
-    else:
-        try:
-            n = int(body, 10)
-        except ValueError:
-            f = float(body)
-            if not f.is_integer():
-                raise
-            n = int(f)
-    return -n if neg else n
-
-
 SERVICES = Path("/etc/services")
 
 
@@ -212,9 +202,6 @@ def _parse_bool(text: str) -> bool:
     raise ValueError(text)
 
 
-_DECIMAL = re2.compile(r"[+-]?[0-9]+")
-
-
 def convert_literal(text: str, ftype: FieldType) -> Any:
     """The constant ``text`` stands for when compared to a field of ``ftype``.
 
@@ -223,12 +210,10 @@ def convert_literal(text: str, ftype: FieldType) -> Any:
     if ftype is FieldType.PORT:
         return _parse_port(text)
     if ftype is FieldType.DOUBLE:
-        # libsinsp reads a double's constant as a decimal integer ("1.0" is refused).
-        if _DECIMAL.fullmatch(text.strip()) is None:
-            raise ValueError(text)
-        return int(text)
+        # libsinsp reads a double's constant as a 32-bit integer ("1.0" is refused).
+        return parse_integer(text, bits=32)
     if ftype.is_numeric:
-        return _parse_int(text)
+        return parse_integer(text, signed=not ftype.is_unsigned)
     if ftype is FieldType.BOOL:
         return _parse_bool(text)
     if ftype is FieldType.IPADDR:
@@ -349,11 +334,22 @@ class Binder:
             multi = Multi.EITHER_END
         elif FLAG_ANY_ANCESTOR in fdef.flags and arg is None:
             multi = Multi.ANY_ITEM
-        return BoundValue(FieldKey(extract, label), fdef.type, fdef.is_list, label, multi)
+        test = None if fdef.test is None else functools.partial(fdef.test, arg)
+        return BoundValue(
+            FieldKey(extract, label),
+            fdef.type,
+            fdef.is_list,
+            label,
+            multi,
+            test,
+            FLAG_PRINT_ONLY in fdef.flags,
+        )
 
     def _operand(self, expr: ValueExpr, transformer: str) -> BoundValue:
         b = self.bind(expr)
-        if b.multi is not None:
+        if b.print_only:
+            raise print_only_error(b, expr)
+        if b.multi is not None or b.test is not None:
             raise _err(
                 CompileError,
                 f"field '{b.label}' does not support transformers ('{transformer}')",
@@ -486,6 +482,19 @@ class Binder:
         return ("key", self._operand(a, row.name).key)
 
 
+def print_only_message(label: str) -> str:
+    # Falco has no field by this name: an unknown field (so that skip-if-unknown-filter
+    # applies), not a type error.
+    return (
+        f"unknown field '{label}': it is only an output placeholder ('%{label}'), "
+        "not a field to filter on or transform"
+    )
+
+
+def print_only_error(b: BoundValue, node: Any) -> LannerError:
+    return _err(UnknownFieldError, print_only_message(b.label), node)
+
+
 # --- conditions -------------------------------------------------------------------------
 
 
@@ -520,6 +529,10 @@ class Checker:
 
     def _compare(self, c: Compare) -> ir.Cond:
         lhs = self.binder.bind(c.lhs)
+        if lhs.print_only:
+            raise print_only_error(lhs, c.lhs)
+        if lhs.test is not None:
+            return self._compare_test(c, lhs)
         op = c.op
         if op == "exists":
             return ir.Exists(lhs)
@@ -536,6 +549,33 @@ class Checker:
         every = lhs.multi is Multi.EITHER_END and op == "!=" and c.modifier is None
         assert isinstance(one, ir.Test | ir.OfTest)
         return ir.EachItem(lhs, one, every)
+
+    def _compare_test(self, c: Compare, lhs: BoundValue) -> ir.Test:
+        """A field that is a test (``evt.around[T] = D``), as libsinsp takes it: with
+        '=' and one constant, or ``exists``; the test becomes a boolean value."""
+        assert lhs.test is not None
+        rhs = c.rhs
+        if isinstance(rhs, FieldValue | FieldRef | Transform):
+            raise _err(
+                CompileError, f"field '{lhs.label}' doesn't support right-hand side fields", c
+            )
+        const = None
+        if c.op != "exists":
+            if c.op != "=" or c.modifier is not None or not isinstance(rhs, Literal):
+                raise _err(
+                    CompileError, f"'{lhs.label}' supports only the '=' comparison operator", c
+                )
+            const = rhs.value
+        try:
+            holds = lhs.test(const)
+        except ValueError:
+            raise _err(
+                CompileError,
+                f"'{const}' is not a valid {lhs.type.value} value for '{lhs.label}'",
+                rhs,
+            ) from None
+        label = lhs.label if const is None else f"{lhs.label} = {const}"
+        return ir.Test(BoundValue(FieldKey(holds, label), FieldType.BOOL, False, label), "=", True)
 
     def _compare_one(self, c: Compare, lhs: BoundValue) -> ir.Test | ir.OfTest | ir.Truth:
         """``c`` on a single value."""
@@ -650,6 +690,14 @@ class Checker:
         op = c.op
         inner = rhs.expr if isinstance(rhs, FieldValue) else rhs
         other = self.binder.bind(inner)
+        if other.print_only:
+            raise print_only_error(other, inner)
+        if other.test is not None:
+            raise _err(
+                CompileError,
+                f"field '{other.label}' can't be used as a right-hand side field",
+                inner,
+            )
         for b, node in ((lhs, c), (other, inner)):
             if b.multi is not None:
                 raise _err(

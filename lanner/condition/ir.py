@@ -9,12 +9,13 @@ only chooses how to write each node as Python.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
 from lanner.event import FieldKey
-from lanner.fields import FieldType
+from lanner.fields import Extractor, FieldType
 
 
 class Multi(Enum):
@@ -26,13 +27,19 @@ class Multi(Enum):
 
 @dataclass(frozen=True, slots=True)
 class BoundValue:
-    """A field expression bound to its source: how to read it, and what it yields."""
+    """A field expression bound to its source: how to read it, and what it yields.
+
+    ``test`` is set for a field that is a test rather than a value (``FieldDef.test``,
+    its argument bound); ``print_only`` for a field conditions cannot name.
+    """
 
     key: FieldKey
     type: FieldType
     is_list: bool
     label: str
     multi: Multi | None = None
+    test: Callable[[str | None], Extractor] | None = None
+    print_only: bool = False
 
 
 class Form(Enum):

@@ -430,22 +430,10 @@ class _Parser:
         text, start = self.text, m.start()
         name = m.group()
         i = m.end()
+        self.i = i
         if i == self.n or text[i] != "[":
-            self.i = i
             return FieldRef(name, None, self.pos(start))
-        self.i = i + 1
-        if self.i < self.n and text[self.i] in "\"'":
-            arg = self.quoted()
-        else:
-            a = _field_arg(text, self.i)
-            if not a:
-                self.fail(f"expected an argument inside '{name}[...]'", self.i)
-            arg = a.group()
-            self.i = a.end()
-        if self.i == self.n or text[self.i] != "]":
-            self.fail(f"expected ']' to close the argument of '{name}'", self.i)
-        self.i += 1
-        return FieldRef(name, arg, self.pos(start))
+        return FieldRef(name, self.bracket_arg(name), self.pos(start))
 
     def call(self, name: str, start: int) -> Transform:
         """A transformer call and its optional ``[x]``; the cursor is on its '('."""

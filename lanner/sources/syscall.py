@@ -49,16 +49,18 @@ from lanner.fields import (
     FLAG_DOTTED_ARG,
     FLAG_DYNAMIC_TYPE,
     FLAG_EITHER_END,
+    FLAG_PRINT_ONLY,
     Arg,
     Extractor,
     FieldDef,
     FieldRegistry,
     FieldType,
     Source,
+    parse_integer,
     simple,
     with_arg,
 )
-from lanner.sources.generic import format_clock, generic_fields
+from lanner.sources.generic import event_time_ns, format_clock, generic_fields
 
 __all__ = [
     "FLAG_ANY_ANCESTOR",
@@ -72,6 +74,8 @@ __all__ = [
 
 _FILTER_ONLY = "EPF_FILTER_ONLY"
 _TABLE_ONLY = "EPF_TABLE_ONLY"
+# Informational, as in libsinsp, whose filters still read such a field (evt.outputtime);
+# FLAG_PRINT_ONLY is the flag that keeps a field out of conditions.
 _PRINT_ONLY = "EPF_PRINT_ONLY"
 _DEPRECATED = "EPF_DEPRECATED"
 _IS_LIST = "EPF_IS_LIST"
@@ -539,11 +543,25 @@ def _fd_usage(doc: Doc) -> float | None:
     return min(count * 100 / limit, 100.0)
 
 
-def _around(arg: str | None) -> Extractor:
-    # evt.around[T] = D compares the event time with T itself, not a value of the
-    # event: the window test is the compiler's (see the row). As a value it is never
-    # extracted, as in Falco.
-    return _none
+_U64 = (1 << 64) - 1
+
+
+def _around(arg: str | None, delta: str | None) -> Extractor:
+    """``evt.around[T] = D``: T - D ms <= the event's time <= T + D ms.
+
+    As libsinsp computes it: T and D are read as unsigned 64-bit numbers, the window
+    is [time - D * 10**6, time + D * 10**6] in 64-bit unsigned arithmetic (a bound
+    past 0 or 2**64 wraps, as there), and ``exists``, having no D, is a window of 0
+    (the event at exactly T)."""
+    assert arg is not None  # the row requires its argument
+    at = parse_integer(arg, signed=False)
+    d = 0 if delta is None else parse_integer(delta, signed=False) * 1_000_000 & _U64
+
+    def around(ev: Event) -> bool:
+        ts = event_time_ns(ev)
+        return ts is not None and (ts - d) & _U64 <= at <= (ts + d) & _U64
+
+    return around
 
 
 def _error_count(doc: Doc) -> int | None:
@@ -667,9 +685,10 @@ def _event_rows() -> list[FieldDef]:
             "Accepts the event if its time is around T: evt.around[T]=D holds when T (an"
             " %evt.rawtime value, in ns) is at most D milliseconds before or after the"
             " event's time.",
-            _around,
+            lambda _arg: _none,  # no value: printed, it is <NA> as in Falco
             Arg.INDEX,
             flags=(_FILTER_ONLY, "EPF_ARG_REQUIRED", "EPF_NO_RHS", "EPF_NO_TRANSFORMER"),
+            test=_around,
         ),
         _row("evt.args", S, "All the event's parameters rendered into one string."),
         with_arg(
@@ -1274,10 +1293,10 @@ def _container_rows() -> list[FieldDef]:
         _row(
             "container.info",
             S,
-            "Deprecated output placeholder: always empty, as Falco now replaces"
-            " %container.info with nothing (container fields are printed by name).",
+            "Deprecated output placeholder: removed from outputs with a warning, as Falco"
+            " does (container fields are printed by name); no field to filter on.",
             lambda _ev: "",
-            flags=(_PRINT_ONLY, _DEPRECATED),
+            flags=(FLAG_PRINT_ONLY, _DEPRECATED),
         ),
         _derived(
             "container.mounts",

@@ -467,3 +467,58 @@ def test_double_values_keep_their_fraction() -> None:
     assert fires("c.dbl > 2 and c.dbl < 3", {"dbl": 2.5})
     assert fires("c.dbl = 3", {"dbl": 3.0})
     assert not fires("c.dbl = 3", {"dbl": 3.000001})
+
+
+# --- integer constants, as libsinsp's sscanf("%ld%c")-style number parser reads them ---------
+
+INTEGER_CASES = [
+    ("c.int = +5", 5, True),  # a sign is part of the number
+    ("c.int = 007", 7, True),  # decimal, leading zeros and all (not octal)
+    ('c.int = " 5"', 5, True),  # blanks before the number are skipped
+    ("c.int = -5", -5, True),
+    ("c.int = 99999999999999999999", 2**63 - 1, True),  # saturated, not refused
+    ("c.uint = -1", 2**64 - 1, True),  # unsigned: -N is 2**64 - N
+    ("c.uint > -1", 7, False),  # ... so nothing is above -1
+    ("c.uint < -1", 7, True),
+    ("c.dbl = 4294967298", 2.0, True),  # a double's constant is a 32-bit int, cut to width
+]
+
+
+@pytest.mark.parametrize(("condition", "value", "expected"), INTEGER_CASES)
+def test_integer_constants_read_as_libsinsp_reads_them(
+    condition: str, value: int, expected: bool
+) -> None:
+    field = condition.split()[0][2:]
+    assert fires(condition, {field: value}) is expected
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("c.int", "0x2a"),  # hexadecimal: Falco reads the 0 and refuses the rest
+        ("c.int", "1.0"),
+        ("c.int", "1e3"),
+        ("c.int", "1_000"),
+        ("c.int", "'5 '"),  # nothing may follow the number, not even a blank
+        ("c.int", "''"),
+        ("c.int", "'٣'"),  # only ASCII digits
+        ("c.uint", "0x10"),
+        ("c.uint", "2.0"),
+    ],
+)
+def test_integer_constants_falco_refuses(field: str, value: str) -> None:
+    condition = f"{field} = {value}"
+    ftype = SOURCE.fields.get(field).type  # type: ignore[union-attr]
+    assert error(condition) == (
+        f"{at(condition, value)}: error: rule 'r': '{value.strip(chr(39))}' is not a valid "
+        f"{ftype.value} value for '{field}'"
+    )
+
+
+def test_integer_constants_in_lists_and_modifiers_are_read_the_same_way() -> None:
+    assert fires("c.int in (+1, 007)", {"int": 7})
+    assert fires("c.int = anyof (+1, 007)", {"int": 7})
+    condition = "c.int in (1, 0x2)"
+    assert error(condition) == (
+        f"{at(condition, '0x2')}: error: rule 'r': '0x2' is not a valid int64 value for 'c.int'"
+    )

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from lanner import RuleLoadErrors, RuleSet, compile_rules, load_rules_text
+from lanner import RuleLoadErrors, RuleSet, compile_rules, load_rules, load_rules_text
 
 FILE = "rules.yaml"
 
@@ -445,3 +445,420 @@ def test_a_rule_on_every_event_type_warns() -> None:
 
 def test_a_rule_that_can_never_match_does_not_warn_about_event_types() -> None:
     assert _evttype_warnings("evt.type = open and evt.type = close") == []
+
+
+# --- exceptions: a value is pasted into the condition, as Falco does -------------------------
+
+
+def _same_field_exception(value: str) -> str:
+    return _rule_with_exceptions(f"""\
+        - name: e
+          fields: [proc.name]
+          comps: [=]
+          values:
+            - [{value}]
+        """)
+
+
+def _parents(*pairs: tuple[str, str]) -> list[dict[str, Any]]:
+    return [{**_open(name), "proc.pname": pname} for name, pname in pairs]
+
+
+@pytest.mark.parametrize("value", ["toupper(proc.pname)", '"toupper(proc.pname)"'])
+def test_a_transformer_value_compares_with_the_other_field(value: str) -> None:
+    rs = _load(_same_field_exception(value))
+    assert _warnings(rs) == []
+    events = _parents(("BASH", "bash"), ("bash", "bash"), ("SH", "bash"))
+    assert _alerting(rs, events) == [events[1], events[2]]
+
+
+def test_a_val_value_compares_with_the_other_field() -> None:
+    rs = _load(_same_field_exception("val(proc.pname)"))
+    assert _warnings(rs) == []
+    events = _parents(("bash", "bash"), ("cat", "bash"))
+    assert _alerting(rs, events) == [events[1]]
+
+
+def test_a_numeric_comparison_with_another_field() -> None:
+    rs = _load(
+        _rule_with_exceptions("""\
+        - name: child_after_parent
+          fields: [proc.pid]
+          comps: [">"]
+          values:
+            - [val(proc.ppid)]
+        """)
+    )
+    events = [{**_open("a"), "proc.pid": p, "proc.ppid": 10} for p in (11, 10, 9)]
+    assert _alerting(rs, events) == [events[1], events[2]]
+
+
+@pytest.mark.parametrize("value", ["proc.pname", '"proc.pname"'])
+def test_a_field_name_value_is_a_string_and_warns(value: str) -> None:
+    rs = _load(_same_field_exception(value))
+    assert _warnings(rs) == [
+        f"{FILE}:11:12: warning: rule 'r': 'proc.pname' may be a valid field misused as a "
+        "const string value; to compare with the field's value, write val(proc.pname)"
+    ]
+    events = _parents(("bash", "bash"), ("proc.pname", "bash"))
+    assert _alerting(rs, events) == [events[0]]
+
+
+def test_a_transformer_value_with_a_blank_is_quoted_so_a_string_and_warns() -> None:
+    rs = _load(_same_field_exception("toupper( proc.pname)"))
+    assert _warnings(rs) == [
+        f"{FILE}:11:12: warning: rule 'r': 'toupper( proc.pname)' may be a valid field "
+        "transformer misused as a const string value"
+    ]
+    events = _parents(("BASH", "bash"), ("toupper( proc.pname)", "bash"))
+    assert _alerting(rs, events) == [events[0]]
+
+
+def test_a_transformer_as_the_exception_field() -> None:
+    rs = _load(
+        _rule_with_exceptions("""\
+        - name: e
+          fields: [tolower(proc.name)]
+          comps: [=]
+          values:
+            - [test]
+        """)
+    )
+    assert _warnings(rs) == []
+    events = [_open("TeSt"), _open("tests")]
+    assert _alerting(rs, events) == [events[1]]
+
+
+@pytest.mark.parametrize(
+    ("value", "error"),
+    [
+        (
+            "toupper(proc.pnme)",
+            f"{FILE}:11:12: error: rule 'r': unknown field 'proc.pnme' for source 'syscall'",
+        ),
+        (
+            "val(proc.pname",
+            f"{FILE}:11:12: error: exception 'e' of rule 'r': value 'val(proc.pname', pasted "
+            "as val(proc.pname: val() takes exactly one field, like val(proc.pname)",
+        ),
+        (
+            "nosuch(proc.pname)",
+            f"{FILE}:11:12: error: exception 'e' of rule 'r': value 'nosuch(proc.pname)', "
+            "pasted as nosuch(proc.pname): unknown transformer 'nosuch'",
+        ),
+    ],
+    ids=["unknown-field", "unclosed", "unknown-transformer"],
+)
+def test_an_error_in_a_pasted_value_points_at_the_value(value: str, error: str) -> None:
+    # Whether loading or compiling finds it, the error is the file's one error.
+    with pytest.raises(RuleLoadErrors) as info:
+        compile_rules(_load(_same_field_exception(value)))
+    assert [str(e) for e in info.value.errors] == [error]
+
+
+# --- exceptions: values with blanks, quotes and escapes ----------------------------------------
+
+
+def _cmdlines(*cmdlines: str, name: str = "cat") -> list[dict[str, Any]]:
+    return [{**_open(name), "proc.cmdline": c} for c in cmdlines]
+
+
+def test_a_value_with_a_blank_is_one_string() -> None:
+    rs = _load(
+        _rule_with_exceptions("""\
+        - name: local_curl
+          fields: [proc.cmdline]
+          comps: [contains]
+          values:
+            - [curl 127.0.0.1]
+        """)
+    )
+    events = _cmdlines("curl 127.0.0.1/x", "curl 10.0.0.1")
+    assert _alerting(rs, events) == [events[1]]
+
+
+def test_a_value_written_in_quotes_is_the_text_inside_them() -> None:
+    rs = _load(
+        _rule_with_exceptions("""\
+        - name: proc_name_cmdline
+          fields: [proc.name, proc.cmdline]
+          values:
+            - [not-cat, not-cat]
+            - [cat, '"cat /dev/null"']
+        """)
+    )
+    events = _cmdlines("cat /dev/null", '"cat /dev/null"')
+    assert _alerting(rs, events) == [events[1]]
+
+
+def test_escapes_are_read_inside_a_quoted_value_only() -> None:
+    rs = _load(
+        _rule_with_exceptions("""\
+        - name: e
+          fields: [proc.cmdline, fd.name]
+          values:
+            - ['"a\\tb"', 'C:\\temp']
+        """)
+    )
+    ok = {**_open("cat", "C:\\temp"), "proc.cmdline": "a\tb"}
+    events = [ok, {**ok, "proc.cmdline": "a\\tb"}]
+    assert _alerting(rs, events) == [events[1]]
+
+
+def test_a_value_with_a_blank_and_a_quote_does_not_load() -> None:
+    # Falco wraps it in quotes without escaping the one inside: the condition breaks.
+    errors, _ = _failure(_same_field_exception("'say \"hi\"'"))
+    assert errors == [
+        f"{FILE}:11:12: error: exception 'e' of rule 'r': value 'say \"hi\"', pasted as "
+        "\"say \"hi\"\": unexpected 'hi': expected 'and', 'or' or the end of the condition"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("values", "where"),
+    [("[['']]", "11:11"), ('[[[a, ""]]]', "11:15")],
+    ids=["value", "in-a-list"],
+)
+def test_an_empty_value_is_an_error(values: str, where: str) -> None:
+    errors, _ = _failure(
+        _rule_with_exceptions(f"""\
+        - name: e
+          fields: [proc.name]
+          comps: [in]
+          values:
+            {values}
+        """)
+    )
+    assert errors == [
+        f"{FILE}:{where}: error: exception 'e' of rule 'r': a value must not be empty"
+    ]
+
+
+# --- exceptions: lists, list names, single fields ----------------------------------------------
+
+_CAT_CMDLINES = """\
+- list: cat_cmdlines
+  items: [cat /dev/zero, "cat /dev/null"]
+"""
+
+
+@pytest.mark.parametrize(
+    "cell",
+    ['[cat /dev/zero, "cat /dev/null"]', "(cat_cmdlines)", "cat_cmdlines"],
+    ids=["list", "list-name-in-parentheses", "list-name"],
+)
+def test_a_list_of_values_for_in(cell: str) -> None:
+    rs = _load(
+        _rule_with_exceptions(
+            f"""\
+            - name: proc_name_cmdline
+              fields: [proc.name, proc.cmdline]
+              comps: [=, in]
+              values:
+                - [cat, {cell}]
+            """,
+            before=_CAT_CMDLINES if "cat_cmdlines" in cell else "",
+        )
+    )
+    events = _cmdlines("cat /dev/zero", "cat /dev/null", "cat /etc/shadow")
+    assert _alerting(rs, events) == [events[2]]
+    assert _warnings(rs) == []
+
+
+def test_in_with_a_single_value_is_a_one_item_list() -> None:
+    rs = _load(
+        _rule_with_exceptions("""\
+        - name: e
+          fields: [proc.name]
+          comps: [in]
+          values:
+            - [cat]
+        """)
+    )
+    assert _alerting(rs, [_open("cat"), _open("dd")]) == [_open("dd")]
+
+
+def test_in_with_a_single_value_holding_a_blank_does_not_load() -> None:
+    # Falco parenthesises it without quoting it: '(cat /dev/null)' is not a list.
+    errors, _ = _failure(
+        _rule_with_exceptions("""\
+        - name: e
+          fields: [proc.cmdline]
+          comps: [in]
+          values:
+            - [cat /dev/null]
+        """)
+    )
+    assert errors == [
+        f"{FILE}:11:12: error: exception 'e' of rule 'r': value 'cat /dev/null', pasted as "
+        "(cat /dev/null): expected ',' or ')' in the list, found '/dev/null'"
+    ]
+
+
+@pytest.mark.parametrize("comps", ["comps: in\n", ""], ids=["in", "default"])
+def test_a_single_field_takes_a_flat_list_of_values(comps: str) -> None:
+    rs = _load(
+        _rule_with_exceptions(
+            "- name: proc_cmdline\n  fields: proc.cmdline\n"
+            + textwrap.indent(comps, "  ")
+            + '  values:\n    - cat /dev/zero\n    - "cat /dev/null"\n'
+        )
+    )
+    events = _cmdlines("cat /dev/zero", "cat /dev/null", "cat /etc/shadow")
+    assert _alerting(rs, events) == [events[2]]
+
+
+def test_a_single_field_value_with_a_comma_and_no_blank_is_two_items() -> None:
+    rs = _load(
+        _rule_with_exceptions("""\
+        - name: e
+          fields: proc.name
+          values: ["cat,dd"]
+        """)
+    )
+    events = [_open("cat"), _open("dd"), _open("cat,dd")]
+    assert _alerting(rs, events) == [events[2]]
+
+
+def test_pmatch_on_a_single_field_matches_path_prefixes() -> None:
+    rs = _load(
+        _rule_with_exceptions("""\
+        - name: e
+          fields: fd.name
+          comps: pmatch
+          values: [/var/lib, /tmp]
+        """)
+    )
+    events = [_open("a", "/var/lib/x"), _open("a", "/tmp"), _open("a", "/var/library")]
+    assert _alerting(rs, events) == [events[2]]
+
+
+def test_comps_default_to_equals_for_a_list_of_fields() -> None:
+    rs = _load(
+        _rule_with_exceptions("""\
+        - name: e
+          fields: [proc.name, fd.name]
+          values:
+            - [ca, /tmp/f]
+        """)
+    )
+    events = [_open("ca"), _open("cat")]
+    assert _alerting(rs, events) == [events[1]]
+
+
+def test_an_exception_without_values_excepts_nothing() -> None:
+    rs = _load(
+        _rule_with_exceptions("""\
+        - name: proc_name
+          fields: [proc.name]
+        - name: proc_name_cmdline
+          fields: [proc.name, proc.cmdline]
+        """)
+    )
+    assert _alerting(rs, [_open("cat")]) == [_open("cat")]
+
+
+def test_any_matching_exception_excepts_the_event() -> None:
+    rs = _load(
+        _rule_with_exceptions("""\
+        - name: proc_name
+          fields: [proc.name]
+          values: [[not-cat]]
+        - name: proc_name_cmdline
+          fields: [proc.name, proc.cmdline]
+          values: [[not-cat, "cat /dev/null"]]
+        - name: proc_name_cmdline_pname
+          fields: [proc.name, proc.cmdline, proc.pname]
+          values: [[cat, "cat /dev/null", bash]]
+        """)
+    )
+    ok = {**_cmdlines("cat /dev/null")[0], "proc.pname": "bash"}
+    events = [ok, {**ok, "proc.pname": "sh"}]
+    assert _alerting(rs, events) == [events[1]]
+
+
+# --- exceptions: values appended ---------------------------------------------------------------
+
+_DECLARED = """\
+- rule: r
+  desc: d
+  condition: evt.type = open
+  output: o
+  priority: INFO
+  exceptions:
+    - name: proc_name
+      fields: [proc.name]
+    - name: proc_name_contains
+      fields: [proc.name]
+      comps: [contains]
+    - name: proc_cmdline
+      fields: proc.cmdline
+      values: [cat /dev/zero]
+"""
+
+
+def _appended(*blocks: str) -> RuleSet:
+    return load_rules_text(_DECLARED + "".join(blocks), FILE)
+
+
+def _append(exceptions: str) -> str:
+    return "- rule: r\n  exceptions:\n" + textwrap.indent(exceptions, "    ") + "  append: true\n"
+
+
+def test_values_appended_to_a_declared_exception_use_its_comparison() -> None:
+    rs = _appended(_append("- name: proc_name_contains\n  values: [[at]]\n"))
+    events = [_open("cat"), _open("dd")]
+    assert _alerting(rs, events) == [events[1]]
+
+
+def test_values_appended_twice_both_apply() -> None:
+    rs = _appended(
+        _append("- name: proc_name\n  values: [[not-cat]]\n"),
+        _append("- name: proc_name\n  values: [[cat]]\n"),
+    )
+    events = [_open("cat"), _open("not-cat"), _open("dd")]
+    assert _alerting(rs, events) == [events[2]]
+
+
+def test_values_appended_to_a_single_field_exception() -> None:
+    rs = _appended(_append('- name: proc_cmdline\n  values: ["cat /dev/null"]\n'))
+    events = _cmdlines("cat /dev/zero", "cat /dev/null", "cat /etc/shadow")
+    assert _alerting(rs, events) == [events[2]]
+
+
+@pytest.mark.parametrize("fields", ["proc.cmdline", "[proc.cmdline]"])
+def test_a_new_exception_appended_with_its_fields(fields: str) -> None:
+    values = '["cat /dev/null"]' if fields == "proc.cmdline" else '[["cat /dev/null"]]'
+    rs = _appended(_append(f"- name: proc_cmdline_2\n  fields: {fields}\n  values: {values}\n"))
+    events = _cmdlines("cat /dev/zero", "cat /dev/null", "cat /etc/shadow")
+    assert _alerting(rs, events) == [events[2]]
+
+
+def test_a_new_exception_appended_without_fields_is_an_error() -> None:
+    with pytest.raises(RuleLoadErrors) as info:
+        _appended(_append('- name: proc_cmdline_2\n  values: ["cat /dev/null"]\n'))
+    assert [str(e) for e in info.value.errors] == [
+        f"{FILE}:17:7: error: exception 'proc_cmdline_2' appended to rule 'r' is new, so it "
+        "needs 'fields' and 'values'"
+    ]
+
+
+def test_values_appended_from_another_file_apply_and_report_errors_there() -> None:
+    local = "- rule: r\n  exceptions:\n    - name: proc_name\n      values:\n"
+    rs = load_rules(
+        texts=[
+            ("base.yaml", _DECLARED),
+            ("local.yaml", local + "        - [val(proc.pname)]\n  append: true\n"),
+        ]
+    )
+    events = _parents(("bash", "bash"), ("cat", "bash"))
+    assert _alerting(rs, events) == [events[1]]
+    with pytest.raises(RuleLoadErrors) as info:
+        load_rules(
+            texts=[
+                ("base.yaml", _DECLARED),
+                ("local.yaml", local + "        - [val(proc.pname]\n  append: true\n"),
+            ]
+        )
+    (error,) = [str(e) for e in info.value.errors]
+    assert error.startswith("local.yaml:5:12: error: exception 'proc_name' of rule 'r': ")
