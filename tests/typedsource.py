@@ -51,6 +51,9 @@ TYPED = Source(
             ("t.list", _T.STRING, True),
             ("t.list2", _T.STRING, True),
             ("t.nums", _T.UINT, True),
+            ("t.dbl", _T.DOUBLE, False),
+            ("t.port", _T.PORT, False),
+            ("t.args", _T.STRING, True),
         )
     ),
 )

@@ -153,6 +153,7 @@ def _form(t: FieldType) -> Form:
 
 
 SERVICES = Path("/etc/services")
+_SERVICES_MAX = 1 << 20
 
 
 @functools.lru_cache(maxsize=1)
@@ -162,7 +163,9 @@ def _services() -> dict[str, int]:
     rather than through the socket module: the core loads no network code."""
     ports: dict[str, int] = {}
     try:
-        text = SERVICES.read_text(encoding="utf-8", errors="replace")
+        with SERVICES.open("rb") as f:
+            # A system file, but still read within a bound (Debian's is ~12 KB).
+            text = f.read(_SERVICES_MAX).decode("utf-8", "replace")
     except OSError:
         return ports
     for line in text.splitlines():
