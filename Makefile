@@ -50,7 +50,7 @@ LAMBDA_FUNCTIONS := KinesisDetector CloudTrailDetector EksAuditDetector SlackDel
 LAMBDA_MAKEFILE := $(abspath $(lastword $(MAKEFILE_LIST)))
 LAMBDA_SHARED = $(abspath $(ARTIFACTS_DIR)/..)/.lanner-lambda-py$(LAMBDA_PYTHON)-$(LAMBDA_ARCH)
 LAMBDA_SOURCES = functions/requirements.txt $(LAMBDA_MAKEFILE) \
-  $(shell find lanner functions rules deliver -type f ! -path '*/__pycache__/*' ! -name '*.pyc')
+  $(shell find lanner functions rules deliver -type f ! -path '*/__pycache__/*' ! -name '*.pyc' ! -path 'rules/tests/*')
 # Runs the rest of the command line holding an exclusive lock on the file named first
 # (fcntl: released however the holder ends, unlike a lock directory).
 LAMBDA_LOCKED = $(PYTHON) -c 'import fcntl, subprocess, sys; lock = open(sys.argv[1], "w"); fcntl.flock(lock, fcntl.LOCK_EX); sys.exit(subprocess.call(sys.argv[2:]))'
@@ -79,7 +79,8 @@ $(LAMBDA_SHARED).built: $(LAMBDA_SOURCES)
 	  --only-binary=:all: --upgrade -r functions/requirements.txt
 	rm -rf "$(LAMBDA_SHARED)/bin"
 	cp -R lanner functions rules deliver "$(LAMBDA_SHARED)/"
-	rm -f "$(LAMBDA_SHARED)/functions/requirements.txt"
+	@# The rules' examples are for `lanner rules test`, not for the detectors.
+	rm -rf "$(LAMBDA_SHARED)/rules/tests" "$(LAMBDA_SHARED)/functions/requirements.txt"
 	find "$(LAMBDA_SHARED)" -name __pycache__ -type d -prune -exec rm -rf {} +
 	touch "$@"
 endif

@@ -46,7 +46,7 @@ def _rule_paths(paths: Sequence[str]) -> list[str]:
     return list(paths) if paths else [str(default_rules_dir())]
 
 
-def _fail_load(exc: LannerError) -> None:
+def _fail_load(exc: LannerError, status: int = 1) -> None:
     errors = exc.errors if isinstance(exc, RuleLoadErrors) else [exc]
     warnings = list(getattr(exc, "warnings", []) or [])
     for e in errors:
@@ -55,7 +55,7 @@ def _fail_load(exc: LannerError) -> None:
         click.echo(inert(str(w)), err=True)
     line = f"{len(errors)} error(s)"
     click.echo(line + (f", {len(warnings)} warning(s)" if warnings else ""), err=True)
-    sys.exit(1)
+    sys.exit(status)
 
 
 def _load(paths: Sequence[str], min_priority: str | None = None) -> tuple[RuleSet, Engine]:
@@ -81,7 +81,7 @@ def main() -> None:
 
 @main.group()
 def rules() -> None:
-    """Validate and list rules."""
+    """Validate, list and test rules."""
 
 
 _rules_option = click.option(
@@ -138,6 +138,92 @@ def rules_list(rule_paths: tuple[str, ...], source: str | None, as_json: bool) -
         else:
             state = "" if r.enabled else "  (disabled)"
             click.echo(f"{r.source:<15} {r.priority!s:<13} {r.name}{state}")
+
+
+@rules.command("test")
+@_rules_option
+@click.option(
+    "--require-tests",
+    is_flag=True,
+    help="Fail on rules with no example, or without both a fires and a quiet one.",
+)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per rule.")
+@click.argument("testdir", required=False, type=click.Path())
+def rules_test(
+    rule_paths: tuple[str, ...], require_tests: bool, as_json: bool, testdir: str | None
+) -> None:
+    """Run rule tests: events each rule must fire on, near misses it must stay quiet on.
+
+    TESTDIR holds the test files (*.yaml, at any depth); default: tests/ beside the
+    bundled rules. Each example runs alone against every loaded rule.
+
+    \b
+    Exit status:
+      0  every tested rule passed (with --require-tests: every rule is tested
+         with a fires and a quiet example, and passed)
+      1  an example failed, or --require-tests and a rule lacks examples
+      2  the rules or the test files are unusable (each error with FILE:LINE:COL)
+    """
+    from lanner.ruletests import load_rule_tests, rule_test_files, run_rule_tests
+
+    root = Path(testdir) if testdir else default_rules_dir() / "tests"
+    if not root.exists():
+        click.echo(inert(f"{root}: error: no such test file or directory"), err=True)
+        sys.exit(2)
+    try:
+        ruleset = load_rules(_rule_paths(rule_paths))
+        tests = load_rule_tests(rule_test_files(root), ruleset)
+        results = run_rule_tests(ruleset, tests)
+    except LannerError as exc:
+        _fail_load(exc, status=2)
+        raise  # unreachable: _fail_load exits
+    counts: Counter[str] = Counter(r.status for r in results)
+    for r in results:
+        if as_json:
+            failures = [
+                {
+                    "location": str(f.example.location),
+                    "kind": f.example.kind,
+                    "about": f.example.about,
+                    "reason": f.reason,
+                }
+                for f in r.failures
+            ]
+            record = {
+                "rule": r.rule,
+                "source": r.source,
+                "status": r.status,
+                "fires": r.fires,
+                "quiet": r.quiet,
+                "missing": list(r.missing),
+                "failures": failures,
+            }
+            click.echo(json.dumps(record))
+            continue
+        # Rule names, file names and the alert lines quoted in reasons are user text.
+        name = inert(r.rule)
+        if r.status == "PASS":
+            click.echo(f"PASS  {name}  ({r.fires} fires, {r.quiet} quiet)")
+        elif r.status == "UNTESTED":
+            click.echo(f"UNTESTED  {name}")
+        elif r.status == "INCOMPLETE":
+            click.echo(f"INCOMPLETE  {name}: no {' and no '.join(r.missing)} example")
+        else:
+            tested = r.fires + r.quiet
+            lacks = "".join(f"; no {kind} example" for kind in r.missing)
+            click.echo(f"FAIL  {name}: {len(r.failures)} of {tested} example(s) failed{lacks}")
+            for f in r.failures:
+                click.echo(f"      {inert(str(f))}")
+    examples = sum(r.fires + r.quiet for r in results)
+    click.echo(
+        f"{len(results)} rules: {counts['PASS']} passed, {counts['FAIL']} failed, "
+        f"{counts['UNTESTED']} untested, {counts['INCOMPLETE']} incomplete; "
+        f"{examples} examples in {len(tests.files)} file(s)",
+        err=as_json,
+    )
+    lacking = counts["UNTESTED"] + counts["INCOMPLETE"]
+    if counts["FAIL"] or (require_tests and lacking):
+        sys.exit(1)
 
 
 @main.command("fields")

@@ -147,6 +147,23 @@ def test_installed_lanner_validates_its_bundled_rules(installed: Installed) -> N
     assert listed.stdout.replace(str(next(installed_dir)), str(rules_dir)) == ours.output
 
 
+def test_installed_lanner_runs_the_bundled_rule_tests_like_the_checkout(
+    installed: Installed,
+) -> None:
+    done = installed.lanner("rules", "test", "--json")
+    assert done.returncode in (0, 1), done.stderr  # 2: the rule tests were not found or unusable
+    ours = CliRunner().invoke(main, ["rules", "test", "--json", "-r", str(ROOT / "rules")])
+
+    def outcome(lines: str) -> list[tuple[str, str, int, int]]:
+        records = [json.loads(line) for line in lines.splitlines()]
+        return [(r["rule"], r["status"], r["fires"], r["quiet"]) for r in records]
+
+    # Every rule test file and event file shipped: the same examples give the same results.
+    assert outcome(done.stdout) == outcome(ours.stdout)
+    tested = len(list((ROOT / "rules" / "tests").rglob("*.yaml")))
+    assert f"examples in {tested} file(s)" in done.stderr
+
+
 def test_installed_lanner_lists_fields(installed: Installed) -> None:
     done = installed.lanner("fields", "--source", "syscall")
     assert done.returncode == 0, done.stderr
@@ -231,6 +248,9 @@ def test_wheel_has_every_module_and_no_build_warnings(installed: Installed) -> N
     assert not modules - names, "modules missing from the wheel (pyproject.toml packages)"
     for rules in (ROOT / "rules").glob("*.yaml"):
         assert f"lanner/rules/{rules.name}" in names
+    for data in (ROOT / "rules" / "tests").rglob("*"):
+        if data.is_file():
+            assert f"lanner/rules/{data.relative_to(ROOT / 'rules').as_posix()}" in names
     assert "lanner/py.typed" in names
     # setuptools warns when a directory under a package is left out of the packages list.
     assert "would be ignored" not in installed.build_log

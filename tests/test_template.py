@@ -340,6 +340,8 @@ def test_build_target_makes_a_self_contained_artifact(tmp_path: Path) -> None:
     } <= top
     assert not {"boto3", "botocore", "click", "cli", "tests", "sensor", "bpf", "bin"} & top, top
     assert not list(art.rglob("__pycache__"))
+    assert (art / "rules" / "aws_cloudtrail_rules.yaml").is_file()
+    assert not (art / "rules" / "tests").exists(), "rule examples are not for the detectors"
     size = sum(p.stat().st_size for p in art.rglob("*") if p.is_file())
     assert size < 60 * 2**20, f"artifact is {size / 2**20:.0f} MiB"
 
