@@ -7,7 +7,8 @@ detector that sees no alert and no bad record never builds an SNS, DynamoDB or
 SQS client; boto3 itself is imported then).
 
 Metrics (namespace "lanner", dimension "source", one EMF blob per invocation):
-``evaluate`` counts EventsIn and DetectLatencyMs, ``publisher.publish`` counts
+``evaluate`` counts EventsIn and DetectLatencyMs (and ThresholdStoreErrors, raising
+the ThresholdStoreError so the record is retried), ``publisher.publish`` counts
 AlertsOut and AlertsDuplicate, ``quarantine.put`` counts BadRecords, the rule
 cache counts RuleErrors. Detectors do not count these again.
 
@@ -39,7 +40,9 @@ from functions.publish import AlertMessage, InvalidAlert, Publisher, PublishErro
 from functions.quarantine import Quarantine, QuarantineError
 from functions.rulecache import RuleCache
 from functions.settings import Settings, SettingsError
+from functions.threshold_store import DynamoThresholdStore
 from lanner import Alert, Engine
+from lanner.threshold import ThresholdStoreError
 
 NAMESPACE = "lanner"
 
@@ -137,10 +140,17 @@ class Runtime:
         self.quarantine = Quarantine(
             self.clients.factory("sqs"), settings.quarantine_queue_url, count=self.count
         )
+        # Threshold rules count in the dedup table too, shared by every container.
+        self.thresholds = DynamoThresholdStore(
+            self.clients.factory("dynamodb"), settings.dedup_table
+        )
 
     def engine(self) -> Engine:
-        """The current engine (bundled rules + the S3 override, refreshed by ETag)."""
-        return self.rules.engine()
+        """The current engine (bundled rules + the S3 override, refreshed by ETag),
+        counting its threshold rules in DynamoDB: every engine the cache builds does."""
+        engine = self.rules.engine()
+        engine.store = self.thresholds
+        return engine
 
     def count(self, name: str, value: float) -> None:
         # Summed here and added once per invocation (flush_counts): powertools'
@@ -159,10 +169,18 @@ class Runtime:
         start = time.perf_counter()
         alerts: list[Alert] = []
         n = 0
-        for doc in docs:
-            n += 1
-            alerts.extend(engine.evaluate(doc, source))
-        self.count("EventsIn", n)
+        try:
+            for doc in docs:
+                n += 1
+                alerts.extend(engine.evaluate(doc, source))
+        except ThresholdStoreError as exc:
+            # Not a bad record: the state is unreachable. The caller's record or
+            # invocation fails and is retried; a retry counts each event once.
+            self.count("ThresholdStoreErrors", 1)
+            logger.warning(f"threshold state unavailable, the batch will be retried: {exc}")
+            raise
+        finally:
+            self.count("EventsIn", n)
         self.count("DetectLatencyMs", (time.perf_counter() - start) * 1000)
         return alerts
 
@@ -177,6 +195,8 @@ _DEADLINE_MARGIN_S = 5.0
 def time_left() -> float | None:
     """Seconds the running invocation may still spend waiting; None outside Lambda."""
     return None if _deadline is None else _deadline - time.monotonic()
+
+
 # The sources of the detectors imported in this process (one in a Lambda): the engine
 # compiles only their rules, which shortens every cold start.
 _served: set[str] = set()

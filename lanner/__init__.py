@@ -19,6 +19,8 @@ through them only (tests/test_layers.py checks every import)::
     lanner.batch        many of them in one compressed Kinesis record
     lanner.boundedjson  JSON from outside, read with depth and size bounds
     lanner.resources    where the bundled rules, samples and BPF sources are
+    lanner.ruletests    rule tests: examples each rule must fire on and stay quiet on
+    lanner.threshold    threshold rules' counting: the store a detector keeps it in
 
 Everything else (``lanner.engine``, ``lanner.loader``, ``lanner.condition``...)
 is the core's inside, free to change.
@@ -36,6 +38,7 @@ from lanner.loader import Rule, RuleSet, load_rules, load_rules_text
 from lanner.output import Alert, format_alert
 from lanner.priority import Priority
 from lanner.sources.catalog import builtin_sources
+from lanner.threshold import ThresholdStore
 
 
 def compile_rules(
@@ -46,6 +49,7 @@ def compile_rules(
     match: str = "first",
     hostname: str | None = None,
     only_sources: Iterable[str] | None = None,
+    store: ThresholdStore | None = None,
 ) -> Engine:
     """Compiles a loaded RuleSet for evaluation.
 
@@ -54,6 +58,8 @@ def compile_rules(
     rules; ``match`` is ``"first"`` (Falco's default) or ``"all"``.
     ``only_sources`` compiles just the rules of those sources (the others are
     loaded, not compiled): a process that evaluates one source starts faster.
+    ``store`` keeps the counts of threshold rules (``lanner.threshold``; in memory
+    when None).
     """
     catalog: dict[str, Source] = dict(builtin_sources())
     if sources is not None:
@@ -68,6 +74,7 @@ def compile_rules(
         match=match,
         hostname=hostname,
         only_sources=only_sources,
+        store=store,
     )
 
 

@@ -20,6 +20,7 @@ from typing import Any
 from lanner.condition.ast import Compare, Expr, FieldRef, ListLit, Literal, Transform
 from lanner.condition.compiler import Compiler, Predicate
 from lanner.condition.index import ValueSet, infer
+from lanner.condition.parser import parse_output_field
 from lanner.condition.walk import is_boolean, preorder
 from lanner.errors import (
     CompileError,
@@ -32,12 +33,21 @@ from lanner.errors import (
 from lanner.event import Event, FieldKey
 from lanner.fields import Source
 from lanner.loader import Rule, RuleSet
-from lanner.output import Alert, OutputFormat, compile_output
+from lanner.output import NA, Alert, OutputFormat, compile_output, did_you_mean, render_value
 from lanner.priority import Priority
 from lanner.sources.generic import event_time_ns
+from lanner.threshold import InMemoryStore, Threshold, ThresholdStore, bucket_of
 
 _ALERT_NS = uuid.UUID("5b0f3c7e-9a43-4c55-8f5e-0d6a3c1e4b21")
 _CANDIDATE_CACHE_MAX = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class Counting:
+    """A threshold rule's spec and the function reading its group_by values."""
+
+    spec: Threshold
+    group: Callable[[Event], tuple[Any, ...]]
 
 
 @dataclass(slots=True)
@@ -47,6 +57,8 @@ class CompiledRule:
     output: OutputFormat
     index: tuple[ValueSet, ...]
     order: int
+    # Set for a threshold rule: its matches go through the engine's store.
+    counting: Counting | None = None
 
 
 @dataclass
@@ -132,6 +144,11 @@ class Engine:
 
     ``match="first"`` stops at the first matching rule of an event, as
     Falco does by default; ``"all"`` reports every matching rule.
+
+    Threshold rules (``lanner.threshold``) count their matches in ``store`` (in
+    memory unless one is given; assign a fresh one to forget every count) and alert
+    once the count is reached. A match that does not reach it is no match for
+    ``"first"``: the event goes on to the rules after it.
     """
 
     def __init__(
@@ -144,6 +161,7 @@ class Engine:
         hostname: str | None = None,
         clock: Callable[[], int] = time.time_ns,
         only_sources: Iterable[str] | None = None,
+        store: ThresholdStore | None = None,
     ) -> None:
         if match not in ("first", "all"):
             raise ValueError("match must be 'first' or 'all'")
@@ -153,6 +171,7 @@ class Engine:
         self.first_match = match == "first"
         self.hostname = hostname or platform.node()
         self.clock = clock
+        self.store: ThresholdStore = store if store is not None else InMemoryStore()
         self.warnings: list[Diagnostic] = list(ruleset.warnings)
         self.stats = EngineStats()
         self._by_source: dict[str, _SourceRules] = {}
@@ -236,7 +255,10 @@ class Engine:
             for f in source.index_fields
             if (fd := source.fields.get(f)) is not None and not fd.is_list
         )
-        return CompiledRule(rule, predicate, output, index, order)
+        counting = None
+        if rule.threshold is not None:
+            counting = _counting(rule.threshold, compiler, rule)
+        return CompiledRule(rule, predicate, output, index, order, counting)
 
     def _locate(self, exc: LannerError, rule: Rule) -> LannerError:
         # A node parsed from a file carries its place in it; one parsed from a bare
@@ -342,11 +364,49 @@ class Engine:
         if type(found) is int:
             if found < 0:
                 return []
+            cr = group.rules[found]
+            if cr.counting is not None:
+                return self._first_counted(sr, group.rules, found, ev, values)
             self.stats.alerts += 1
-            return [self._alert(group.rules[found], ev)]
-        alerts = [self._alert(group.rules[i], ev) for i in found]
+            return [self._alert(cr, ev)]
+        if not found:
+            return []
+        alerts = []
+        for i in found:
+            cr = group.rules[i]
+            if cr.counting is None:
+                alerts.append(self._alert(cr, ev))
+            elif (counted := self._counted(cr, ev)) is not None:
+                alerts.append(counted)
         self.stats.alerts += len(alerts)
         return alerts
+
+    def _first_counted(
+        self,
+        sr: _SourceRules,
+        rules: tuple[CompiledRule, ...],
+        i: int,
+        ev: Event,
+        values: tuple[Any, ...],
+    ) -> list[Alert]:
+        """``match="first"`` from a threshold rule that matched: unless this match
+        reaches its count, the rules after it are evaluated (one group of theirs,
+        compiled once and memoised like any other)."""
+        while True:
+            cr = rules[i]
+            alert = self._alert(cr, ev) if cr.counting is None else self._counted(cr, ev)
+            if alert is not None:
+                self.stats.alerts += 1
+                return [alert]
+            rules = rules[i + 1 :]
+            if not rules:
+                return []
+            try:
+                i = sr._group(rules).fn(ev, *values)
+            except Exception:
+                return self._evaluate_slowly(rules, ev)
+            if i < 0:
+                return []
 
     def _evaluate_slowly(self, rules: tuple[CompiledRule, ...], ev: Event) -> list[Alert]:
         """Rule by rule, so that a rule failing on this event is counted and skipped."""
@@ -358,7 +418,10 @@ class Engine:
                 self._rule_error(cr, exc)
                 continue
             if hit:
-                alerts.append(self._alert(cr, ev))
+                alert = self._alert(cr, ev) if cr.counting is None else self._counted(cr, ev)
+                if alert is None:
+                    continue  # counted, below its threshold: not a match yet
+                alerts.append(alert)
                 if self.first_match:
                     break
         self.stats.alerts += len(alerts)
@@ -370,6 +433,32 @@ class Engine:
         if len(self.stats.last_errors) >= 20:
             self.stats.last_errors.pop(0)
         self.stats.last_errors.append(msg)
+
+    def _counted(self, cr: CompiledRule, ev: Event) -> Alert | None:
+        """A threshold rule's match, counted: its alert when this match reaches the
+        count in its group and window, else None. A store failure (ThresholdStoreError)
+        is raised: the caller must retry the event, not lose it."""
+        counting = cr.counting
+        assert counting is not None
+        spec = counting.spec
+        ts = _record_time(ev)
+        try:  # a missing value renders as NA ("<NA>"): a group of its own
+            group = tuple(render_value(v) for v in counting.group(ev))
+        except Exception as exc:
+            # A value that cannot be read is a missing one, as in a condition: the match
+            # still counts (in the "<NA>" group), never lost to a hostile field.
+            self._rule_error(cr, exc)
+            group = (NA,) * len(counting.spec.group_by)
+        bucket = bucket_of(cr.rule.name, spec, group, ts if ts is not None else self.clock())
+        # The alert's uuid is what identifies the event to the store: the same record
+        # seen again (a retry, a second delivery path) counts once there.
+        if not self.store.hit(bucket, spec.count, _alert_uuid(cr.rule.name, ev.source, ev.doc, ts)):
+            return None
+        alert = self._alert(cr, ev)
+        alert.message = f"{alert.message} {spec.describe()}"
+        alert.output_fields["threshold.count"] = spec.count
+        alert.output_fields["threshold.window"] = spec.window_text
+        return alert
 
     def _alert(self, cr: CompiledRule, ev: Event) -> Alert:
         src = ev.source
@@ -394,6 +483,24 @@ class Engine:
             output_fields=fields,
             uuid=_alert_uuid(cr.rule.name, src, ev.doc, ts),
         )
+
+
+def _counting(spec: Threshold, compiler: Compiler, rule: Rule) -> Counting:
+    """Binds a threshold's group_by fields; an unknown one is reported where it is written."""
+    keys: list[FieldKey] = []
+    for i, name in enumerate(spec.group_by):
+        where = spec.group_locations[i] if i < len(spec.group_locations) else rule.location
+        try:
+            expr, end = parse_output_field(name, 0)
+            if end != len(name):
+                raise CompileError(f"'group_by' entry '{name}' is not one field", where)
+            keys.append(compiler.bind(expr).key)
+        except LannerError as exc:
+            message = f"threshold group_by: {exc.message}"
+            if isinstance(exc, UnknownFieldError):
+                message += did_you_mean(name, compiler, mark="")
+            raise type(exc)(message, where) from None
+    return Counting(spec, compiler.compile_values(tuple(keys)))
 
 
 def _record_time(ev: Event) -> int | None:

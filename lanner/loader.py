@@ -60,6 +60,7 @@ from lanner.errors import (
 )
 from lanner.fields import FLAG_PRINT_ONLY
 from lanner.priority import Priority
+from lanner.threshold import MAX_COUNT, MIN_COUNT, Threshold, parse_window
 from lanner.yamlpos import Item, Scalar, mapping_node, node_location, parse_items
 
 # Bounds on what a condition may become once macros are inlined and exceptions added.
@@ -107,6 +108,7 @@ RULE_KEYS = frozenset(
         "skip-if-unknown-filter",
         "capture",
         "capture_duration",
+        "threshold",
     }
 )
 MACRO_KEYS = frozenset({"macro", "condition", "append", "override", "source"})
@@ -130,6 +132,7 @@ OVERRIDE_REPLACEABLE = {
             "skip-if-unknown-filter",
             "capture",
             "capture_duration",
+            "threshold",
         }
     ),
     "macro": frozenset({"condition"}),
@@ -137,6 +140,7 @@ OVERRIDE_REPLACEABLE = {
 }
 # Every binary operator of the condition language ("==" as written) may compare an exception field.
 EXCEPTION_OPS = STR_OPS | NUM_OPS | LIST_OPS | {"=="}
+_THRESHOLD_KEYS = ("count", "window", "group_by")
 DEFAULT_SOURCE = "syscall"
 
 
@@ -225,6 +229,7 @@ class RuleInfo:
     skip_if_unknown_filter: bool = False
     capture: bool = False
     capture_duration: int = 0
+    threshold: Threshold | None = None
     broken: bool = False  # errors were reported for it: checked, but left out of the RuleSet
 
 
@@ -246,6 +251,7 @@ class Rule:
     location: Location
     output_text: Text | None = None
     cond_text: Text | None = None
+    threshold: Threshold | None = None  # lanner's key: fire once per N matches (lanner.threshold)
 
 
 @dataclass
@@ -676,6 +682,73 @@ class _Collector:
                 self.error("'capture_duration' must be a non-negative integer", sc)
         if "exceptions" in wanted:
             info.exceptions = self._exceptions(f["exceptions"], info.name, appending=False)
+        if "threshold" in wanted:
+            info.threshold = self._threshold(f["threshold"])
+
+    def _threshold(self, sc: Scalar) -> Threshold | None:
+        """The ``threshold`` mapping; None with errors where it is wrong. Its mistakes
+        are errors, not warnings: a misspelt key would silently count something else."""
+        if sc.is_null:
+            return None
+        if not isinstance(sc.node, yaml.MappingNode) or not isinstance(sc.value, dict):
+            self.error(
+                "'threshold' must be a mapping like {count: 20, window: 5m, group_by: [ct.user]}",
+                sc,
+            )
+            return None
+        keys = {str(k.value): k for k, _ in sc.node.value if isinstance(k, yaml.ScalarNode)}
+        nodes = {str(k.value): v for k, v in sc.node.value if isinstance(k, yaml.ScalarNode)}
+
+        def at(node: yaml.Node) -> Location:
+            return node_location(node, sc.file)
+
+        errors = len(self.errors)
+        for key in nodes:
+            if key not in _THRESHOLD_KEYS:
+                self.error(
+                    f"unknown key '{key}' in 'threshold'{_nearest([key], _THRESHOLD_KEYS)}",
+                    at(keys[key]),
+                )
+        for key in ("count", "window"):
+            if key not in nodes:
+                self.error(f"'threshold' needs '{key}'", sc)
+        count = 0
+        if (node := nodes.get("count")) is not None:
+            text = node.value if isinstance(node, yaml.ScalarNode) else "..."
+            if _UINT32.fullmatch(text) and MIN_COUNT <= int(text) <= MAX_COUNT:
+                count = int(text)
+            else:
+                self.error(
+                    f"'count' must be a whole number from {MIN_COUNT} to {MAX_COUNT}, "
+                    f"not '{text}'",
+                    at(node),
+                )
+        window, window_text = 0, ""
+        if (node := nodes.get("window")) is not None:
+            window_text = node.value.strip() if isinstance(node, yaml.ScalarNode) else "..."
+            try:
+                window = parse_window(window_text)
+            except ValueError as exc:
+                self.error(str(exc), at(node))
+        group_by: list[str] = []
+        locations: list[Location] = []
+        node = nodes.get("group_by")
+        value = sc.value.get("group_by")
+        if node is not None and not (isinstance(node, yaml.ScalarNode) and value is None):
+            if not isinstance(node, yaml.SequenceNode) or not isinstance(value, list):
+                self.error("'group_by' must be a list of field names", at(node))
+            else:
+                for entry, v in zip(node.value, value, strict=True):
+                    if not isinstance(v, str) or not v.strip():
+                        self.error("an entry of 'group_by' must be a field name", at(entry))
+                    elif v.strip() in group_by:
+                        self.error(f"'group_by' names '{v.strip()}' twice", at(entry))
+                    else:
+                        group_by.append(v.strip())
+                        locations.append(at(entry))
+        if len(self.errors) != errors:
+            return None
+        return Threshold(count, window, window_text, tuple(group_by), tuple(locations))
 
     def _tags(self, sc: Scalar) -> dict[str, None]:
         tags = self._strings(sc, "'tags'")
@@ -1758,6 +1831,7 @@ def _resolve(col: _Collector, files: list[str]) -> RuleSet:
                 location=info.location,
                 output_text=info.output,
                 cond_text=info.cond,
+                threshold=info.threshold,
             )
         )
     for name, m in col.macros.items():

@@ -255,13 +255,14 @@ def _parse_token(
         except LannerError:
             pass
     if isinstance(error, UnknownFieldError) and name:
-        error.message += _did_you_mean(name, compiler)
+        error.message += did_you_mean(name, compiler)
         Exception.__init__(error, error.message)
     raise error
 
 
-def _did_you_mean(name: str, compiler: Compiler) -> str:
-    """'; did you mean ...' with the nearest field names of the source, or ''."""
+def did_you_mean(name: str, compiler: Compiler, mark: str = "%") -> str:
+    """'; did you mean ...' with the nearest field names of the source (each written
+    after ``mark``, as the user would write it there), or ''."""
     fields = compiler.source.fields
     names = [f.name for f in fields if FLAG_PRINT_ONLY not in f.flags]
     close: list[str] = []
@@ -282,7 +283,7 @@ def _did_you_mean(name: str, compiler: Compiler) -> str:
     close = list(dict.fromkeys(close))[:3]
     if not close:
         return ""
-    return "; did you mean " + " or ".join(f"'%{c}'" for c in close) + "?"
+    return "; did you mean " + " or ".join(f"'{mark}{c}'" for c in close) + "?"
 
 
 @dataclass(slots=True)
