@@ -24,12 +24,12 @@ Failures:
   before the damage are evaluated), a notice of no known shape;
 - an object deleted before it was read (NoSuchKey) is logged and counted
   (MissingObjects): there is nothing to retry;
-- anything transient (PublishError, any other S3 error, the quarantine queue
-  refusing a message) fails the SQS message alone (powertools BatchProcessor,
-  ReportBatchItemFailures), or the whole invocation for S3 and EventBridge,
-  whose asynchronous invocation retries it and then goes to the on-failure
-  destination. A retry re-reads the whole object; the dedup table keeps what was
-  already published from going out twice.
+- anything transient (PublishError, ThresholdStoreError when the threshold counts
+  cannot be written, any other S3 error, the quarantine queue refusing a message)
+  fails the SQS message alone (powertools BatchProcessor, ReportBatchItemFailures),
+  or the whole invocation for S3 and EventBridge, whose asynchronous invocation
+  retries it and then goes to the on-failure destination. A retry re-reads the whole
+  object; the dedup table keeps what was already published from going out twice.
 """
 
 from __future__ import annotations

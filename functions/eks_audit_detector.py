@@ -12,7 +12,8 @@ whole; a log event that is not a JSON object (or nests deeper than
 ``lanner.boundedjson`` allows, or holds a number of more than 4,300 digits) is
 quarantined alone, with its log group/stream/event id, and the rest are still
 evaluated. Neither fails the invocation: retrying cannot fix them. A
-publish failure does (PublishError): CloudWatch Logs' asynchronous invocation
+publish failure does (PublishError, or ThresholdStoreError when threshold counts
+cannot be written): CloudWatch Logs' asynchronous invocation
 retries it, and the publisher's dedup keeps alerts once-only.
 """
 

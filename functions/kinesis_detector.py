@@ -23,6 +23,8 @@ Failures, per record (powertools BatchProcessor, ReportBatchItemFailures):
   shard nor fails the good records;
 - an alert that cannot be published fails its record only: Lambda retries it, and
   the publisher's dedup keeps what already went out from going out twice.
+  Threshold counts that cannot be written (ThresholdStoreError) fail the record the
+  same way: a retried match counts once.
 """
 
 from __future__ import annotations
