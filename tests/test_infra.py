@@ -138,8 +138,6 @@ def test_every_host_path_is_mounted_read_only(pod: dict[str, Any], sensor: dict[
         assert mount.get("readOnly") is True, f"host {path} is writable in the pod"
     # Where the sensor finds what bcc and the enrichment need.
     assert by_path["/sys/kernel/tracing"]["mountPath"] == "/sys/kernel/tracing"
-    assert by_path["/lib/modules"]["mountPath"] == "/lib/modules"
-    assert by_path["/usr/src"]["mountPath"] == "/usr/src"
     assert by_path["/proc"]["mountPath"] == "/host/proc"
     assert by_path["/etc"]["mountPath"] == "/host/etc"
     assert by_path["/sys/fs/cgroup"]["mountPath"] == "/host/sys/fs/cgroup"
@@ -149,6 +147,18 @@ def test_every_host_path_is_mounted_read_only(pod: dict[str, Any], sensor: dict[
         if not mount.get("readOnly") and name != "spool":
             assert "emptyDir" in volumes[name], f"{name} is writable and not an emptyDir"
             assert volumes[name]["emptyDir"].get("sizeLimit"), f"{name} has no size limit"
+
+
+def test_the_node_lends_no_kernel_headers(pod: dict[str, Any], sensor: dict[str, Any]) -> None:
+    """The image brings its headers: nodes need none installed, and nothing of the host's
+    module or source trees is mounted (a pod could otherwise end up compiling against
+    whatever the node happens to have, or fail on nodes without it)."""
+    host_paths = [v["hostPath"]["path"] for v in pod["volumes"] if "hostPath" in v]
+    mounted = [m["mountPath"] for m in sensor["volumeMounts"]]
+    for path in host_paths + mounted:
+        assert not path.startswith(("/lib/modules", "/usr/src", "/usr/lib/modules")), path
+    env = {e["name"] for e in sensor["env"]}
+    assert not {"LANNER_KERNEL_HEADERS", "BCC_KERNEL_SOURCE"} & env  # chosen by looking
 
 
 def test_resources_are_requested_and_limited(sensor: dict[str, Any]) -> None:
@@ -367,19 +377,96 @@ def _instructions() -> list[tuple[str, str]]:
     return out
 
 
+def _stages() -> list[list[tuple[str, str]]]:
+    """The Dockerfile's instructions by build stage; the last stage is the image."""
+    stages: list[list[tuple[str, str]]] = []
+    for op, rest in _instructions():
+        if op == "FROM":
+            stages.append([])
+        stages[-1].append((op, rest))
+    return stages
+
+
+def _commands(instructions: list[tuple[str, str]]) -> list[list[str]]:
+    """The shell commands of the RUN instructions, as words: split at `&&`, `||`, `;` and `|`
+    outside quotes (a `python -c "a; b"` is one command)."""
+    commands: list[list[str]] = []
+    for op, rest in instructions:
+        if op != "RUN":
+            continue
+        lex = shlex.shlex(rest, posix=True, punctuation_chars=";&|")
+        lex.whitespace_split = True
+        words: list[str] = []
+        for token in [*lex, ";"]:
+            if token in (";", "&&", "||", "|"):
+                if words:
+                    commands.append(words)
+                words = []
+            else:
+                words.append(token)
+    return commands
+
+
+def _apt_installed(instructions: list[tuple[str, str]]) -> list[str]:
+    return [
+        w
+        for cmd in _commands(instructions)
+        if cmd[:2] == ["apt-get", "install"]
+        for w in cmd[2:]
+        if not w.startswith("-")
+    ]
+
+
 def test_dockerfile_installs_bcc_from_debian_only() -> None:
-    inst = _instructions()
+    inst = _stages()[-1]
     assert inst[0] == ("FROM", "debian:bookworm-slim")
-    runs = [rest for op, rest in inst if op == "RUN"]
-    apt_words = {w for r in runs if "apt-get install" in r for w in shlex.split(r)}
-    assert {"python3", "python3-bpfcc"} <= apt_words
+    assert {rest.split()[0] for op, rest in _instructions() if op == "FROM"} == {
+        "debian:bookworm-slim"
+    }
+    assert {"python3", "python3-bpfcc"} <= set(_apt_installed(inst))
     # `pip install`, `pip3 install`, `python -m pip install`, with or without a version pin.
-    for r in runs:
-        for cmd in re.split(r"&&|;|\|\|", r):
-            words = shlex.split(cmd)
-            if any(Path(w).name.startswith("pip") for w in words) and "install" in words:
-                names = {re.split(r"[=<>!~\[;@ ]", w)[0].lower() for w in words}
-                assert not {"bcc", "bpfcc", "pybcc"} & names, cmd
+    for words in _commands(_instructions()):
+        if any(Path(w).name.startswith("pip") for w in words) and "install" in words:
+            names = {re.split(r"[=<>!~\[;@ ]", w)[0].lower() for w in words}
+            assert not {"bcc", "bpfcc", "pybcc"} & names, words
+
+
+def test_dockerfile_brings_debians_kernel_headers_without_their_compiler() -> None:
+    *build_stages, image = _stages()
+    [(_, header_from)] = [i for stage in build_stages for i in stage if i[0] == "FROM"]
+    stage = header_from.split()[-1]  # `debian:bookworm-slim AS headers`
+    [headers] = [s for s in build_stages if s[0][1] == header_from]
+    # Debian's meta-package for the build platform's architecture (amd64, arm64).
+    assert _apt_installed(headers) == ["linux-headers-$(dpkg --print-architecture)"]
+    # Only the trees reach the image; the package's gcc and kbuild stay in the build stage.
+    assert ("COPY", f"--from={stage} /usr/src/ /usr/src/") in image
+    assert not [
+        w for w in _apt_installed(image) if w.startswith(("linux-headers", "gcc", "linux-kbuild"))
+    ]
+    # The build fails if the copied headers are not a tree the sensor can compile against.
+    runs = " ".join(rest for op, rest in image if op == "RUN")
+    assert "resolve_tree(installed_trees()[0]" in runs
+    assert "from sensor.headers import" in runs
+
+
+def test_manifest_renders_with_kustomize(tmp_path: Path) -> None:
+    """`kubectl kustomize` (offline) takes the manifest as a base, as overlays would."""
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        pytest.skip("needs kubectl (kustomize is built in)")
+    shutil.copy(MANIFEST, tmp_path / MANIFEST.name)
+    (tmp_path / "kustomization.yaml").write_text(f"resources:\n  - {MANIFEST.name}\n")
+    out = subprocess.run(
+        [kubectl, "kustomize", str(tmp_path)], capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    rendered = [d for d in yaml.safe_load_all(out.stdout) if d]
+    assert sorted(d["kind"] for d in rendered) == sorted(d["kind"] for d in _docs())
+    [ds] = [d for d in rendered if d["kind"] == "DaemonSet"]
+    paths = [
+        v["hostPath"]["path"] for v in ds["spec"]["template"]["spec"]["volumes"] if "hostPath" in v
+    ]
+    assert "/proc" in paths and "/lib/modules" not in paths and "/usr/src" not in paths
 
 
 def test_dockerfile_copies_the_project_and_runs_lanner() -> None:
