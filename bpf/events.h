@@ -26,6 +26,11 @@
 #define SC_EMIT 4 /* emit an event at exit; without it the enter is stashed for others */
 #define SC_EARLY 8 /* read the arguments at enter, not exit: exec, whose user memory is
                     * gone once it succeeds */
+#define SC_OK_ONLY 16 /* emit only when the syscall succeeded (ret >= 0): wanted for the
+                       * process and fd state alone, which a failed call does not change */
+#define SC_FIXED 32 /* the arguments are interest.nfixed K_INT records, indexes 0..nfixed-1:
+                     * the size is known before anything is read, so the event is written
+                     * into the ring buffer in place (no scratch, no copy) */
 
 /* How syscall argument i is read (interest.kind[i]): at exit, or at enter with SC_EARLY. */
 #define K_NONE 0
@@ -39,15 +44,19 @@
                           * aux = index of the argument pointing at its length */
 #define K_SCHED_STR 8 /* a string taken from a sched tracepoint (exec filename) */
 #define K_SCHED_INT 9 /* an integer taken from a sched tracepoint */
+#define K_ENV 10     /* a sched exec's environment: NUL-terminated strings, one block */
 
 /* Size limits. A value longer than its limit is cut and flagged, never dropped. */
 #define STR_MAX 4096       /* one path */
 #define SOCKADDR_MAX 128   /* sizeof(struct sockaddr_storage) */
 #define UBYTES_MAX 64
-#define ARGV_MAX_ARGS 32
-#define ARGV_ELEM_MAX 1024 /* one argv element */
-#define ARGV_BYTES_MAX 6144
-#define DATA_MAX 16384     /* all argument records of one event */
+#define ARGV_MAX_ARGS 128   /* argv elements (argv[0] included) */
+#define ARGV_ELEM_MAX 8192  /* one argv element, NUL included; a power of two */
+#define ARGV_BYTES_MAX 16384 /* argv read (NULs included) past which no element starts */
+/* All argument records of one event. Bounded by the per-CPU scratch map, whose values
+ * the kernel caps at 32 KiB (argv.h checks it); an exec_stash element of this size takes
+ * the same order-3 allocation the 16 KiB record did. */
+#define DATA_MAX 32512
 
 /* hdr.flags: bit i (0..5) = argument i was truncated, plus these. */
 #define F_ARGV_COUNT 0x100 /* argv had more than ARGV_MAX_ARGS elements */
@@ -92,12 +101,29 @@ struct event {
     __u8 data[DATA_MAX];
 };
 
-/* What Python writes per event type id: how to read each argument. */
+/* What Python writes per event type id: how to read each argument, and when to emit. */
+#define EMIT_IF_MAX 4
 struct interest {
     __u8 flags;       /* SC_* */
     __u8 kind[6];     /* K_* per syscall argument */
-    __u8 reserved;
+    __u8 nfixed;      /* SC_FIXED: how many K_INT records */
     __u16 aux[6];     /* per kind: length argument index or byte count */
+    /* emit_if_n > 0: emit only when argument emit_if_idx (its low 32 bits: the int the
+     * syscall reads) is one of emit_if_val[0 .. emit_if_n - 1] (fcntl: F_DUPFD...). */
+    __u8 emit_if_idx;
+    __u8 emit_if_n;
+    __u16 reserved;
+    __u32 emit_if_val[EMIT_IF_MAX];
+};
+
+/* What Python writes once (the config map's one element). The excluded tgids sit inline,
+ * compared without hashing; more than EXCL_INLINE of them go to the excluded hash. */
+#define EXCL_INLINE 8
+#define EXCL_HASH 0xffffffff /* nexcl: look the tgid up in the excluded hash */
+struct config {
+    __u64 wake_ns;    /* wake the reader at most once per wake_ns per CPU (see sc_emit) */
+    __u32 nexcl;
+    __u32 excl[EXCL_INLINE];
 };
 
 #endif

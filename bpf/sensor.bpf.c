@@ -89,9 +89,16 @@ struct stash_entry {
 
 BPF_RINGBUF_OUTPUT(events, RINGBUF_PAGES);
 BPF_ARRAY(interest, struct interest, EVT_MAX);
-BPF_HASH(excluded, __u32, __u8, 1024);
+BPF_ARRAY(config, struct config, 1);
+BPF_HASH(excluded, __u32, __u8, 1024); /* past config.excl's EXCL_INLINE */
 BPF_PERCPU_ARRAY(drops, __u64, D_NREASONS);
 BPF_PERCPU_ARRAY(scratch, struct stash_entry, 1);
+/* What a CPU remembers between its events. */
+struct cpu_state {
+    __u64 last_wake; /* ts_ns of this CPU's last forced wakeup (rb_flags) */
+    __u64 ring_full; /* this CPU's last record found the ring buffer full (ring_refuses) */
+};
+BPF_PERCPU_ARRAY(cpu_state, struct cpu_state, 1);
 #if defined(ARGS_FROM_REGS)
 /* No stash: sc_exit and on_sched_fork read the saved user registers. */
 #elif defined(STASH_TASK_STORAGE)
@@ -108,22 +115,58 @@ BPF_HASH(stash, __u32, struct sc_args, STASH_ENTRIES);
 BPF_F_TABLE("hash", __u32, struct stash_entry, exec_stash, EXEC_STASH_ENTRIES,
             BPF_F_NO_PREALLOC);
 
+/* The calling task's fields at offsets from the running kernel's BTF (sensor/capture.py
+ * passes them as LANNER_OFF_* flags, never from the header tree, which may be another
+ * kernel's), loaded straight through the BTF-typed task pointer: the verifier checks each
+ * load against that same BTF, and a load is a plain move, where each of the helpers it
+ * replaces (pid_tgid, uid_gid, cgroup_id, comm) is a call. Without them: the helpers. */
+#if defined(LANNER_OFF_TASK_PID) && defined(LANNER_OFF_TASK_TGID) \
+    && defined(LANNER_OFF_TASK_COMM) && defined(LANNER_OFF_TASK_CRED) \
+    && defined(LANNER_OFF_CRED_UID) && defined(LANNER_OFF_CRED_GID) \
+    && defined(LANNER_OFF_TASK_CGROUPS) && defined(LANNER_OFF_CSS_SET_DFL_CGRP) \
+    && defined(LANNER_OFF_CGROUP_KN) && defined(LANNER_OFF_KERNFS_NODE_ID)
+#define TASK_FROM_BTF 1
+#define TASK_LOAD(type, base, off) (*(const type *)((const char *)(base) + (off)))
+#endif
+
+/* The task pointer fill_task_of and regs_args take (0 without BTF task fields). */
+static __always_inline const void *current_task(void)
+{
+#if defined(TASK_FROM_BTF) || defined(ARGS_FROM_REGS)
+    return (const void *)bpf_get_current_task_btf();
+#else
+    return 0;
+#endif
+}
+
+/* tgid << 32 | tid, as bpf_get_current_pid_tgid gives it. */
+static __always_inline __u64 task_pid_tgid(const void *task)
+{
+#ifdef TASK_FROM_BTF
+    return (__u64)TASK_LOAD(__u32, task, LANNER_OFF_TASK_TGID) << 32
+           | TASK_LOAD(__u32, task, LANNER_OFF_TASK_PID);
+#else
+    return bpf_get_current_pid_tgid();
+#endif
+}
+
 #ifdef ARGS_FROM_REGS
 /* The calling thread's syscall number and arguments from its saved user registers (x86_64:
- * orig_ax, then di si dx r10 r8 r9). 0 on success. */
-static __always_inline int regs_args(struct sc_args *a)
+ * orig_ax, then di si dx r10 r8 r9; struct pt_regs is the x86_64 entry frame, the same in
+ * every kernel). bpf_task_pt_regs gives a BTF-typed pointer, so the seven registers are
+ * plain loads, not a bpf_probe_read_kernel of the whole frame. 0 on success. */
+static __always_inline int regs_args(const void *task, struct sc_args *a)
 {
-    struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-    struct pt_regs r;
-    if (!regs || bpf_probe_read_kernel(&r, sizeof(r), regs) != 0)
+    struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs((struct task_struct *)task);
+    if (!regs)
         return -1;
-    a->nr = (__u32)r.orig_ax;
-    a->args[0] = r.di;
-    a->args[1] = r.si;
-    a->args[2] = r.dx;
-    a->args[3] = r.r10;
-    a->args[4] = r.r8;
-    a->args[5] = r.r9;
+    a->nr = (__u32)regs->orig_ax;
+    a->args[0] = regs->di;
+    a->args[1] = regs->si;
+    a->args[2] = regs->dx;
+    a->args[3] = regs->r10;
+    a->args[4] = regs->r8;
+    a->args[5] = regs->r9;
     return 0;
 }
 #else
@@ -155,9 +198,22 @@ static __always_inline void count_drop(__u32 reason)
         *v += 1;
 }
 
+/* A handful of excluded tgids (the sensor itself, a bench driver) are compared inline:
+ * a hash lookup at every event cost more than the rest of the filtering together. */
 static __always_inline int is_excluded(__u32 tgid)
 {
-    return excluded.lookup(&tgid) != 0;
+    __u32 zero = 0;
+    struct config *c = config.lookup(&zero);
+    if (!c)
+        return 0;
+    __u32 n = c->nexcl;
+    if (n == EXCL_HASH)
+        return excluded.lookup(&tgid) != 0;
+#pragma unroll
+    for (int i = 0; i < EXCL_INLINE; i++)
+        if (i < n && c->excl[i] == tgid)
+            return 1;
+    return 0;
 }
 
 static __always_inline void sc_put_rec(struct stash_entry *e, __u32 off, __u8 kind, __u8 idx,
@@ -247,47 +303,8 @@ static __always_inline void read_msgname(struct stash_entry *e, __u8 i, const vo
     read_ubytes(e, i, K_SOCKADDR, (const void *)hdr.name, (__u64)hdr.namelen, SOCKADDR_MAX);
 }
 
-static __always_inline void read_argv(struct stash_entry *e, __u8 i, const void *uargv)
-{
-    __u32 total = 0;
-    if (!uargv)
-        return;
-    for (int j = 0; j < ARGV_MAX_ARGS; j++) {
-        __u64 p = 0;
-        if (bpf_probe_read_user(&p, sizeof(p), (const void *)((__u64)uargv + j * 8)) < 0) {
-            count_drop(D_READ);
-            e->ev.hdr.flags |= F_READ_FAILED;
-            return;
-        }
-        if (!p)
-            return;
-        if (total >= ARGV_BYTES_MAX) {
-            e->ev.hdr.flags |= F_ARGV_BYTES;
-            return;
-        }
-        __u32 off = e->off;
-        if (off > DATA_MAX - sizeof(struct arg_rec) - ARGV_ELEM_MAX) {
-            e->ev.hdr.flags |= F_DATA_FULL | F_ARGV_BYTES;
-            return;
-        }
-        long n = bpf_probe_read_user_str(&e->ev.data[off + sizeof(struct arg_rec)],
-                                         ARGV_ELEM_MAX, (const void *)p);
-        if (n < 0) {
-            count_drop(D_READ);
-            e->ev.hdr.flags |= F_READ_FAILED;
-            return;
-        }
-        if (n >= ARGV_ELEM_MAX)
-            e->ev.hdr.flags |= F_ARGV_BYTES;
-        sc_put_rec(e, off, K_ARGV, i, (__u16)(n & (ARGV_ELEM_MAX * 2 - 1)));
-        total += n;
-    }
-    /* ARGV_MAX_ARGS read: say so if more follow. */
-    __u64 p = 0;
-    if (bpf_probe_read_user(&p, sizeof(p), (const void *)((__u64)uargv + ARGV_MAX_ARGS * 8)) == 0
-        && p)
-        e->ev.hdr.flags |= F_ARGV_COUNT;
-}
+/* execve's argv (and what else exec reads from user memory at enter): argv.h. */
+#include "argv.h"
 
 static __always_inline void sc_begin(struct stash_entry *e, __u32 nr)
 {
@@ -390,19 +407,83 @@ static __always_inline int sc_do_enter(struct sc_enter_ctx *ctx, __u8 need, int 
     return 0;
 }
 
-static __always_inline void fill_task(struct event_hdr *h)
+/* The header's task part: time, ids, credentials (the real uid and gid, as
+ * bpf_get_current_uid_gid gives them), cgroup v2 id (task->cgroups->dfl_cgrp->kn->id, as
+ * bpf_get_current_cgroup_id walks it) and comm. `task` is current_task(). */
+static __always_inline void fill_task_of(struct event_hdr *h, const void *task)
 {
+    h->ts_ns = bpf_ktime_get_ns();
+    h->version = EVENT_VERSION;
+    h->reserved = 0;
+#ifdef TASK_FROM_BTF
+    h->pid = TASK_LOAD(__u32, task, LANNER_OFF_TASK_TGID);
+    h->tid = TASK_LOAD(__u32, task, LANNER_OFF_TASK_PID);
+    const void *cred = TASK_LOAD(void *, task, LANNER_OFF_TASK_CRED);
+    h->uid = TASK_LOAD(__u32, cred, LANNER_OFF_CRED_UID);
+    h->gid = TASK_LOAD(__u32, cred, LANNER_OFF_CRED_GID);
+    const void *cset = TASK_LOAD(void *, task, LANNER_OFF_TASK_CGROUPS);
+    const void *cgrp = TASK_LOAD(void *, cset, LANNER_OFF_CSS_SET_DFL_CGRP);
+    const void *kn = TASK_LOAD(void *, cgrp, LANNER_OFF_CGROUP_KN);
+    h->cgroup_id = TASK_LOAD(__u64, kn, LANNER_OFF_KERNFS_NODE_ID);
+    /* comm is 16 bytes (TASK_COMM_LEN): two words, as the event's comm is 8-aligned. */
+    __u64 *comm = (__u64 *)h->comm;
+    comm[0] = TASK_LOAD(__u64, task, LANNER_OFF_TASK_COMM);
+    comm[1] = TASK_LOAD(__u64, task, LANNER_OFF_TASK_COMM + 8);
+#else
     __u64 pid_tgid = bpf_get_current_pid_tgid();
     __u64 uid_gid = bpf_get_current_uid_gid();
-    h->ts_ns = bpf_ktime_get_ns();
     h->cgroup_id = bpf_get_current_cgroup_id();
     h->pid = pid_tgid >> 32;
     h->tid = (__u32)pid_tgid;
     h->uid = (__u32)uid_gid;
     h->gid = uid_gid >> 32;
-    h->version = EVENT_VERSION;
-    h->reserved = 0;
     bpf_get_current_comm(&h->comm, sizeof(h->comm));
+#endif
+}
+
+static __always_inline void fill_task(struct event_hdr *h)
+{
+    fill_task_of(h, current_task());
+}
+
+/* How a record is committed. By default the ring buffer wakes its reader whenever the
+ * reader has caught up, i.e. for about every event while the reader keeps pace: a self-IPI
+ * each (arch_irq_work_raise, a VM exit on a virtual machine), which was a third of the
+ * ring-buffer cost here. So records are committed without a wakeup, and the reader is
+ * woken at most once per config.wake_ns per CPU (forced, so a reader asleep with records
+ * already waiting is woken too); between those it finds the records when it next looks
+ * (its poll timeout bounds the wait). `now` is the event's ts_ns. */
+static __always_inline __u64 rb_flags(__u64 now)
+{
+    __u32 zero = 0;
+    struct config *c = config.lookup(&zero);
+    struct cpu_state *cs = cpu_state.lookup(&zero);
+    if (!c || !cs || !c->wake_ns)
+        return 0; /* the ring buffer's own rule */
+    if (now - cs->last_wake < c->wake_ns)
+        return BPF_RB_NO_WAKEUP;
+    cs->last_wake = now;
+    return BPF_RB_FORCE_WAKEUP;
+}
+
+/* Whether an event built now would find no room. While the reader is behind, the ring
+ * buffer stays full and every record is refused; building one first (a path read, the
+ * clock) only to drop it made the drop path dearer than a capture. So after a refusal, a
+ * CPU first asks for RING_ROOM bytes (a record it discards at once, which readers skip)
+ * and drops the event unbuilt while even that fails. */
+#define RING_ROOM 256
+static __always_inline int ring_refuses(void)
+{
+    __u32 zero = 0;
+    struct cpu_state *cs = cpu_state.lookup(&zero);
+    if (!cs || !cs->ring_full)
+        return 0;
+    void *probe = events.ringbuf_reserve(RING_ROOM);
+    if (!probe)
+        return 1;
+    events.ringbuf_discard(probe, BPF_RB_NO_WAKEUP);
+    cs->ring_full = 0;
+    return 0;
 }
 
 static __always_inline void sc_emit(struct stash_entry *e)
@@ -414,7 +495,12 @@ static __always_inline void sc_emit(struct stash_entry *e)
      * statement is a bound the verifier sees on the very register passed. */
     asm volatile("%0 &= 0x7fff" : "+r"(size));
     e->ev.hdr.size = size;
-    if (events.ringbuf_output(&e->ev, size, 0) != 0)
+    int full = events.ringbuf_output(&e->ev, size, rb_flags(e->ev.hdr.ts_ns)) != 0;
+    __u32 zero = 0;
+    struct cpu_state *cs = cpu_state.lookup(&zero);
+    if (cs)
+        cs->ring_full = full;
+    if (full)
         count_drop(D_RINGBUF);
 }
 
@@ -440,12 +526,82 @@ static __always_inline void sc_exit_early(struct interest *in, __u32 nr, long re
         sc_no_enter(in, nr, ret);
         return;
     }
-    if (e->ev.hdr.type == nr && (in->flags & SC_EMIT)) {
+    if (e->ev.hdr.type == nr && (in->flags & SC_EMIT)
+        && !((in->flags & SC_OK_ONLY) && ret < 0)) {
         fill_task(&e->ev.hdr);
         e->ev.hdr.res = ret;
         sc_emit(e);
     }
     exec_stash.delete(&tid);
+}
+
+/* Whether the interest's emit_if (if any) lets these arguments through. */
+static __always_inline int emit_if_ok(struct interest *in, struct sc_args *a)
+{
+    __u32 n = in->emit_if_n;
+    if (!n)
+        return 1;
+    __u8 idx = in->emit_if_idx;
+    __u32 v = 0;
+#pragma unroll
+    for (int i = 0; i < 6; i++)
+        if (i == idx)
+            v = (__u32)a->args[i];
+#pragma unroll
+    for (int i = 0; i < EMIT_IF_MAX; i++)
+        if (i < n && in->emit_if_val[i] == v)
+            return 1;
+    return 0;
+}
+
+/* An SC_FIXED event of N integer records (N a constant), written in place: reserved at
+ * its exact size, filled, submitted. What an all-integer event (close, dup...) costs
+ * otherwise is building it in the scratch buffer and copying it over. */
+static __always_inline void emit_fixed_n(struct sc_args *a, __u32 nr, long ret,
+                                         const void *task, const __u32 n)
+{
+    const __u32 size = sizeof(struct event_hdr) + n * (sizeof(struct arg_rec) + 8);
+    struct event_hdr *h = events.ringbuf_reserve(size);
+    if (!h) {
+        __u32 zero = 0;
+        struct cpu_state *cs = cpu_state.lookup(&zero);
+        if (cs)
+            cs->ring_full = 1;
+        count_drop(D_RINGBUF);
+        return;
+    }
+    fill_task_of(h, task);
+    h->res = ret;
+    h->type = nr;
+    h->size = size;
+    h->flags = 0;
+    h->nrec = n;
+    /* Records are 12 bytes, so each value is 4-aligned: written as two 32-bit halves. */
+    __u32 *w = (__u32 *)(h + 1);
+#pragma unroll
+    for (__u32 i = 0; i < n; i++) {
+        struct arg_rec *r = (struct arg_rec *)&w[i * 3];
+        r->kind = K_INT;
+        r->idx = i;
+        r->len = 8;
+        w[i * 3 + 1] = (__u32)a->args[i];
+        w[i * 3 + 2] = (__u32)(a->args[i] >> 32);
+    }
+    events.ringbuf_submit(h, rb_flags(h->ts_ns));
+}
+
+static __always_inline void emit_fixed(struct interest *in, struct sc_args *a, __u32 nr,
+                                       long ret, const void *task)
+{
+    switch (in->nfixed) {
+    case 0: emit_fixed_n(a, nr, ret, task, 0); break;
+    case 1: emit_fixed_n(a, nr, ret, task, 1); break;
+    case 2: emit_fixed_n(a, nr, ret, task, 2); break;
+    case 3: emit_fixed_n(a, nr, ret, task, 3); break;
+    case 4: emit_fixed_n(a, nr, ret, task, 4); break;
+    case 5: emit_fixed_n(a, nr, ret, task, 5); break;
+    default: emit_fixed_n(a, nr, ret, task, 6); break;
+    }
 }
 
 static __always_inline int sc_do_exit(struct sc_exit_ctx *ctx, __u8 need)
@@ -462,10 +618,11 @@ static __always_inline int sc_do_exit(struct sc_exit_ctx *ctx, __u8 need)
         return 0;
     }
 #ifdef ARGS_FROM_REGS
-    if (!(in->flags & SC_EMIT))
+    /* Cheapest tests first: nothing below is paid for an event that is not wanted. */
+    if (!(in->flags & SC_EMIT) || ((in->flags & SC_OK_ONLY) && ret < 0))
         return 0;
-    __u64 pid_tgid = bpf_get_current_pid_tgid();
-    if (is_excluded(pid_tgid >> 32))
+    const void *task = current_task();
+    if (is_excluded(task_pid_tgid(task) >> 32))
         return 0;
     /* The new task's return from clone (0) is not an event, as with a stash (it has no
      * enter of its own there). */
@@ -473,8 +630,18 @@ static __always_inline int sc_do_exit(struct sc_exit_ctx *ctx, __u8 need)
         return 0;
     struct sc_args ra;
     struct sc_args *a = &ra;
-    if (regs_args(a) != 0 || a->nr != nr) {
+    if (regs_args(task, a) != 0 || a->nr != nr) {
         count_drop(D_NO_ENTER);
+        return 0;
+    }
+    if (!emit_if_ok(in, a))
+        return 0;
+    if (in->flags & SC_FIXED) {
+        emit_fixed(in, a, nr, ret, task);
+        return 0;
+    }
+    if (ring_refuses()) {
+        count_drop(D_RINGBUF);
         return 0;
     }
     __u32 zero = 0;
@@ -494,7 +661,19 @@ static __always_inline int sc_do_exit(struct sc_exit_ctx *ctx, __u8 need)
         sc_no_enter(in, nr, ret);
         return 0;
     }
-    if (a->nr != nr || !(in->flags & SC_EMIT)) {
+    if (a->nr != nr || !(in->flags & SC_EMIT) || ((in->flags & SC_OK_ONLY) && ret < 0)
+        || !emit_if_ok(in, a)) {
+        stash_drop(tid, a);
+        return 0;
+    }
+    const void *task = current_task();
+    if (in->flags & SC_FIXED) {
+        emit_fixed(in, a, nr, ret, task);
+        stash_drop(tid, a);
+        return 0;
+    }
+    if (ring_refuses()) {
+        count_drop(D_RINGBUF);
         stash_drop(tid, a);
         return 0;
     }
@@ -511,7 +690,7 @@ static __always_inline int sc_do_exit(struct sc_exit_ctx *ctx, __u8 need)
         e->args[i] = a->args[i];
     stash_drop(tid, a);
 #endif
-    fill_task(&e->ev.hdr);
+    fill_task_of(&e->ev.hdr, task);
     e->ev.hdr.res = ret;
     sc_read_args(e, in, 0);
     if (e->out_idx < 6 && ret >= 0) {
@@ -586,7 +765,7 @@ int on_sched_fork(struct tracepoint__sched__sched_process_fork *args)
     __u32 child_pid = child_tid;
 #ifdef ARGS_FROM_REGS
     struct sc_args ra;
-    struct sc_args *s = regs_args(&ra) == 0 ? &ra : 0;
+    struct sc_args *s = regs_args(current_task(), &ra) == 0 ? &ra : 0;
 #else
     __u32 tid = (__u32)bpf_get_current_pid_tgid();
     struct sc_args *s = stash_get(tid);
@@ -606,86 +785,24 @@ int on_sched_fork(struct tracepoint__sched__sched_process_fork *args)
     return 0;
 }
 
-/* The sys_exit_execveat tracepoint does not fire when execveat succeeds (seen on 6.18:
- * fexecve of a memfd), so the exec emits a successful execveat itself, after the exec
- * event as an execve's exit would come; nothing can fail past that point. */
-static __always_inline void flush_execveat(void)
+/* bcc rewrites map methods (m.lookup()...) in this file only: included files use these. */
+static __always_inline struct stash_entry *exec_stash_get(__u32 tid)
 {
-    __u32 tid = (__u32)bpf_get_current_pid_tgid();
-    struct stash_entry *st = exec_stash.lookup(&tid);
-    if (!st || st->ev.hdr.type != NR_EXECVEAT)
-        return;
-    __u32 nr = NR_EXECVEAT;
-    struct interest *in = interest.lookup(&nr);
-    if (in && (in->flags & SC_EMIT)) {
-        fill_task(&st->ev.hdr);
-        st->ev.hdr.res = 0;
-        sc_emit(st);
-    }
-    exec_stash.delete(&tid);
+    return exec_stash.lookup(&tid);
 }
-
-/* An execve whose filename could not be read at enter takes it from the exec
- * tracepoint (for execve the kernel's filename is the very string passed). Seen in fresh
- * fork children: the string's page is not mapped in the child yet and a BPF read cannot
- * fault it in. argv has no such second source. */
-static __always_inline void fill_execve_filename(const char *filename, __u32 tid)
+static __always_inline void exec_stash_put(__u32 tid, struct stash_entry *e)
 {
-    struct stash_entry *st = exec_stash.lookup(&tid);
-    if (!st || st->ev.hdr.type != NR_EXECVE || !(st->unread & 1))
-        return;
-    __u32 off = st->off;
-    if (off > DATA_MAX - sizeof(struct arg_rec) - STR_MAX)
-        return;
-    long n = bpf_probe_read_kernel_str(&st->ev.data[off + sizeof(struct arg_rec)], STR_MAX,
-                                       filename);
-    if (n <= 0)
-        return;
-    if (n >= STR_MAX)
-        st->ev.hdr.flags |= 1;
-    st->unread &= ~1;
-    sc_put_rec(st, off, K_STR, 0, (__u16)(n & (STR_MAX * 2 - 1)));
+    exec_stash.update(&tid, e);
 }
+static __always_inline void exec_stash_del(__u32 tid) { exec_stash.delete(&tid); }
+static __always_inline struct interest *interest_get(__u32 type) { return interest.lookup(&type); }
 
+/* The exec: sched_process_exec and what it completes (exec.h). */
+#include "exec.h"
 int on_sched_exec(struct tracepoint__sched__sched_process_exec *args)
 {
-    __u32 pid = args->pid;
-    __u32 old_pid = args->old_pid;
-    if (pid != old_pid) {
-        /* A non-leader thread exec'd and took the leader's id: move its execve stash so
-         * the execve exit (which runs under the new id) finds it. */
-        struct stash_entry *s = exec_stash.lookup(&old_pid);
-        if (s) {
-            exec_stash.update(&pid, s);
-            exec_stash.delete(&old_pid);
-        }
-    }
-    fill_execve_filename((const char *)args + (args->data_loc_filename & 0xffff), pid);
-    struct stash_entry *e = sched_begin(EVT_SCHED_EXEC);
-    if (!e) {
-        flush_execveat();
-        return 0;
-    }
-    __u32 off = e->off;
-    if (off > DATA_MAX - sizeof(struct arg_rec) - STR_MAX) {
-        flush_execveat();
-        return 0;
-    }
-    __u16 loc = args->data_loc_filename & 0xffff;
-    long n = bpf_probe_read_kernel_str(&e->ev.data[off + sizeof(struct arg_rec)], STR_MAX,
-                                       (const void *)((char *)args + loc));
-    if (n > 0) {
-        if (n >= STR_MAX)
-            e->ev.hdr.flags |= 1;
-        sc_put_rec(e, off, K_SCHED_STR, 0, (__u16)(n & (STR_MAX * 2 - 1)));
-    } else {
-        count_drop(D_READ);
-        e->ev.hdr.flags |= F_READ_FAILED;
-    }
-    put_sched_int(e, 1, old_pid);
-    sc_emit(e);
-    flush_execveat();
-    return 0;
+    return sched_exec(args->pid, args->old_pid,
+                      (const char *)args + (args->data_loc_filename & 0xffff));
 }
 
 int on_sched_exit(struct tracepoint__sched__sched_process_exit *args)

@@ -470,6 +470,13 @@ def _summary(events: Counter[str], alerts: Counter[str], bad: int, engine: Engin
     show_default=True,
     help="Spool bound; when full, new records are dropped, counted and reported.",
 )
+@click.option(
+    "--no-prefilter",
+    "no_prefilter",
+    is_flag=True,
+    help="Build and evaluate every event of the rules' event types, even those whose own "
+    "fields (path, arguments, result) no rule can match; alerts are the same, at more cost.",
+)
 @click.option("--check", is_flag=True, help="Exit 0 if a running sensor's heartbeat is fresh.")
 def sensor(
     rule_paths: tuple[str, ...],
@@ -486,6 +493,7 @@ def sensor(
     kinesis_stream: str | None,
     spool_dir: str,
     spool_max_mb: int,
+    no_prefilter: bool,
     check: bool,
 ) -> None:
     """Capture syscalls on this host with eBPF and print alerts, as Falco does.
@@ -521,6 +529,7 @@ def sensor(
         kinesis_stream=kinesis_stream,
         spool_dir=spool_dir,
         spool_max_mb=spool_max_mb,
+        prefilter=not no_prefilter,
     )
     status = run_sensor(options, load_engine, sys.stdout, _say)
     if status:

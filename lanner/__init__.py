@@ -11,6 +11,10 @@ The public surface, used by the CLI, the sensor and every Lambda::
 New sources plug in by passing ``sources=`` (name -> ``Source``: a field
 registry plus how to read time and host) to ``compile_rules``.
 
+A producer that knows some fields of an event before the rest (the sensor) asks
+``engine.prefilter(source, fields)`` for a ``PreFilter``: ``can_match(doc)`` is
+false only when no rule can match, whatever the other fields turn out to be.
+
 The public API is the names in ``__all__`` and these modules, no other: the
 sensor, the Lambdas, the delivery code and the command line import the core
 through them only (tests/test_layers.py checks every import)::
@@ -30,7 +34,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from lanner.engine import Engine, EngineStats
+from lanner.engine import Engine, EngineStats, PreFilter
 from lanner.errors import Diagnostic, LannerError, Location, RuleLoadErrors, json_kind
 from lanner.event import Event
 from lanner.fields import Arg, FieldDef, FieldRegistry, FieldType, Source
@@ -90,6 +94,7 @@ __all__ = [
     "FieldType",
     "LannerError",
     "Location",
+    "PreFilter",
     "Priority",
     "Rule",
     "RuleLoadErrors",

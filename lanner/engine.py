@@ -4,6 +4,10 @@ Per source, rules are kept in load order and indexed by the values of the
 source's index fields (``evt.type`` for syscalls, ``ka.verb`` and
 ``ka.target.resource`` for audit events, ``ct.name`` for CloudTrail), so an
 event only meets the rules that can fire on it.
+
+``Engine.prefilter`` gives a producer that knows some fields of an event early (the
+sensor, before it builds the process part) a test of whether any rule can match it
+at all (:class:`PreFilter`, from ``lanner.condition.prefilter``).
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import json
 import platform
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +25,7 @@ from lanner.condition.ast import Compare, Expr, FieldRef, ListLit, Literal, Tran
 from lanner.condition.compiler import Compiler, Predicate
 from lanner.condition.index import ValueSet, infer
 from lanner.condition.parser import parse_output_field
+from lanner.condition.prefilter import FALSE, TRUE, necessary
 from lanner.condition.walk import is_boolean, preorder
 from lanner.errors import (
     CompileError,
@@ -322,6 +327,15 @@ class Engine:
             out |= {v for v in vs.values if isinstance(v, str)}
         return frozenset(out)
 
+    def prefilter(self, source: str, fields: Collection[str]) -> PreFilter:
+        """A test of whether any enabled rule of ``source`` can match an event, given only
+        the fields named in ``fields`` (by their registry names: ``fd.name``,
+        ``evt.arg``...), for a producer that can give those early and cheaply.
+
+        The producer must give each of them exactly as the full event would: the test is
+        then false only for events on which no rule can match (see ``PreFilter``)."""
+        return PreFilter(self, source, frozenset(fields))
+
     def rules_for(self, source: str) -> list[CompiledRule]:
         sr = self._by_source.get(source)
         return list(sr.rules) if sr else []
@@ -485,6 +499,116 @@ class Engine:
         )
 
 
+class PreFilter:
+    """Whether any rule of one source can match an event of which only some fields are known.
+
+    Each rule's condition is reduced to its necessary condition over the known fields
+    (``lanner.condition.prefilter.necessary``); per set of candidate rules (the engine's
+    index, when its fields are known), their reduced conditions are compiled into one
+    function by the engine's own compiler. A rule whose reduced condition is ``true``
+    (it tests only other fields) lets every event of its candidates through.
+
+    ``can_match(doc)`` reads only the known fields of ``doc``: for an event it returns
+    false, the full document would raise no alert. An error while testing lets the
+    event through. ``skip()`` counts such an event as evaluated, with no alert, as
+    ``Engine.evaluate`` would have (``evt.num`` of later events stays the same).
+    """
+
+    def __init__(self, engine: Engine, source: str, fields: frozenset[str]) -> None:
+        self.fields = fields
+        self._engine = engine
+        self._sr = engine._by_source.get(source)
+        # candidate rules (by order) -> True, False or the compiled test of their conditions
+        self._by_rules: dict[tuple[int, ...], Any] = {}
+        self._by_values: dict[tuple[Any, ...], Any] = {}
+        self._reduced: dict[int, Expr] = {}
+        #: rules the known fields cannot decide beyond the index (``evt.type``): every
+        #: event of their types passes
+        self.undecided: tuple[str, ...] = ()
+        self._keyed = False
+        if self._sr is None:
+            return
+        src = self._sr.source
+
+        def known_in(names: frozenset[str]) -> Callable[[FieldRef], bool]:
+            def known(ref: FieldRef) -> bool:
+                found = src.fields.resolve(ref.name, ref.arg)
+                return found is not None and found[0].name in names and found[0].test is None
+
+            return known
+
+        known = known_in(fields)
+        for cr in self._sr.rules:
+            self._reduced[cr.order] = necessary(cr.rule.condition, known)
+        # The engine's index narrows the candidates only when its fields are known early.
+        index = [
+            f for f in src.index_fields if (fd := src.fields.get(f)) is not None and not fd.is_list
+        ]
+        self._keyed = all(f in fields for f in index)
+        beyond_index = known_in(fields - frozenset(index))
+        self.undecided = tuple(
+            cr.rule.name
+            for cr in self._sr.rules
+            if self._reduced[cr.order] is TRUE or necessary(cr.rule.condition, beyond_index) is TRUE
+        )
+
+    def can_match(self, doc: Any) -> bool:
+        sr = self._sr
+        if sr is None:
+            return False
+        ev = Event(doc, sr.source)
+        values = sr.values(ev) if self._keyed else ()
+        try:
+            test = self._by_values[values]
+        except KeyError:
+            test = self._lookup(values)
+        except TypeError:  # an unhashable index value (a list): every rule a candidate
+            test = self._test(sr.rules)
+        if test is True or test is False:
+            return test
+        try:
+            return bool(test(ev, *values) >= 0)
+        except Exception:
+            return True  # the engine will find out which rule fails, and count it
+
+    def skip(self) -> None:
+        """Counts an event ``can_match`` refused as evaluated, with no alert."""
+        engine = self._engine
+        engine.stats.events += 1
+        if self._sr is not None:
+            engine._num += 1
+
+    def _lookup(self, values: tuple[Any, ...]) -> Any:
+        assert self._sr is not None
+        rules = self._sr.lookup(values).rules if self._keyed else tuple(self._sr.rules)
+        test = self._test(rules)
+        if len(self._by_values) >= _CANDIDATE_CACHE_MAX:
+            self._by_values.clear()  # values are attacker-influenced: stay bounded
+        self._by_values[values] = test
+        return test
+
+    def _test(self, rules: Iterable[CompiledRule]) -> Any:
+        assert self._sr is not None
+        rules = tuple(rules)
+        ident = tuple(r.order for r in rules)
+        found = self._by_rules.get(ident)
+        if found is not None:
+            return found
+        # Only whether one holds matters: rules reduced to the same test (two rules on the
+        # same sensitive files, told apart by the process) need it once.
+        conds = list(dict.fromkeys(c for r in rules if (c := self._reduced[r.order]) is not FALSE))
+        if not conds:
+            found = False
+        elif any(c is TRUE for c in conds):
+            found = True
+        else:
+            keys = self._sr.keys if self._keyed else ()
+            name = f"prefilter{len(self._by_rules)}"
+            found = self._sr.compiler.compile_group(conds, keys, True, name)
+        self._by_rules[ident] = found
+        return found
+
+
 def _counting(spec: Threshold, compiler: Compiler, rule: Rule) -> Counting:
     """Binds a threshold's group_by fields; an unknown one is reported where it is written."""
     keys: list[FieldKey] = []
@@ -558,4 +682,4 @@ def _is_unsafe_na(c: Compare) -> bool:
     return False
 
 
-__all__ = ["CompileError", "CompiledRule", "Engine", "EngineStats", "Transform"]
+__all__ = ["CompileError", "CompiledRule", "Engine", "EngineStats", "PreFilter", "Transform"]

@@ -27,7 +27,11 @@ programs cost ~+60%; building and submitting the two events ~+50 points (bpf_kti
 
 :meth:`Capture.poll` returns at most ``max_events`` per call and leaves the rest in the
 ring buffer, so a flood costs a fixed amount of memory (the ring buffer) and shows up
-as ``ringbuf_full`` drops rather than as a growing list in this process.
+as ``ringbuf_full`` drops rather than as a growing list in this process. It reads the
+ring buffer through the kernel's mapping of it (:mod:`sensor.ringbuf`): a batch of
+records is one copy and one :func:`sensor.decode.decode_many`, where bcc's
+``ring_buffer_poll`` makes a ctypes callback, a copy and a decode call per record. Where
+the mapping is refused, bcc's callback still works, and start-up says so.
 
 Everything that knows the wire format lives in :mod:`sensor.decode`; this module only
 loads, configures, attaches and polls.
@@ -36,19 +40,25 @@ loads, configures, attaches and polls.
 from __future__ import annotations
 
 import ctypes as ct
+import math
 import os
 import platform
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Collection, Iterable
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from lanner.resources import data_dir
 from sensor import decode as wire
+from sensor import ringbuf
+from sensor.btf import Btf, BtfError, exec_fact_defines
 from sensor.decode import EVENT_SPECS, SYSCALL_NUMBERS, DecodeError
 from sensor.events import EXEC, EXIT, FORK, RawEvent
+from sensor.headers import HeadersNotFound, find_headers
+from sensor.ringbuf import RingReader
+from sensor.syscalls import SYSCALLS
 
 __all__ = [
     "DEFAULT_POLL_MAX",
@@ -79,6 +89,42 @@ _SC_TP = 1
 _SC_RAW = 2
 _SC_EMIT = 4
 _SC_EARLY = 8
+_SC_OK_ONLY = 16
+_SC_FIXED = 32
+_EMIT_IF_MAX = 4  # bpf/events.h
+_EXCL_INLINE = 8
+_EXCL_HASH = 0xFFFFFFFF
+
+#: The BPF side wakes a waiting reader at most once per this many ns per CPU (sensor.bpf.c's
+#: rb_flags): a wakeup per event costs a self-IPI, and a reader that keeps pace would take
+#: one for nearly every event. Also the longest an event waits when its CPU's wakeup has just
+#: been spent, unless the reader's own poll timeout comes first.
+WAKE_INTERVAL_NS = 5_000_000
+
+#: Kernel-side emit conditions from sensor.syscalls' rows: name -> (argument, values).
+_EMIT_IF: dict[str, tuple[int, tuple[int, ...]]] = {
+    s.name: s.emit_if for s in SYSCALLS if s.emit_if is not None
+}
+
+#: Syscalls whose failure still changes state, so ``state_only`` cannot drop their
+#: failures: a non-blocking connect fails with EINPROGRESS yet names its peer (enrich).
+_FAILURE_KEEPS_STATE = frozenset({"connect"})
+
+#: Task fields the BPF side loads through the BTF-typed task pointer instead of calling a
+#: helper for each (sensor.bpf.c's TASK_FROM_BTF): -D name, struct, member, size (0: a
+#: pointer). All or none: without one of them the program calls the helpers.
+TASK_FIELDS: tuple[tuple[str, str, str, int], ...] = (
+    ("LANNER_OFF_TASK_PID", "task_struct", "pid", 4),
+    ("LANNER_OFF_TASK_TGID", "task_struct", "tgid", 4),
+    ("LANNER_OFF_TASK_COMM", "task_struct", "comm", 16),
+    ("LANNER_OFF_TASK_CRED", "task_struct", "cred", 0),
+    ("LANNER_OFF_CRED_UID", "cred", "uid", 4),
+    ("LANNER_OFF_CRED_GID", "cred", "gid", 4),
+    ("LANNER_OFF_TASK_CGROUPS", "task_struct", "cgroups", 0),
+    ("LANNER_OFF_CSS_SET_DFL_CGRP", "css_set", "dfl_cgrp", 0),
+    ("LANNER_OFF_CGROUP_KN", "cgroup", "kn", 0),
+    ("LANNER_OFF_KERNFS_NODE_ID", "kernfs_node", "id", 8),
+)
 
 
 #: Events one :meth:`Capture.poll` returns at most, unless told otherwise.
@@ -92,6 +138,22 @@ class CaptureError(RuntimeError):
 def syscall_number_defines() -> list[str]:
     """``-DNR_EXECVE=59``...: the BPF program's syscall numbers, from sensor.syscalls' rows."""
     return [f"-DNR_{name.upper()}={nr}" for name, nr in sorted(SYSCALL_NUMBERS.items())]
+
+
+def task_field_defines(path: Path = _BTF_VMLINUX) -> list[str]:
+    """``-DLANNER_OFF_TASK_PID=...`` for :data:`TASK_FIELDS`, from the running kernel's BTF;
+    empty when BTF is missing or lacks one of them (then the helpers are called)."""
+    try:
+        btf = Btf.load(path)
+    except (OSError, BtfError):
+        return []
+    out = []
+    for define, struct_name, member, size in TASK_FIELDS:
+        m = btf.member(struct_name, member)
+        if m is None or (not m.pointer if size == 0 else m.pointer or m.size != size):
+            return []
+        out.append(f"-D{define}={m.offset}")
+    return out
 
 
 def supported_event_types() -> frozenset[str]:
@@ -127,16 +189,17 @@ def _import_bcc() -> Any:
     return bcc
 
 
-def _check_headers() -> None:
+def _check_headers(progress: Callable[[str], None]) -> list[str]:
+    """Chooses the header tree bcc compiles against (:mod:`sensor.headers`), points libbcc
+    at it and says which; the compiler flags the tree needs besides."""
     release = platform.release()
-    build = Path("/lib/modules") / release / "build"
-    if not (build / "include").is_dir() and not (build / "Makefile").exists():
-        raise CaptureError(
-            f"kernel headers for {release} not found at {build}: `apt-get install "
-            "linux-headers-amd64`, then if the running kernel has no package of its own, "
-            f"link the installed ones: `ln -s /usr/src/linux-headers-<version>-amd64 {build}` "
-            f"and `ln -s /usr/src/linux-headers-<version>-common /lib/modules/{release}/source`"
-        )
+    try:
+        tree = find_headers(release, platform.machine())
+    except HeadersNotFound as e:
+        raise CaptureError(str(e)) from None
+    tree.apply(os.environ)  # libbcc reads BCC_KERNEL_SOURCE from the C environment
+    progress(f"compiling the probes against {tree.describe(release)}")
+    return list(tree.cflags)
 
 
 def missing_capabilities(status: str, last_cap: int | None = None) -> list[str]:
@@ -207,7 +270,15 @@ class Capture:
     support are ignored and listed in :attr:`unsupported` (rules name many syscalls the
     sensor does not trace). ``exclude_pids`` are process ids (tgids) whose events are
     dropped in the kernel; the sensor's own process always is. ``ringbuf_pages`` is the
-    ring buffer size in pages (a power of two).
+    ring buffer size in pages (a power of two). ``progress`` is told, one line at a time,
+    what the slow steps are doing (which headers, attaching, a mode falling back).
+
+    ``state_only`` names event types wanted only to keep process and fd state exact (no
+    loaded rule can match them): the kernel emits those only when the syscall succeeded,
+    since a failed close, dup, fcntl, chdir, open or socket changes no state. A syscall
+    whose failure can (connect: EINPROGRESS names the peer) is emitted whatever it returns.
+    Rows of ``sensor.syscalls`` with ``emit_if`` are filtered in the kernel on that argument
+    (fcntl: only the commands that make a new fd).
     """
 
     def __init__(
@@ -215,18 +286,32 @@ class Capture:
         event_types: Iterable[str],
         exclude_pids: Iterable[int] = (),
         ringbuf_pages: int = 256,
+        progress: Callable[[str], None] | None = None,
+        state_only: Collection[str] = (),
     ) -> None:
+        say = progress or (lambda _line: None)
         self._bpf: Any = None
         self._pending: list[RawEvent] = []
         self._poll_limit = DEFAULT_POLL_MAX
         self._events = 0
         self._decode_errors = 0
+        self._reader: RingReader | None = None
+        #: How records are read: "mmap" (the ring buffer's own mapping, many records per
+        #: call) or "callback" (bcc's per-record callback, when the mapping is refused).
+        self.read_mode = "callback"
+        #: When a list, every ring-buffer record's bytes are appended to it as read
+        #: (bench/sensor.py records workloads this way).
+        self.recording: list[bytes] | None = None
         #: Where sc_exit finds a syscall's arguments: "regs" (the task's saved registers,
         #: no enter program), or a stash the enter program fills: "task_storage" or "hash".
         self.stash_kind = "hash"
         wanted = frozenset(event_types)
         self.unsupported: frozenset[str] = wanted - EVENT_SPECS.keys()
         self.event_types: frozenset[str] = wanted & EVENT_SPECS.keys()
+        #: Event types emitted only on success (see the class docstring).
+        self.state_only: frozenset[str] = (
+            frozenset(state_only) & self.event_types & SYSCALL_NUMBERS.keys()
+        ) - _FAILURE_KEEPS_STATE
         if ringbuf_pages <= 0 or ringbuf_pages & (ringbuf_pages - 1):
             raise ValueError(f"ringbuf_pages must be a power of two, not {ringbuf_pages}")
         if platform.machine() != "x86_64":
@@ -238,9 +323,18 @@ class Capture:
         _check_capabilities()
         tracefs = _tracefs()
         bcc = _import_bcc()
-        _check_headers()
+        header_flags = _check_headers(say)
 
-        cflags = [f"-I{BPF_DIR}", f"-DRINGBUF_PAGES={ringbuf_pages}", *syscall_number_defines()]
+        #: Task fields the exec program reads, at offsets from the kernel's BTF; its
+        #: ``missing`` is the one warning line when some fall back to /proc.
+        self.exec_facts = exec_fact_defines()
+        cflags = [
+            f"-I{BPF_DIR}",
+            f"-DRINGBUF_PAGES={ringbuf_pages}",
+            *syscall_number_defines(),
+            *self.exec_facts.defines,
+        ]
+        cflags += header_flags
         exit_format = tracefs / "events/sched/sched_process_exit/format"
         if exit_format.exists() and "group_dead" in exit_format.read_text():
             cflags.append("-DHAVE_GROUP_DEAD")
@@ -252,35 +346,55 @@ class Capture:
         # first two need kernel BTF (bpf_get_current_task_btf); without BTF, or if the
         # verifier refuses them, the hash.
         kinds = ["regs", "task_storage", "hash"] if _BTF_VMLINUX.exists() else ["hash"]
+        if len(kinds) == 1:
+            say(
+                f"this kernel has no BTF ({_BTF_VMLINUX}): syscall arguments are stashed in a "
+                "hash map at entry, the slower way"
+            )
         kind_flags = {
             "regs": ["-DARGS_FROM_REGS"],
             "task_storage": ["-DSTASH_TASK_STORAGE"],
             "hash": [],
         }
-        for i, kind in enumerate(kinds):
-            flags = [*cflags, *kind_flags[kind]]
+        # The task's ids, credentials, cgroup and comm as loads at BTF offsets rather than
+        # four helper calls (open+close: ~95 ns of ~600 per event); should the verifier
+        # refuse those loads, the same mode is tried again with the helpers.
+        task_fields = task_field_defines() if _BTF_VMLINUX.exists() else []
+        attempts = [(kind, kind_flags[kind], False) for kind in kinds]
+        if task_fields:
+            attempts.insert(0, ("regs", [*kind_flags["regs"], *task_fields], True))
+        #: Whether the header's task fields are loaded at BTF offsets (else helpers).
+        self.task_from_btf = False
+        for i, (kind, kflags, from_btf) in enumerate(attempts):
+            flags = [*cflags, *kflags]
             try:
                 self._bpf = bcc.BPF(src_file=str(BPF_SOURCE).encode(), cflags=flags)
             except Exception as e:
                 raise CaptureError(
                     f"compiling {BPF_SOURCE} failed (compiler output above): {e}; if that "
                     "output says 'Operation not permitted', the kernel refused the maps "
-                    "(seccomp profile, kernel lockdown); otherwise check that the kernel "
-                    "headers match the running kernel"
+                    "(seccomp profile, kernel lockdown); otherwise the header tree named above "
+                    "may not suit this source (LANNER_KERNEL_HEADERS picks another)"
                 ) from e
             # The wall clock minus the BPF clock (CLOCK_MONOTONIC), for epoch timestamps.
             self._clock_offset = time.time_ns() - time.monotonic_ns()
+            say("attaching the probes")
             try:
                 self._configure(tracefs, {os.getpid(), *exclude_pids}, kind == "regs")
-                self._bpf[b"events"].open_ring_buffer(self._on_event)
+                self._open_reader(say)
             except Exception as e:
                 self.close()
-                if i == len(kinds) - 1:
+                if i == len(attempts) - 1:
                     # bcc raises bare Exceptions ("Need super-user privileges to run" for
                     # any EPERM): one line for the user, not a traceback.
                     raise CaptureError(f"attaching the probes failed: {e}") from e
+                nxt = attempts[i + 1][0]
+                how = " with helpers for the task fields" if nxt == kind else ""
+                say(f"the kernel refused the {kind!r} probes ({e}); trying {nxt!r}{how}")
                 continue
             self.stash_kind = kind
+            self.task_from_btf = from_btf
+            say(f"attached {self._bpf.num_open_tracepoints()} tracepoints")
             break
 
     # --- setup ---------------------------------------------------------------------
@@ -290,9 +404,20 @@ class Capture:
         the saved registers, so only SC_EARLY syscalls get an enter program and nothing
         is stashed on fork's behalf."""
         b = self._bpf
-        excluded = b[b"excluded"]
-        for pid in exclude:
-            excluded[ct.c_uint32(pid)] = ct.c_uint8(1)
+        # A few tgids are compared inline (config.excl); past EXCL_INLINE, all go to the hash.
+        config = b[b"config"]
+        conf = config.Leaf()
+        if len(exclude) <= _EXCL_INLINE:
+            conf.nexcl = len(exclude)
+            for i, pid in enumerate(sorted(exclude)):
+                conf.excl[i] = pid
+        else:
+            conf.nexcl = _EXCL_HASH
+            excluded = b[b"excluded"]
+            for pid in exclude:
+                excluded[ct.c_uint32(pid)] = ct.c_uint8(1)
+        conf.wake_ns = WAKE_INTERVAL_NS
+        config[ct.c_int(0)] = conf
 
         # Event types to emit, plus syscalls only stashed on others' behalf.
         stash_only: set[str] = set()
@@ -311,13 +436,28 @@ class Capture:
             if any(p.kind == wire.K_ARGV for p in spec.params):
                 # exec: argv and filename are gone from user memory once it succeeds.
                 flags |= _SC_EARLY
+            if name in self.state_only:
+                flags |= _SC_OK_ONLY
             with_enter = not from_regs or bool(flags & _SC_EARLY)
             need_raw_enter |= not has_tp and with_enter
             leaf = interest.Leaf()
-            leaf.flags = flags
             for p in spec.params:
                 leaf.kind[p.idx] = p.kind
                 leaf.aux[p.idx] = p.aux
+            if not flags & _SC_EARLY and sorted(
+                p.idx for p in spec.params if p.kind == wire.K_INT
+            ) == list(range(len(spec.params))):
+                # Integers only, at 0..n-1: a fixed size, written into the ring in place.
+                flags |= _SC_FIXED
+                leaf.nfixed = len(spec.params)
+            emit_if = _EMIT_IF.get(name)
+            if emit_if is not None and len(emit_if[1]) <= _EMIT_IF_MAX:
+                # More values than the kernel holds: not filtered (every call is emitted).
+                leaf.emit_if_idx, values = emit_if
+                leaf.emit_if_n = len(values)
+                for i, v in enumerate(values):
+                    leaf.emit_if_val[i] = v & 0xFFFFFFFF
+            leaf.flags = flags
             interest[ct.c_int(spec.type_id)] = leaf
             if has_tp:
                 if with_enter:
@@ -348,8 +488,27 @@ class Capture:
 
     # --- reading ---------------------------------------------------------------------
 
+    def _open_reader(self, say: Callable[[str], None]) -> None:
+        """Reads the ring buffer through its own mapping (:mod:`sensor.ringbuf`), or through
+        bcc's per-record callback where the kernel or the architecture does not allow that."""
+        table = self._bpf[b"events"]
+        if ringbuf.supported():
+            try:
+                self._reader = RingReader(table.map_fd, table.max_entries)
+            except (OSError, ValueError) as e:
+                why = f"mapping it failed: {e}"
+            else:
+                self.read_mode = "mmap"
+                return
+        else:
+            why = f"reading it directly needs x86-64's memory ordering, not {platform.machine()}'s"
+        say(f"reading the ring buffer through bcc's per-record callback, the slower way ({why})")
+        table.open_ring_buffer(self._on_event)
+
     def _on_event(self, _ctx: Any, data: Any, size: int) -> int:
         raw = ct.string_at(data, size)
+        if self.recording is not None:
+            self.recording.append(raw)
         try:
             self._pending.append(wire.decode(raw, self._clock_offset))
         except DecodeError:
@@ -369,14 +528,42 @@ class Capture:
         the kernel drops new events and counts them (``ringbuf_full`` in :meth:`stats`)
         instead of decoded events piling up in this process. A call that returns
         ``max_events`` events is a hint that more are waiting.
+
+        Records are read in one batch from the ring buffer's mapping and decoded together
+        (:func:`sensor.decode.decode_many`); a record that does not decode is counted
+        (``decode_errors``) and left out.
         """
         if self._bpf is None:
             raise CaptureError("poll() on a closed Capture")
         if max_events < 1:
             raise ValueError(f"max_events must be at least 1, not {max_events}")
-        self._poll_limit = max_events
-        self._bpf.ring_buffer_poll(timeout_ms)
-        out, self._pending = self._pending, []
+        reader = self._reader
+        if reader is None:
+            self._poll_limit = max_events
+            self._bpf.ring_buffer_poll(timeout_ms)
+            out, self._pending = self._pending, []
+            return out
+        blob, spans = reader.read(max_events)
+        if not spans and timeout_ms != 0:
+            deadline = None if timeout_ms < 0 else time.monotonic() + timeout_ms / 1000
+            while not spans:
+                left = -1
+                if deadline is not None:
+                    left = math.ceil((deadline - time.monotonic()) * 1000)
+                    if left <= 0:
+                        break
+                # Woken and still nothing to read: the next record is reserved but not
+                # committed yet (its producer is a few instructions from done); wait again.
+                if not reader.wait(left):
+                    break
+                blob, spans = reader.read(max_events)
+        if not spans:
+            return []
+        if self.recording is not None:
+            self.recording.extend(blob[start:end] for start, end in spans)
+        out, errors = wire.decode_many(blob, spans, self._clock_offset)
+        self._events += len(out)
+        self._decode_errors += errors
         return out
 
     def stats(self) -> dict[str, int]:
@@ -394,6 +581,9 @@ class Capture:
 
     def close(self) -> None:
         """Detach every program and free the maps; safe to call twice."""
+        if self._reader is not None:
+            r, self._reader = self._reader, None
+            r.close()
         if self._bpf is not None:
             b, self._bpf = self._bpf, None
             b.cleanup()

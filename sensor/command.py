@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +44,9 @@ class SensorOptions:
     kinesis_stream: str | None
     spool_dir: str
     spool_max_mb: int
+    # Skip the events no loaded rule can match before their process part is built
+    # (``--no-prefilter`` turns it off, to check that it changes no alert).
+    prefilter: bool = True
 
 
 class _CannotStart(Exception):
@@ -71,8 +75,15 @@ def main(options: SensorOptions, load_engine: Callable[[], Engine], out: TextIO,
 
 def _main(options: SensorOptions, load_engine: Callable[[], Engine], out: TextIO, say: Say) -> int:
     from sensor.capture import Capture, CaptureError, supported_event_types
-    from sensor.enrich import Enricher, HostRootError, check_host_root
+    from sensor.enrich import EARLY_FIELDS, Enricher, HostRootError, check_host_root
     from sensor.run import Recorder, capture_set, exclude_self, run
+
+    # Compiling and attaching take seconds, more under load: each step is said as it
+    # starts, with the seconds since start, so a slow start is not a silent one.
+    started = time.monotonic()
+
+    def progress(line: str) -> None:
+        say(f"lanner sensor: [{time.monotonic() - started:.1f} s] {line}")
 
     host_root = options.host_root
     try:  # before the probes compile: a wrong mount is told in a second, not after a minute
@@ -80,6 +91,7 @@ def _main(options: SensorOptions, load_engine: Callable[[], Engine], out: TextIO
             say(f"lanner sensor: {warning}")
     except HostRootError as exc:
         raise _CannotStart(str(exc)) from None
+    progress("loading the rules")
     engine = load_engine()
     # In a DaemonSet the pod's hostname is not the node's; NODE_NAME is.
     node_name = os.environ.get("NODE_NAME") or None
@@ -93,9 +105,11 @@ def _main(options: SensorOptions, load_engine: Callable[[], Engine], out: TextIO
     record = options.record
     record_file = open(record, "w", encoding="utf-8") if record else None  # noqa: SIM115
     try:
-        with Capture(types, exclude_pids=exclude_self()) as capture:
+        with Capture(types, exclude_pids=exclude_self(), progress=progress) as capture:
+            proc_root = os.path.join(host_root, "proc")
+            progress(f"seeding the process table from {proc_root}")
             enricher = Enricher(
-                proc_root=os.path.join(host_root, "proc"),
+                proc_root=proc_root,
                 hostname=node_name,
                 passwd_path=os.path.join(host_root, "etc/passwd"),
                 group_path=os.path.join(host_root, "etc/group"),
@@ -107,11 +121,20 @@ def _main(options: SensorOptions, load_engine: Callable[[], Engine], out: TextIO
                     options.kubelet_ca,
                     options.kubelet_insecure,
                 ),
-                # A recording keeps every event; otherwise only types a rule can match
-                # become documents (the rest just keep process and fd state).
+                # A recording keeps every event; otherwise only events a rule can match
+                # become documents (the rest just keep process and fd state): first by
+                # type, then by the event's own fields (the pre-filter).
                 documents_for=None if record else engine.index_values("syscall", "evt.type"),
+                prefilter=(
+                    engine.prefilter("syscall", EARLY_FIELDS)
+                    if options.prefilter and not record
+                    else None
+                ),
             )
-            say(f"lanner sensor: capturing {len(types)} event types")
+            progress(
+                f"ready: {len(enricher.procs)} processes seeded, "
+                f"capturing {len(types)} event types"
+            )
             stats = run(
                 capture,
                 enricher,

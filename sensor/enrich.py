@@ -28,6 +28,13 @@ process and reused while :func:`sensor.proctable.generation` stays put: any chan
 process (exec, fork, exit, setsid, credentials, cwd...) moves it. Documents share those
 values (lists, dicts) with each other: consumers must not change a document's values.
 
+Every event updates state; not every event becomes a document. ``documents_for`` names
+the event types rules can match (the others return None), and a ``prefilter``
+(``lanner.PreFilter``) is asked, once the event's own fields are known (``EARLY_FIELDS``:
+type, parameters, result, fd, paths), whether any rule can match it; when none can, the
+process part is not built and the event is counted in ``Enricher.prefiltered``. A close
+of an fd nothing tracked returns at once when no rule wants closes.
+
 With a ``metadata`` source (``sensor.k8smeta.KubeletMetadata.lookup``), a containerized
 process's documents also get ``container.name``, ``container.image`` (and its
 ``.repository``, ``.tag``, ``.digest``), ``k8s.pod.name``, ``k8s.ns.name``, ``k8s.pod.uid``
@@ -41,7 +48,7 @@ import os
 import socket
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sensor import flags as F
 from sensor.events import EXEC, EXIT, FORK, RawEvent
@@ -56,9 +63,75 @@ from sensor.k8smeta import ContainerMeta
 from sensor.proctable import Process, ProcessTable, generation
 from sensor.syscalls import SYSCALLS
 
+if TYPE_CHECKING:
+    from lanner import PreFilter
+
 SHELLS = frozenset({"ash", "bash", "csh", "ksh", "sh", "tcsh", "zsh", "dash"})
 
 _EXEC_EVENTS = frozenset(s.name for s in SYSCALLS if s.handler == "exec")
+
+# The fields an event's document holds before its process part is added
+# (``Enricher._event_part``), each read from that part exactly as from the whole
+# document: the event's type, parameters and result, its fd and paths. The pre-filter
+# (``lanner.PreFilter``) decides on these alone.
+EARLY_FIELDS = frozenset(
+    {
+        "evt.type",
+        "evt.type.is",
+        "syscall.type",
+        "evt.dir",
+        "evt.arg",
+        "evt.rawarg",
+        "evt.args",
+        "evt.info",
+        "evt.res",
+        "evt.rawres",
+        "evt.failed",
+        "evt.count.error",
+        "evt.is_open_read",
+        "evt.is_open_write",
+        "evt.is_open_exec",
+        "evt.is_open_create",
+        "evt.abspath",
+        "evt.abspath.src",
+        "evt.abspath.dst",
+        "fd.num",
+        "fd.type",
+        "fd.typechar",
+        "fd.name",
+        "fd.nameraw",
+        "fd.directory",
+        "fd.filename",
+        "fd.ip",
+        "fd.cip",
+        "fd.sip",
+        "fd.lip",
+        "fd.rip",
+        "fd.port",
+        "fd.cport",
+        "fd.sport",
+        "fd.lport",
+        "fd.rport",
+        "fd.net",
+        "fd.cnet",
+        "fd.snet",
+        "fd.lnet",
+        "fd.rnet",
+        "fd.l4proto",
+        "fd.sockfamily",
+        "fd.is_server",
+        "fd.connected",
+        "fd.name_changed",
+        "fs.path.name",
+        "fs.path.nameraw",
+        "fs.path.source",
+        "fs.path.sourceraw",
+        "fs.path.target",
+        "fs.path.targetraw",
+    }
+)
+_AT_EMPTY_PATH = dict(F.LINKAT_FLAGS)["AT_EMPTY_PATH"]
+_MFD_CLOEXEC = dict(F.MEMFD_CREATE_FLAGS)["MFD_CLOEXEC"]
 _FAMILY_TYPES = {"inet": "ipv4", "inet6": "ipv6", "unix": "unix"}
 _DOMAIN_TYPES = {F.AF_INET: "ipv4", F.AF_INET6: "ipv6", F.AF_UNIX: "unix", F.AF_NETLINK: "netlink"}
 
@@ -208,6 +281,30 @@ def _argv(value: Any) -> list[str] | None:
             items.pop()
         return items
     return [str(v) for v in value]
+
+
+def _kernel_filename(filename: Any, a: dict[str, Any]) -> str | None:
+    """The name the kernel gives the program an execve(at) runs (what the exec tracepoint
+    shows): execveat relative to an fd is ``/dev/fd/N`` (AT_EMPTY_PATH) or ``/dev/fd/N/name``,
+    which the process table resolves with the fd table."""
+    if not isinstance(filename, str):
+        return None
+    dirfd = a.get("dirfd")
+    if filename.startswith("/") or not isinstance(dirfd, int) or dirfd == F.AT_FDCWD:
+        return filename
+    if not filename:
+        flags = a.get("flags")
+        empty_ok = isinstance(flags, int) and flags & _AT_EMPTY_PATH
+        return f"/dev/fd/{dirfd}" if empty_ok else filename
+    return f"/dev/fd/{dirfd}/{filename}"
+
+
+def _caps(a: dict[str, Any]) -> tuple[int, int] | None:
+    """The capability sets a sched exec carries (permitted, effective)."""
+    prm, eff = a.get("cap_permitted"), a.get("cap_effective")
+    if isinstance(prm, int) and isinstance(eff, int):
+        return prm, eff
+    return None
 
 
 def _meta_fields(m: ContainerMeta) -> dict[str, Any]:
@@ -471,23 +568,54 @@ def _h_close(c: _Ctx) -> None:
         c.proc.fds.close(num)
 
 
+def _duplicate(c: _Ctx, old: Any, cloexec: bool) -> None:
+    """A dup's fd state: ``res`` becomes a copy of ``old``'s entry. Close-on-exec is the
+    new fd's own (only dup3(O_CLOEXEC) and F_DUPFD_CLOEXEC set it), so an exec keeps a
+    socket duplicated onto stdin even when the socket itself was opened close-on-exec."""
+    # Falco's fd fields of a dup are the duplicated (old) fd's.
+    c.use_fd(old)
+    new = c.res
+    if not c.ok or not isinstance(old, int) or new is None or new == old:
+        return  # dup2(fd, fd) changes nothing, close-on-exec included
+    c.proc.fds.dup(old, new)
+    entry = c.proc.fds.get(new)
+    if entry is not None and entry.flags is not None:
+        entry.flags = (entry.flags | F.O_CLOEXEC) if cloexec else (entry.flags & ~F.O_CLOEXEC)
+
+
 def _h_dup(c: _Ctx) -> None:
     a = c.args
     old = a.get("oldfd", a.get("fd"))
     new = a.get("newfd")
+    flags = a.get("flags")
+    cloexec = c.ev.type == "dup3" and isinstance(flags, int) and bool(flags & F.O_CLOEXEC)
+    _duplicate(c, old, cloexec)
+    # Rendered after the state change, as Falco renders them: res names the new fd's file.
     c.p_fd("res", c.res)
     c.p_fd("oldfd", old)
     if c.ev.type in ("dup2", "dup3"):
         c.p_fd("newfd", new if new is not None else c.res)
-    if c.ev.type == "dup3":
-        flags = a.get("flags")
-        if isinstance(flags, int):
-            ppm = F.open_flags_to_ppm(flags)
-            c.params.add("flags", ppm, str(ppm), F.render_flags(ppm, F.FILE_FLAGS))
-    # Falco's fd fields of a dup are the duplicated (old) fd's.
-    c.use_fd(old)
-    if c.ok and isinstance(old, int) and c.res is not None:
-        c.proc.fds.dup(old, c.res)
+    if c.ev.type == "dup3" and isinstance(flags, int):
+        ppm = F.open_flags_to_ppm(flags)
+        c.params.add("flags", ppm, str(ppm), F.render_flags(ppm, F.FILE_FLAGS))
+
+
+def _h_fcntl(c: _Ctx) -> None:
+    """fcntl: F_DUPFD and F_DUPFD_CLOEXEC duplicate ``fd`` as dup does (the lowest free fd
+    at or above the argument); the other commands change no fd. ``cmd`` is Falco's code
+    and name (``F_DUPFD``); ``res`` is rendered as an fd whatever the command, as Falco
+    does."""
+    a = c.args
+    num, cmd = a.get("fd"), a.get("cmd")
+    if cmd in (F.F_DUPFD, F.F_DUPFD_CLOEXEC):
+        _duplicate(c, num, cmd == F.F_DUPFD_CLOEXEC)
+    else:
+        c.use_fd(num)
+    c.p_fd("res", c.res)
+    c.p_fd("fd", num)
+    if isinstance(cmd, int):
+        ppm = F.fcntl_cmd_to_ppm(cmd)
+        c.params.add("cmd", ppm, str(ppm), F.render_enum(ppm, F.FCNTL_COMMANDS))
 
 
 def _h_ptrace(c: _Ctx) -> None:
@@ -603,7 +731,14 @@ def _h_memfd(c: _Ctx) -> None:
     c.p_flags("flags", a.get("flags"), F.MEMFD_CREATE_FLAGS)
     if c.ok:
         assert c.res is not None
-        entry = FdEntry(type="memfd", name=f"memfd:{a.get('name', '')}")
+        # An exec closes an MFD_CLOEXEC memfd (after running it, when it is the program).
+        mflags = a.get("flags")
+        cloexec = isinstance(mflags, int) and mflags & _MFD_CLOEXEC
+        entry = FdEntry(
+            type="memfd",
+            name=f"memfd:{a.get('name', '')}",
+            flags=F.O_RDWR | (F.O_CLOEXEC if cloexec else 0),
+        )
         c.proc.fds.set(c.res, entry)
         c.fd_num, c.fd_entry = c.res, entry
 
@@ -680,6 +815,7 @@ _HANDLER_FUNCS: dict[str, Handler] = {
     "send_recv": _h_send_recv,
     "close": _h_close,
     "dup": _h_dup,
+    "fcntl": _h_fcntl,
     "ptrace": _h_ptrace,
     "link_like": _h_link_like,
     "symlink": _h_symlink,
@@ -748,12 +884,21 @@ class Enricher:
         cache: bool = True,
         metadata: Callable[[str], ContainerMeta | None] | None = None,
         documents_for: Collection[str] | None = None,
+        prefilter: PreFilter | None = None,
     ) -> None:
         self.proc_root = proc_root
+        # Asked, once the handler has updated state, whether any rule can match the
+        # event's own fields (EARLY_FIELDS); when none can, the process part is not built
+        # and no document is returned. Events it refused are counted here.
+        self._prefilter = prefilter
+        self.prefiltered = 0
         # Event types no rule can match (close, clone, chdir... with the stable rules) are
         # captured for state only: building their documents would be half the work of an
         # open/close-heavy workload for nothing. None: a document for every event.
         self._documents_for = None if documents_for is None else frozenset(documents_for)
+        self._close_untracked_quietly = (
+            self._documents_for is not None and "close" not in self._documents_for
+        )
         # Runtime/kubelet metadata is merged per event, not into the cached process part:
         # it can arrive after the container was first seen without any process changing.
         # container full id -> (what metadata last gave, the fields made from it)
@@ -786,7 +931,22 @@ class Enricher:
                 self.procs.fork(ev.pid, child, ev.ts_ns)
             return None
         if ev.type == EXEC:
-            self.procs.exec(ev.pid, filename=ev.args.get("filename"), comm=ev.comm or None)
+            a = ev.args
+            tty = a.get("tty")
+            # The environment, tty and capabilities come all together (sensor.btf) or not
+            # at all; an environment whose read failed (flagged, nothing read) is not an
+            # empty one, one cut at its bound is kept.
+            env = _argv(a.get("env")) if isinstance(tty, int) else None
+            if not env and "env" in ev.truncated:
+                env = None
+            self.procs.exec(
+                ev.pid,
+                filename=a.get("filename"),
+                comm=ev.comm or None,
+                env=env,
+                tty=tty if isinstance(tty, int) else None,
+                caps=_caps(a),
+            )
             self._exec_pending.add(ev.pid)
             return None
         if ev.type == EXIT:
@@ -796,14 +956,28 @@ class Enricher:
             return None
 
         proc = self._process(ev)
+        if ev.type == "close" and self._close_untracked_quietly and ev.res == 0:
+            num = ev.args.get("fd")
+            if isinstance(num, int) and num not in proc.fds:
+                # An fd nothing tracked, now closed: /proc can no longer say what it was,
+                # no rule wants the event, and the table only forgets it was unresolved.
+                proc.fds.close(num)
+                self._num += 1
+                return None
         if ev.type in _EXEC_EVENTS and ev.res is not None and ev.res >= 0:
             self._apply_exec(ev, proc)
         ctx = _Ctx(ev, proc, self)
         _HANDLERS.get(ev.type, _h_generic)(ctx)
+        self._num += 1  # evt.num counts every event, as Falco's does
         if self._documents_for is not None and ev.type not in self._documents_for:
-            self._num += 1  # evt.num still counts every event, as Falco's does
             return None
-        return self._document(ctx)
+        doc = self._event_part(ctx)
+        if self._prefilter is not None and not self._prefilter.can_match(doc):
+            # No rule can match, whatever the process part holds: it is not built.
+            self._prefilter.skip()
+            self.prefiltered += 1
+            return None
+        return self._finish(ctx, doc)
 
     # --- state -----------------------------------------------------------------------
 
@@ -826,7 +1000,9 @@ class Enricher:
         a = ev.args
         argv = _argv(a.get("argv", a.get("args")))
         env = _argv(a.get("env"))
-        filename = a.get("filename", a.get("pathname"))
+        if not env and "env" in ev.truncated:
+            env = None  # none read (the read failed): not an empty environment
+        filename = _kernel_filename(a.get("filename", a.get("pathname")), a)
         exepath = a.get("trusted_exepath", a.get("exepath"))
         comm = a.get("comm") or ev.comm or None
         cwd = a.get("cwd")
@@ -857,12 +1033,17 @@ class Enricher:
             value = a.get(key)
             if isinstance(value, int):
                 setattr(proc, key, -1 if key == "loginuid" and value == 0xFFFFFFFF else value)
+        # argv cut at the capture limits (bpf/events.h): proc.args is only its start.
+        cut = "argv" in ev.truncated or "args" in ev.truncated
+        if proc.args_truncated != cut:
+            proc.args_truncated = cut
 
     # --- document ----------------------------------------------------------------------
 
-    def _document(self, c: _Ctx) -> dict[str, Any]:
-        ev, p = c.ev, c.proc
-        self._num += 1
+    def _event_part(self, c: _Ctx) -> dict[str, Any]:
+        """The fields of the event itself (EARLY_FIELDS and a few more): what the
+        pre-filter reads. The process part is added by ``_finish``."""
+        ev = c.ev
         doc: dict[str, Any] = {
             "evt.num": self._num,
             "evt.rawtime": ev.ts_ns,
@@ -879,13 +1060,20 @@ class Enricher:
             doc["evt.res"] = F.render_res(ev.res)
             doc["evt.rawres"] = ev.res
             doc["evt.failed"] = ev.res < 0
+        doc.update(fd_fields(c.fd_num, c.fd_entry))
+        doc.update(c.extra)
+        return doc
+
+    def _finish(self, c: _Ctx, doc: dict[str, Any]) -> dict[str, Any]:
+        """The whole document: the event part with the process part added."""
+        p = c.proc
         doc.update(self._process_fields(p))
         if self._metadata is not None and p.container.full_id and not p.container.is_host:
             doc.update(self._container_meta(p.container.full_id))
         doc["proc.fdopencount"] = len(p.fds)
-        doc.update(fd_fields(c.fd_num, c.fd_entry))
         doc["fd.types"] = p.fds.types()
-        doc.update(c.extra)
+        if c.extra:
+            doc.update(c.extra)  # what the handler worked out wins, as it always has
         return doc
 
     def _container_meta(self, full_id: str) -> dict[str, Any]:
@@ -947,6 +1135,7 @@ class Enricher:
             "proc.is_exe_from_memfd": p.exe_from_memfd,
             "proc.is_exe_upper_layer": p.exe_upper_layer,
             "proc.is_exe_writable": p.exe_writable,
+            "proc.is_args_truncated": p.args_truncated,
             "proc.aname": [a.name for a in chain],
             "proc.apid": [a.pid for a in chain],
             "proc.aexe": [a.exe for a in chain],

@@ -315,6 +315,84 @@ def render_ptrace_request(request: int) -> str:
     return render_enum(ptrace_request_to_ppm(request), PTRACE_REQUESTS)
 
 
+# --- fcntl -------------------------------------------------------------------------------
+
+# The commands that make a new fd (x86-64 Linux values): the kernel side emits fcntl
+# events for these only (sensor.syscalls' ``emit_if``).
+F_DUPFD = 0
+F_DUPFD_CLOEXEC = 1030
+
+# Linux command -> Falco's PPM_FCNTL_* code (x86-64: the *LK64 commands are the plain
+# ones). Others (seals, read/write hints...) are Falco's UNKNOWN.
+_FCNTL_LINUX_TO_PPM: dict[int, int] = {
+    F_DUPFD: 1,
+    1: 2,  # F_GETFD
+    2: 3,  # F_SETFD
+    3: 4,  # F_GETFL
+    4: 5,  # F_SETFL
+    5: 6,  # F_GETLK
+    6: 8,  # F_SETLK
+    7: 9,  # F_SETLKW
+    8: 10,  # F_SETOWN
+    9: 12,  # F_GETOWN
+    10: 13,  # F_SETSIG
+    11: 15,  # F_GETSIG
+    15: 21,  # F_SETOWN_EX
+    16: 22,  # F_GETOWN_EX
+    36: 30,  # F_OFD_GETLK
+    37: 31,  # F_OFD_SETLK
+    38: 32,  # F_OFD_SETLKW
+    1024: 23,  # F_SETLEASE
+    1025: 24,  # F_GETLEASE
+    1026: 27,  # F_NOTIFY
+    1029: 25,  # F_CANCELLK
+    F_DUPFD_CLOEXEC: 26,
+    1031: 28,  # F_SETPIPE_SZ
+    1032: 29,  # F_GETPIPE_SZ
+}
+
+FCNTL_COMMANDS: NameTable = (
+    ("F_GETPIPE_SZ", 29),
+    ("F_SETPIPE_SZ", 28),
+    ("F_NOTIFY", 27),
+    ("F_DUPFD_CLOEXEC", 26),
+    ("F_CANCELLK", 25),
+    ("F_GETLEASE", 24),
+    ("F_SETLEASE", 23),
+    ("F_GETOWN_EX", 22),
+    ("F_SETOWN_EX", 21),
+    ("F_SETLKW64", 19),
+    ("F_SETLK64", 18),
+    ("F_GETLK64", 17),
+    ("F_GETSIG", 15),
+    ("F_SETSIG", 13),
+    ("F_GETOWN", 12),
+    ("F_SETOWN", 10),
+    ("F_SETLKW", 9),
+    ("F_SETLK", 8),
+    ("F_GETLK", 6),
+    ("F_SETFL", 5),
+    ("F_GETFL", 4),
+    ("F_SETFD", 3),
+    ("F_GETFD", 2),
+    ("F_DUPFD", 1),
+    ("F_OFD_GETLK", 30),
+    ("F_OFD_SETLK", 31),
+    ("F_OFD_SETLKW", 32),
+    ("UNKNOWN", 0),
+)
+
+
+def fcntl_cmd_to_ppm(cmd: int) -> int:
+    """Linux fcntl command to Falco's code; 0 (UNKNOWN) for others."""
+    return _FCNTL_LINUX_TO_PPM.get(cmd, 0)
+
+
+def render_fcntl_cmd(cmd: int) -> str:
+    """``evt.arg.cmd`` of fcntl (``F_DUPFD``, ``F_GETFL``...), from the Linux command."""
+    return render_enum(fcntl_cmd_to_ppm(cmd), FCNTL_COMMANDS)
+
+
 # --- modes -------------------------------------------------------------------------------
 
 # Falco's PPM_S_* bits equal the Linux permission bits (S_IXOTH=1 ... S_ISUID=0o4000).

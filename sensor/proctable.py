@@ -6,6 +6,14 @@ results. Exited processes are removed, and the table is bounded: when it is full
 entries looked up least recently go first (they are re-read from /proc if they come
 back).
 
+What a new program is comes from the kernel at exec, not from /proc afterwards, so a
+program that exits at once keeps it: the exe path from the file the exec tracepoint
+names (a program run through an fd, ``/dev/fd/N``, is resolved with the fd table: a
+memfd_create file makes ``proc.is_exe_from_memfd``), argv from the execve's own
+arguments, and the environment, tty and capabilities from the task at exec (where the
+kernel's BTF gives their offsets: ``sensor.btf``; otherwise from /proc, as before). A
+fork reads only the child's pid-namespace id from /proc.
+
 Values follow Falco: ``name`` is the kernel's comm, ``exe`` is argv[0], ``exepath`` the
 resolved executable, ``args`` argv[1:], ``tty`` the tty_nr device number from
 /proc/<pid>/stat (0 for none), ``loginuid`` -1 when unset, capabilities as bit masks
@@ -20,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
@@ -73,6 +82,9 @@ class Process:
     exe_from_memfd: bool | None = None
     exe_upper_layer: bool | None = None
     exe_writable: bool | None = None
+    # argv was cut at capture (bpf/events.h limits): ``args`` is only its start. Never
+    # for a process read from /proc, whose cmdline is read whole.
+    args_truncated: bool = False
     container: ContainerInfo = HOST_INFO
     cgroups: dict[str, str] | None = None
     fds: FdTable = field(default_factory=FdTable)
@@ -171,21 +183,41 @@ def read_id_names(path: str) -> dict[int, str]:
     return out
 
 
-# What the kernel calls a program run through an fd (fexecve/execveat with AT_EMPTY_PATH
-# names it /dev/fd/N; a program may also exec /proc/self/fd/N).
-_FD_EXEC_PREFIXES = ("/dev/fd/", "/proc/self/fd/")
+# How the kernel names a program run through an fd: execveat(fd, "", AT_EMPTY_PATH) and
+# fexecve() give ``/dev/fd/N``, execveat(dirfd, "name", 0) ``/dev/fd/N/name``; a program
+# may also exec ``/proc/self/fd/N`` or ``/proc/<pid>/fd/N`` itself.
+_FD_PATH = re.compile(r"/(?:dev|proc/(self|thread-self|\d+))/fd/(\d+)(/.*)?", re.S)
 
 
-def _memfd_by_fd(p: Process, filename: str | None) -> str | None:
-    """``memfd:NAME`` when ``filename`` runs one of the process's own memfd files."""
+def exec_target(table: ProcessTable, p: Process, filename: str | None) -> tuple[str, bool] | None:
+    """``(exepath, from_memfd)`` when ``filename`` runs a file through an fd the fd table
+    knows: a memfd_create file (``memfd:NAME``, as Falco's eBPF drivers name it), an open
+    file, or a name under an open directory. None for any other name, or an fd not known
+    (the caller then resolves the name itself). Reads nothing from /proc: the fd state is
+    what the sensor saw before the exec, which a program that exits at once cannot take."""
     if not filename:
         return None
-    for prefix in (*_FD_EXEC_PREFIXES, f"/proc/{p.pid}/fd/"):
-        if filename.startswith(prefix) and filename[len(prefix) :].isdigit():
-            entry = p.fds.get(int(filename[len(prefix) :]))
-            if entry is not None and entry.type == "memfd":
-                return entry.name
-            return None
+    m = _FD_PATH.fullmatch(filename)
+    if m is None:
+        return None
+    owner: Process | None = p
+    if m[1] is not None and m[1].isdigit() and int(m[1]) not in (p.pid, p.vpid):
+        # Another process's fd. Its number is in the exec'ing process's pid namespace:
+        # only the host's numbering can be looked up here.
+        in_host_ns = p.vpid is None or p.vpid == p.pid
+        owner = table.peek(int(m[1])) if in_host_ns else None
+    if owner is None:
+        return None
+    entry = owner.fds.get(int(m[2]))
+    rest = m[3]
+    if entry is None:
+        return None
+    if rest is None and entry.type == "memfd":
+        return entry.name, True
+    if rest is None and entry.type == "file" and entry.name:
+        return entry.name, False
+    if rest is not None and entry.type == "directory" and entry.name:
+        return resolve_path(rest.lstrip("/"), entry.name), False
     return None
 
 
@@ -420,6 +452,11 @@ class ProcessTable:
             p.exe_upper_layer = False if p.exe_from_memfd else None
             return
         text = _read(os.path.join(self.proc_root, str(p.pid), "mountinfo"))
+        parent = self._procs.get(p.ppid) if text is None and p.ppid else None
+        if parent is not None and parent.container.full_id == p.container.full_id:
+            # Gone already (a program that exits at once): its parent's mounts, which
+            # are its own unless it unshared them, tell where its program lives.
+            text = _read(os.path.join(self.proc_root, str(parent.pid), "mountinfo"))
         if text is None:
             p.exe_upper_layer = None
             return
@@ -490,17 +527,22 @@ class ProcessTable:
                 exe_from_memfd=parent.exe_from_memfd,
                 exe_upper_layer=parent.exe_upper_layer,
                 exe_writable=parent.exe_writable,
+                args_truncated=parent.args_truncated,
                 container=parent.container,
                 cgroups=parent.cgroups,
                 fds=parent.fds.clone(),
             )
-            fresh = self.read_proc(child_pid)
-            if fresh is not None:
-                child.vpid = fresh.vpid
-                child.start_ns = fresh.start_ns
+            # Only the child's own id in its pid namespace is new (the event gives its
+            # start): one small file, not the whole /proc read a new process gets.
+            status = _read(os.path.join(self.proc_root, str(child_pid), "status"))
+            if status is not None:
+                child.vpid = _last_int(parse_status(status).get("NSpid"))
             elif parent.vpid is not None and parent.vpid == parent.pid:
-                # The parent's pid namespace is the host's, hence the child's too.
+                # The parent's pid namespace is the host's, hence (most likely) the child's.
                 child.vpid = child_pid
+            if ts_ns is None:
+                fresh = self.read_proc(child_pid)
+                child.start_ns = fresh.start_ns if fresh is not None else None
         if ts_ns is not None:
             child.start_ns = ts_ns
         self.put(child)
@@ -516,16 +558,26 @@ class ProcessTable:
         argv: list[str] | None = None,
         env: list[str] | None = None,
         cwd: str | None = None,
+        tty: int | None = None,
+        caps: tuple[int, int] | None = None,
     ) -> Process:
         """A successful execve: new program, arguments and environment; fds with
-        O_CLOEXEC closed. What the event carries wins over /proc, which by the time we
-        read it may already show a later state; /proc supplies the rest (credentials,
-        capabilities, the exe link of a memfd program)."""
+        O_CLOEXEC closed.
+
+        What the kernel said at exec wins, and is all a known process needs: the file it
+        named (``filename``, as the kernel names a program run through an fd:
+        ``/dev/fd/N``, resolved with the fd table by :func:`exec_target`), and the
+        environment, ``tty`` and capability sets ``caps`` (permitted, effective; exec
+        keeps the inheritable set) the exec program read from the task. /proc is read for
+        a process never seen before (seeding), for the environment, tty and capabilities
+        when the kernel did not give them (no BTF: a program that exits at once then loses
+        them, as it always did), and for the exe link of a program run through an fd the
+        sensor never saw opened."""
         p = self._procs.get(pid)
         if p is None:
             p = self.read_proc(pid) or Process(pid=pid)
             self.put(p)
-        else:
+        elif tty is None or caps is None:
             self.refresh_from_proc(p)
         if cwd is not None:
             p.cwd = cwd
@@ -539,15 +591,28 @@ class ProcessTable:
             p.args = []
         if env is not None:
             p.env = list(env)
-        memfd = _memfd_by_fd(p, filename)
-        if memfd is not None:
-            # fexecve() of a memfd_create file: the fd table knows it, even when the
-            # process has left /proc before its exe link could be read.
-            p.exe_from_memfd, p.exepath = True, memfd
+        elif tty is None:
+            environ = _read_bytes(os.path.join(self.proc_root, str(pid), "environ"))
+            if environ is not None:
+                p.env = split_nul(environ)
+        if tty is not None:
+            p.tty = tty
+        if caps is not None:
+            p.cap_permitted, p.cap_effective = caps
+        target = exec_target(self, p, filename)
+        if target is not None:
+            p.exepath, p.exe_from_memfd = target
         elif exepath is not None:
             self._set_exepath(p, exepath)
-        elif filename and not p.exe_from_memfd:
-            self._set_exepath(p, resolve_path(filename, p.cwd))
+        elif filename and _FD_PATH.fullmatch(filename):
+            # An fd the sensor never saw opened: only the exe link can tell what runs.
+            link = _readlink(os.path.join(self.proc_root, str(pid), "exe"))
+            if link is not None:
+                self._set_exepath(p, link)
+            else:
+                p.exepath, p.exe_from_memfd = filename, False
+        elif filename:
+            p.exepath, p.exe_from_memfd = resolve_path(filename, p.cwd), False
         self.refresh_upper_layer(p)
         p.fds.close_on_exec()
         return p

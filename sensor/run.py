@@ -5,6 +5,10 @@ rules alert on: the detector downstream evaluates them again with its own rules,
 everything else stays on the node. Alerts made on the node itself (lost events) are
 shipped too.
 
+The enricher may be given a pre-filter (``lanner.PreFilter``, from the loaded rules): an
+event no rule can match is then never made a document; it counts as evaluated, and
+``SensorStats.prefiltered`` says how many were.
+
 Reads like the pipeline it is; each stage lives in its own module and none of them
 knows this one.
 """
@@ -37,7 +41,10 @@ class SensorStats:
     """What the sensor did, for the closing summary and the drop alert."""
 
     captured: int = 0
+    # events the rules were applied to: as a document, or by the pre-filter (which found
+    # that no rule can match them; ``prefiltered`` of them)
     evaluated: int = 0
+    prefiltered: int = 0
     alerts: int = 0
     shipped: int = 0  # events handed to the shipper (it counts what reached Kinesis)
     drops: dict[str, int] = field(default_factory=dict)
@@ -147,6 +154,8 @@ def run(
             for s, h in old.items():
                 signal.signal(s, h)
     stats.drops = _drops(capture)
+    stats.prefiltered = getattr(enricher, "prefiltered", 0)
+    stats.evaluated += stats.prefiltered
     return stats
 
 

