@@ -421,14 +421,18 @@ def child_main(
     if has_prefilter and use_prefilter and early is not None:
         prefilter = engine.prefilter("syscall", early)
     base_capture: Any = capmod.Capture
-    can_record = hasattr(base_capture, "_on_event")
+    # Trees whose Capture keeps the raw records itself (``Capture.recording``) need no
+    # override; older ones record through their per-record callback.
+    native_recording = "recording" in inspect.getsource(base_capture.__init__)
+    can_record = native_recording or hasattr(base_capture, "_on_event")
 
     class RecordingCapture(base_capture):
         """The tree's Capture, able to keep each ring-buffer record's bytes."""
 
-        recording: list[bytes] | None = None
+        if not native_recording:
+            recording: list[bytes] | None = None
 
-        if can_record:
+        if can_record and not native_recording:
 
             def _on_event(self, ctx: Any, data: Any, size: int) -> Any:
                 if self.recording is not None:
@@ -705,8 +709,17 @@ def _offline(
     t_loop: list[float] = []
     shipped = docs_n = 0
     prefiltered: int | None = None
+    # Read as the tree's capture reads: one buffer of many records (decode_many) where
+    # the tree has it, one call per record otherwise.
+    blob, spans, pos = b"".join(raws), [], 0
+    for r in raws:
+        spans.append((pos, pos + len(r)))
+        pos += len(r)
     for _ in range(rounds):
-        td, events = timed(lambda: [wire.decode(r, offset) for r in raws])
+        if hasattr(wire, "decode_many"):
+            td, events = timed(lambda: wire.decode_many(blob, spans, offset)[0])
+        else:
+            td, events = timed(lambda: [wire.decode(r, offset) for r in raws])
         # A fresh state per round: the first round's /proc reads are part of the cost.
         enricher = enricher_for(False)
         te, docs = timed(lambda: [d for e in events if (d := enricher.handle(e)) is not None])  # noqa: B023

@@ -18,7 +18,7 @@ _Static_assert((ARGV_ELEM_MAX & (ARGV_ELEM_MAX - 1)) == 0, "ARGV_ELEM_MAX must b
  * Every read has the same constant size: a size worked out from the bytes read so far
  * makes the verifier track that sum exactly, and its states stop converging (verified
  * instructions then grew faster than ARGV_MAX_ARGS). */
-static __always_inline void read_argv(struct stash_entry *e, __u8 i, const void *uargv)
+static __always_inline void read_argv_elems(struct stash_entry *e, __u8 i, const void *uargv)
 {
     __u32 total = 0;
     if (!uargv)
@@ -63,4 +63,23 @@ static __always_inline void read_argv(struct stash_entry *e, __u8 i, const void 
     if (bpf_probe_read_user(&p, sizeof(p), (const void *)((__u64)uargv + ARGV_MAX_ARGS * 8)) == 0
         && p)
         e->ev.hdr.flags |= F_ARGV_COUNT;
+}
+
+/* An argv that failed to read, or read nothing, is marked in e->unread (UNREAD_ARGV << i):
+ * a fresh fork child has not mapped the pages of its literals yet, which a BPF read cannot
+ * fault in. The exec, if it succeeds, then takes argv from the new program's argument
+ * block (exec.h: fill_execve_argv). */
+#define UNREAD_ARGV 0x100
+static __always_inline void read_argv(struct stash_entry *e, __u8 i, const void *uargv)
+{
+    __u32 off = e->off;
+    __u16 failed_before = e->ev.hdr.flags & F_READ_FAILED;
+    e->ev.hdr.flags &= ~F_READ_FAILED;
+    read_argv_elems(e, i, uargv);
+    /* A read that failed, or read nothing (also an empty argv, which exec replaces with
+     * ""). Told here, after the loop, rather than at its returns: a store at each of them
+     * cost the verifier ~3k more instructions per enter program, this ~0.3k. */
+    if (e->off == off || (e->ev.hdr.flags & F_READ_FAILED))
+        e->unread |= UNREAD_ARGV << i;
+    e->ev.hdr.flags |= failed_before;
 }

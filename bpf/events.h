@@ -45,6 +45,9 @@
 #define K_SCHED_STR 8 /* a string taken from a sched tracepoint (exec filename) */
 #define K_SCHED_INT 9 /* an integer taken from a sched tracepoint */
 #define K_ENV 10     /* a sched exec's environment: NUL-terminated strings, one block */
+#define K_ARGV_BLOCK 11 /* an exec's whole argv as exec laid it out (NUL-terminated strings,
+                         * one block), taken at the sched exec when the enter read failed:
+                         * replaces that argument's K_ARGV records */
 
 /* Size limits. A value longer than its limit is cut and flagged, never dropped. */
 #define STR_MAX 4096       /* one path */
@@ -75,7 +78,8 @@
 
 struct event_hdr {
     __u64 ts_ns;     /* bpf_ktime_get_ns: monotonic clock */
-    __u64 cgroup_id;
+    __u64 cgroup_id; /* cgroup v2 id on process events (fork, exec, exit) and exec
+                      * exits (execve, execveat); 0 on other syscalls */
     __s64 res;       /* syscall return value; 0 for sched events */
     __u32 type;      /* syscall number or EVT_SCHED_* */
     __u32 size;      /* bytes of this record, header included */
@@ -112,18 +116,24 @@ struct interest {
      * syscall reads) is one of emit_if_val[0 .. emit_if_n - 1] (fcntl: F_DUPFD...). */
     __u8 emit_if_idx;
     __u8 emit_if_n;
-    __u16 reserved;
+    __u8 nregs;       /* ARGS_FROM_REGS: arguments 0..nregs-1 are read, the rest left 0 */
+    __u8 reserved;
     __u32 emit_if_val[EMIT_IF_MAX];
 };
 
-/* What Python writes once (the config map's one element). The excluded tgids sit inline,
- * compared without hashing; more than EXCL_INLINE of them go to the excluded hash. */
+/* Per CPU (the cpu_state map's one element): first the settings Python writes before
+ * attaching, the same on every CPU but held per CPU so that an event reads one cache line
+ * of its own for all of them, then what the CPU remembers between its events. The excluded
+ * tgids sit inline, compared without hashing; past EXCL_INLINE they go to the excluded
+ * hash. */
 #define EXCL_INLINE 8
 #define EXCL_HASH 0xffffffff /* nexcl: look the tgid up in the excluded hash */
-struct config {
-    __u64 wake_ns;    /* wake the reader at most once per wake_ns per CPU (see sc_emit) */
+struct cpu_state {
+    __u64 wake_ns;   /* wake the reader at most once per wake_ns per CPU (0: per record) */
     __u32 nexcl;
     __u32 excl[EXCL_INLINE];
+    __u32 ring_full; /* BPF: this CPU's last record found the ring buffer full */
+    __u64 last_wake; /* BPF: ts_ns of this CPU's last forced wakeup */
 };
 
 #endif

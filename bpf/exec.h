@@ -25,7 +25,8 @@ static __always_inline void flush_execveat(void)
 /* An execve whose filename could not be read at enter takes it from the exec
  * tracepoint (for execve the kernel's filename is the very string passed). Seen in fresh
  * fork children: the string's page is not mapped in the child yet and a BPF read cannot
- * fault it in. argv has no such second source. */
+ * fault it in. argv's second source is the new program's argument block
+ * (fill_execve_argv). */
 static __always_inline void fill_execve_filename(const char *filename, __u32 tid)
 {
     struct stash_entry *st = exec_stash_get(tid);
@@ -148,6 +149,63 @@ static __always_inline void put_env(struct stash_entry *e, const void *task)
 }
 #endif
 
+/* An exec whose argv could not be read at enter (argv.h marks it in the stash's unread)
+ * takes the whole of it from the new program: exec has just copied argv's strings onto
+ * its stack, one NUL-terminated after another between mm->arg_start and arg_end, pages
+ * the kernel itself wrote. One bounded read into the stashed event, as a K_ARGV_BLOCK
+ * record that replaces what the enter read of that argument; the execve (execveat) event
+ * then carries its argv as if the enter had read it. Only for those execs: every other one
+ * costs the stash lookup fill_execve_filename makes anyway and a test. The block is cut at
+ * ARGV_BYTES_MAX (F_ARGV_BYTES); the decoder keeps ARGV_MAX_ARGS strings of it and flags
+ * more (F_ARGV_COUNT), so the limits read as at enter. */
+_Static_assert((ARGV_BYTES_MAX & (ARGV_BYTES_MAX - 1)) == 0,
+               "ARGV_BYTES_MAX must be a power of two");
+#if defined(LANNER_OFF_TASK_MM) && defined(LANNER_OFF_MM_ARG_START) \
+    && defined(LANNER_OFF_MM_ARG_END)
+static __always_inline void fill_execve_argv(__u32 tid)
+{
+    struct stash_entry *st = exec_stash_get(tid);
+    if (!st || !(st->unread & (UNREAD_ARGV * 0x3f)))
+        return;
+    __u8 idx = 0;
+#pragma unroll
+    for (int i = 0; i < 6; i++)
+        if (st->unread & (UNREAD_ARGV << i))
+            idx = i;
+    const void *mm = read_kptr((const void *)bpf_get_current_task(), LANNER_OFF_TASK_MM);
+    __u64 start = 0, end = 0;
+    if (!mm || bpf_probe_read_kernel(&start, 8, (const char *)mm + LANNER_OFF_MM_ARG_START)
+        || bpf_probe_read_kernel(&end, 8, (const char *)mm + LANNER_OFF_MM_ARG_END)
+        || end <= start) {
+        count_drop(D_READ);
+        return;
+    }
+    __u32 off = st->off;
+    if (off > DATA_MAX - sizeof(struct arg_rec) - ARGV_BYTES_MAX) {
+        st->ev.hdr.flags |= F_DATA_FULL | F_ARGV_BYTES;
+        return;
+    }
+    __u16 cut = 0;
+    __u64 len = end - start;
+    if (len > ARGV_BYTES_MAX) {
+        len = ARGV_BYTES_MAX;
+        cut = F_ARGV_BYTES;
+    }
+    /* 1..ARGV_BYTES_MAX as a range the verifier sees on the very register passed. */
+    asm volatile("%0 -= 1; %0 &= %1; %0 += 1" : "+r"(len) : "i"(ARGV_BYTES_MAX - 1));
+    if (bpf_probe_read_user(&st->ev.data[off + sizeof(struct arg_rec)], len,
+                            (const void *)start) != 0) {
+        count_drop(D_READ);
+        return;
+    }
+    /* The enter's partial read, if any, is superseded: so are its cut flags. */
+    st->ev.hdr.flags = (st->ev.hdr.flags & ~(F_ARGV_COUNT | F_ARGV_BYTES)) | cut;
+    st->unread &= ~(UNREAD_ARGV * 0x3f);
+    sc_put_rec(st, off, K_ARGV_BLOCK, idx, (__u16)(len & (ARGV_BYTES_MAX * 2 - 1)));
+}
+#define HAVE_EXEC_ARGV 1
+#endif
+
 /* sched exec fields 2..5 (sensor/decode.py's _SCHED): the environment, the tty, then the
  * permitted and effective capabilities the new program runs with (exec has committed its
  * credentials by now; the inheritable set is the caller's, unchanged by exec). Each only
@@ -194,6 +252,9 @@ static __always_inline int sched_exec(__u32 pid, __u32 old_pid, const char *file
         }
     }
     fill_execve_filename(filename, pid);
+#ifdef HAVE_EXEC_ARGV
+    fill_execve_argv(pid);
+#endif
     struct stash_entry *e = sched_begin(EVT_SCHED_EXEC);
     if (!e) {
         flush_execveat();

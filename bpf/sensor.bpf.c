@@ -1,13 +1,27 @@
 /* lanner's syscall sensor, compiled by bcc (sensor/capture.py).
  *
  * With ARGS_FROM_REGS (kernels with BTF: sensor/capture.py tries it first) a syscall is
- * traced by its exit tracepoint alone: sc_exit takes the number and the six arguments
+ * traced by its exit tracepoint alone: sc_exit takes the number and the arguments it needs
  * from the task's saved user registers (bpf_task_pt_regs), which a syscall leaves as they
  * were at entry, so there is no enter program and no stash for it. Only exec (SC_EARLY
- * below) keeps an enter program. Measured on an open+close loop (kernel 6.18, consumer
- * paused, a ring buffer large enough that every event is copied; medians of 7 interleaved
- * rounds): +107% against +145% with enter programs and the task-storage stash. Exit-only
- * tracepoints running empty programs cost about +60% of that loop by themselves.
+ * below) keeps an enter program.
+ *
+ * Cost, measured on an open+close loop pinned to one CPU (kernel 6.18 in a VM, 2 CPUs; the
+ * ring buffer emptied unread from the other CPU, so every event is written and none
+ * dropped; medians of 11 interleaved rounds): empty programs on the same two tracepoints
+ * (the floor) add 7-9% to the loop; this program 265-320 ns per event above that floor,
+ * where it took 560-590 before the changes below. Of those ~300 ns (perf samples of the
+ * loop): the path read of openat ~23% (~140 ns an open: user-memory checks), the clock
+ * ~19% (rdtsc is slow on this VM), the ring buffer ~17%, the task and register pointers
+ * ~6%, the rest the code itself, mostly cache misses on the lines it touches. What went:
+ * the task's ids, credentials, comm and cgroup as loads at BTF offsets instead of four
+ * helper calls (~90 ns); the registers as loads instead of a bpf_probe_read_kernel of the
+ * whole frame (~35 ns); excluded pids compared inline instead of a hash lookup (~30 ns);
+ * a reader wakeup (a self-IPI) per record while the reader keeps up (rb_flags); integer-
+ * only events written in place instead of through the scratch buffer (SC_FIXED); the
+ * cgroup id on syscalls (a process fact: process events keep it). With the ring buffer
+ * full the drop path now costs ~120 ns per event above the floor instead of ~500: an
+ * event is dropped before it is built (ring_refuses).
  *
  * Otherwise one pair of generic programs serves every syscall. sc_enter saves the six raw
  * argument registers (a few dozen bytes) in a per-thread slot (task-local storage, or a hash keyed
@@ -22,15 +36,16 @@
  * modules). What to read per syscall is data (struct interest, filled from Python), not
  * code, so adding a syscall does not touch this file.
  *
- * Why not read everything at enter: an event record is up to 16.5 KB, and writing it into
- * a hash map at every enter then looking it up and deleting it at exit cost more than the
- * rest of the sensor together (with openat and close traced, an open+close loop ran
- * 2.6-2.8x slower that way, 1.9x now). Exception, flagged SC_EARLY by Python:
- * execve/execveat, whose filename and
- * argv live in the address space a successful exec throws away. Those are read at enter
- * into the full record, kept in a separate hash (exec_stash) until the exit.
+ * Why not read everything at enter: an event record is tens of KB, and writing it into a
+ * hash map at every enter then looking it up and deleting it at exit cost more than the
+ * rest of the sensor together (an open+close loop ran 2.6-2.8x slower that way). Exception,
+ * flagged SC_EARLY by Python: execve/execveat, whose filename and argv live in the address
+ * space a successful exec throws away. Those are read at enter into the full record, kept
+ * in a separate hash (exec_stash) until the exit.
  *
- * Nothing here reads kernel structs: only tracepoint fields, helpers and user memory.
+ * Kernel structs are read only at offsets from the running kernel's own BTF (passed as
+ * LANNER_OFF_* flags by sensor/capture.py and sensor/btf.py), and the x86_64 register
+ * frame; the rest is tracepoint fields, helpers and user memory.
  *
  * Verifier note: the write offset into the record lives in the stash entry (memory), not
  * in a register, so each argument starts from an unknown-but-bounded offset and the
@@ -83,21 +98,15 @@ struct stash_entry {
     __u32 off;      /* bytes of ev.data in use */
     __u8 out_idx;   /* argument read at exit (K_SOCKADDR_OUT), 0xff for none */
     __u8 out_aux;
-    __u16 unread; /* bit i: string argument i could not be read */
+    __u16 unread; /* bit i: string argument i could not be read; bit 8+i: argv (argv.h) */
     struct event ev;
 };
 
 BPF_RINGBUF_OUTPUT(events, RINGBUF_PAGES);
 BPF_ARRAY(interest, struct interest, EVT_MAX);
-BPF_ARRAY(config, struct config, 1);
-BPF_HASH(excluded, __u32, __u8, 1024); /* past config.excl's EXCL_INLINE */
+BPF_HASH(excluded, __u32, __u8, 1024); /* past cpu_state.excl's EXCL_INLINE */
 BPF_PERCPU_ARRAY(drops, __u64, D_NREASONS);
 BPF_PERCPU_ARRAY(scratch, struct stash_entry, 1);
-/* What a CPU remembers between its events. */
-struct cpu_state {
-    __u64 last_wake; /* ts_ns of this CPU's last forced wakeup (rb_flags) */
-    __u64 ring_full; /* this CPU's last record found the ring buffer full (ring_refuses) */
-};
 BPF_PERCPU_ARRAY(cpu_state, struct cpu_state, 1);
 #if defined(ARGS_FROM_REGS)
 /* No stash: sc_exit and on_sched_fork read the saved user registers. */
@@ -151,22 +160,23 @@ static __always_inline __u64 task_pid_tgid(const void *task)
 }
 
 #ifdef ARGS_FROM_REGS
-/* The calling thread's syscall number and arguments from its saved user registers (x86_64:
- * orig_ax, then di si dx r10 r8 r9; struct pt_regs is the x86_64 entry frame, the same in
- * every kernel). bpf_task_pt_regs gives a BTF-typed pointer, so the seven registers are
- * plain loads, not a bpf_probe_read_kernel of the whole frame. 0 on success. */
-static __always_inline int regs_args(const void *task, struct sc_args *a)
+/* The calling thread's syscall number and its first `n` arguments (the rest 0) from its
+ * saved user registers (x86_64: orig_ax, then di si dx r10 r8 r9; struct pt_regs is the
+ * x86_64 entry frame, the same in every kernel). bpf_task_pt_regs gives a BTF-typed
+ * pointer, so each register is a plain load, not a bpf_probe_read_kernel of the whole
+ * frame, and only the cache lines of the registers used are touched. 0 on success. */
+static __always_inline int regs_args(const void *task, struct sc_args *a, __u32 n)
 {
     struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs((struct task_struct *)task);
     if (!regs)
         return -1;
     a->nr = (__u32)regs->orig_ax;
-    a->args[0] = regs->di;
-    a->args[1] = regs->si;
-    a->args[2] = regs->dx;
-    a->args[3] = regs->r10;
-    a->args[4] = regs->r8;
-    a->args[5] = regs->r9;
+    a->args[0] = n > 0 ? regs->di : 0;
+    a->args[1] = n > 1 ? regs->si : 0;
+    a->args[2] = n > 2 ? regs->dx : 0;
+    a->args[3] = n > 3 ? regs->r10 : 0;
+    a->args[4] = n > 4 ? regs->r8 : 0;
+    a->args[5] = n > 5 ? regs->r9 : 0;
     return 0;
 }
 #else
@@ -203,16 +213,19 @@ static __always_inline void count_drop(__u32 reason)
 static __always_inline int is_excluded(__u32 tgid)
 {
     __u32 zero = 0;
-    struct config *c = config.lookup(&zero);
+    struct cpu_state *c = cpu_state.lookup(&zero);
     if (!c)
         return 0;
     __u32 n = c->nexcl;
     if (n == EXCL_HASH)
         return excluded.lookup(&tgid) != 0;
 #pragma unroll
-    for (int i = 0; i < EXCL_INLINE; i++)
-        if (i < n && c->excl[i] == tgid)
+    for (int i = 0; i < EXCL_INLINE; i++) {
+        if (i >= n)
+            break;
+        if (c->excl[i] == tgid)
             return 1;
+    }
     return 0;
 }
 
@@ -408,23 +421,29 @@ static __always_inline int sc_do_enter(struct sc_enter_ctx *ctx, __u8 need, int 
 }
 
 /* The header's task part: time, ids, credentials (the real uid and gid, as
- * bpf_get_current_uid_gid gives them), cgroup v2 id (task->cgroups->dfl_cgrp->kn->id, as
- * bpf_get_current_cgroup_id walks it) and comm. `task` is current_task(). */
-static __always_inline void fill_task_of(struct event_hdr *h, const void *task)
+ * bpf_get_current_uid_gid gives them) and comm; with `cgroup` (a constant) also the
+ * cgroup v2 id (task->cgroups->dfl_cgrp->kn->id, as bpf_get_current_cgroup_id walks it),
+ * else 0. The cgroup id is a process fact, sent with the process events (fork, exec, exit,
+ * execve/execveat): its three dependent loads cost ~4% of a syscall event and nothing
+ * reads it per syscall. `task` is current_task(). */
+static __always_inline void fill_task_of(struct event_hdr *h, const void *task, int cgroup)
 {
     h->ts_ns = bpf_ktime_get_ns();
     h->version = EVENT_VERSION;
     h->reserved = 0;
+    h->cgroup_id = 0;
 #ifdef TASK_FROM_BTF
     h->pid = TASK_LOAD(__u32, task, LANNER_OFF_TASK_TGID);
     h->tid = TASK_LOAD(__u32, task, LANNER_OFF_TASK_PID);
     const void *cred = TASK_LOAD(void *, task, LANNER_OFF_TASK_CRED);
     h->uid = TASK_LOAD(__u32, cred, LANNER_OFF_CRED_UID);
     h->gid = TASK_LOAD(__u32, cred, LANNER_OFF_CRED_GID);
-    const void *cset = TASK_LOAD(void *, task, LANNER_OFF_TASK_CGROUPS);
-    const void *cgrp = TASK_LOAD(void *, cset, LANNER_OFF_CSS_SET_DFL_CGRP);
-    const void *kn = TASK_LOAD(void *, cgrp, LANNER_OFF_CGROUP_KN);
-    h->cgroup_id = TASK_LOAD(__u64, kn, LANNER_OFF_KERNFS_NODE_ID);
+    if (cgroup) {
+        const void *cset = TASK_LOAD(void *, task, LANNER_OFF_TASK_CGROUPS);
+        const void *cgrp = TASK_LOAD(void *, cset, LANNER_OFF_CSS_SET_DFL_CGRP);
+        const void *kn = TASK_LOAD(void *, cgrp, LANNER_OFF_CGROUP_KN);
+        h->cgroup_id = TASK_LOAD(__u64, kn, LANNER_OFF_KERNFS_NODE_ID);
+    }
     /* comm is 16 bytes (TASK_COMM_LEN): two words, as the event's comm is 8-aligned. */
     __u64 *comm = (__u64 *)h->comm;
     comm[0] = TASK_LOAD(__u64, task, LANNER_OFF_TASK_COMM);
@@ -432,7 +451,8 @@ static __always_inline void fill_task_of(struct event_hdr *h, const void *task)
 #else
     __u64 pid_tgid = bpf_get_current_pid_tgid();
     __u64 uid_gid = bpf_get_current_uid_gid();
-    h->cgroup_id = bpf_get_current_cgroup_id();
+    if (cgroup)
+        h->cgroup_id = bpf_get_current_cgroup_id();
     h->pid = pid_tgid >> 32;
     h->tid = (__u32)pid_tgid;
     h->uid = (__u32)uid_gid;
@@ -441,26 +461,26 @@ static __always_inline void fill_task_of(struct event_hdr *h, const void *task)
 #endif
 }
 
+/* For process events and exec exits: everything, the cgroup id included. */
 static __always_inline void fill_task(struct event_hdr *h)
 {
-    fill_task_of(h, current_task());
+    fill_task_of(h, current_task(), 1);
 }
 
 /* How a record is committed. By default the ring buffer wakes its reader whenever the
  * reader has caught up, i.e. for about every event while the reader keeps pace: a self-IPI
  * each (arch_irq_work_raise, a VM exit on a virtual machine), which was a third of the
  * ring-buffer cost here. So records are committed without a wakeup, and the reader is
- * woken at most once per config.wake_ns per CPU (forced, so a reader asleep with records
+ * woken at most once per cpu_state.wake_ns per CPU (forced, so a reader asleep with records
  * already waiting is woken too); between those it finds the records when it next looks
  * (its poll timeout bounds the wait). `now` is the event's ts_ns. */
 static __always_inline __u64 rb_flags(__u64 now)
 {
     __u32 zero = 0;
-    struct config *c = config.lookup(&zero);
     struct cpu_state *cs = cpu_state.lookup(&zero);
-    if (!c || !cs || !c->wake_ns)
+    if (!cs || !cs->wake_ns)
         return 0; /* the ring buffer's own rule */
-    if (now - cs->last_wake < c->wake_ns)
+    if (now - cs->last_wake < cs->wake_ns)
         return BPF_RB_NO_WAKEUP;
     cs->last_wake = now;
     return BPF_RB_FORCE_WAKEUP;
@@ -498,7 +518,7 @@ static __always_inline void sc_emit(struct stash_entry *e)
     int full = events.ringbuf_output(&e->ev, size, rb_flags(e->ev.hdr.ts_ns)) != 0;
     __u32 zero = 0;
     struct cpu_state *cs = cpu_state.lookup(&zero);
-    if (cs)
+    if (cs && cs->ring_full != full)
         cs->ring_full = full;
     if (full)
         count_drop(D_RINGBUF);
@@ -570,7 +590,7 @@ static __always_inline void emit_fixed_n(struct sc_args *a, __u32 nr, long ret,
         count_drop(D_RINGBUF);
         return;
     }
-    fill_task_of(h, task);
+    fill_task_of(h, task, 0);
     h->res = ret;
     h->type = nr;
     h->size = size;
@@ -630,7 +650,7 @@ static __always_inline int sc_do_exit(struct sc_exit_ctx *ctx, __u8 need)
         return 0;
     struct sc_args ra;
     struct sc_args *a = &ra;
-    if (regs_args(task, a) != 0 || a->nr != nr) {
+    if (regs_args(task, a, in->nregs) != 0 || a->nr != nr) {
         count_drop(D_NO_ENTER);
         return 0;
     }
@@ -690,7 +710,7 @@ static __always_inline int sc_do_exit(struct sc_exit_ctx *ctx, __u8 need)
         e->args[i] = a->args[i];
     stash_drop(tid, a);
 #endif
-    fill_task_of(&e->ev.hdr, task);
+    fill_task_of(&e->ev.hdr, task, 0);
     e->ev.hdr.res = ret;
     sc_read_args(e, in, 0);
     if (e->out_idx < 6 && ret >= 0) {
@@ -765,7 +785,7 @@ int on_sched_fork(struct tracepoint__sched__sched_process_fork *args)
     __u32 child_pid = child_tid;
 #ifdef ARGS_FROM_REGS
     struct sc_args ra;
-    struct sc_args *s = regs_args(current_task(), &ra) == 0 ? &ra : 0;
+    struct sc_args *s = regs_args(current_task(), &ra, 1) == 0 ? &ra : 0; /* clone flags */
 #else
     __u32 tid = (__u32)bpf_get_current_pid_tgid();
     struct sc_args *s = stash_get(tid);

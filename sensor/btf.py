@@ -211,6 +211,9 @@ EXEC_FIELDS: tuple[tuple[str, str, str, int], ...] = (
     ("LANNER_OFF_TASK_MM", "task_struct", "mm", 0),
     ("LANNER_OFF_MM_ENV_START", "mm_struct", "env_start", 8),
     ("LANNER_OFF_MM_ENV_END", "mm_struct", "env_end", 8),
+    # argv an exec's enter could not read (a fresh fork child's): between arg_start and end.
+    ("LANNER_OFF_MM_ARG_START", "mm_struct", "arg_start", 8),
+    ("LANNER_OFF_MM_ARG_END", "mm_struct", "arg_end", 8),
     # tty_nr as /proc/<pid>/stat shows it: from signal->tty's driver numbers and index.
     ("LANNER_OFF_TASK_SIGNAL", "task_struct", "signal", 0),
     ("LANNER_OFF_SIGNAL_TTY", "signal_struct", "tty", 0),
@@ -226,7 +229,8 @@ EXEC_FIELDS: tuple[tuple[str, str, str, int], ...] = (
 
 _FALLBACK = (
     "the environment, tty and capabilities of a new program are read from /proc at exec, "
-    "so a program that exits at once loses them"
+    "so a program that exits at once loses them, and an argv its exec's enter could not "
+    "read (a fresh fork child's) is lost"
 )
 
 

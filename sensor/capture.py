@@ -13,17 +13,20 @@ in the kernel so reading events does not generate more.
 
 Measured (kernel 6.18, one core, a C loop; tracing openat only): an untraced getppid()
 cost 83-96 ns with per-syscall tracepoints (no measurable change) against 150-165 ns
-with the raw_syscalls filter, which runs on every syscall. Tracing both openat and
-close (consumer paused, so only the kernel side counts; medians of 16 interleaved
-on/off pairs, pinned to one CPU, noisy shared machine): an openat+close pair went from
-about 540 ns to 1.86-1.96x that with the stash in task storage, 2.12-2.23x with the
-hash fallback, against 2.6-2.8x when every enter wrote the whole event record into the
-hash. About 1.4x of it is the tracepoints and programs themselves. Reading the arguments
-at exit from the saved registers instead (no enter program, no stash; kernels with BTF):
-+107% against +145% for task storage (A/B, 7 interleaved rounds, a ring buffer large
-enough that every event is copied). Of the rest, exit-only tracepoints running empty
-programs cost ~+60%; building and submitting the two events ~+50 points (bpf_ktime_get_ns
-~15 of them, comm ~5, the ring-buffer submit ~15).
+with the raw_syscalls filter, which runs on every syscall. An open+close loop pinned to
+one CPU, the ring buffer emptied unread from the other (medians of 11 interleaved rounds,
+a 2-CPU VM): empty programs on the same exit tracepoints add 7-9% to the loop; the
+sensor's programs add 265-320 ns per event above that (560-590 before the task fields
+were read at BTF offsets, the registers as plain loads, the excluded pids inline, the
+wakeups rate-limited and integer-only events written in place: see sensor.bpf.c), of
+which the path read, the clock and the ring buffer are about 60%. With the ring buffer
+full, a dropped event costs ~120 ns above the floor (~500 before: it was built first).
+
+The kernel also filters: ``emit_if`` rows of :mod:`sensor.syscalls` (fcntl only for the
+commands that make an fd), ``state_only`` types only when they succeed, excluded pids.
+Records are committed without waking the reader, which is woken at most once per
+:data:`WAKE_INTERVAL_NS` per CPU: a record may wait that long, or until the reader's own
+poll timeout when its CPU's wakeup was just spent, before :meth:`Capture.poll` sees it.
 
 :meth:`Capture.poll` returns at most ``max_events`` per call and leaves the rest in the
 ring buffer, so a flood costs a fixed amount of memory (the ring buffer) and shows up
@@ -94,6 +97,8 @@ _SC_FIXED = 32
 _EMIT_IF_MAX = 4  # bpf/events.h
 _EXCL_INLINE = 8
 _EXCL_HASH = 0xFFFFFFFF
+# Argument kinds whose aux is the index of another argument (the sockaddr's length).
+_AUX_IS_INDEX = frozenset({wire.K_SOCKADDR, wire.K_SOCKADDR_OUT})
 
 #: The BPF side wakes a waiting reader at most once per this many ns per CPU (sensor.bpf.c's
 #: rb_flags): a wakeup per event costs a self-IPI, and a reader that keeps pace would take
@@ -328,6 +333,8 @@ class Capture:
         #: Task fields the exec program reads, at offsets from the kernel's BTF; its
         #: ``missing`` is the one warning line when some fall back to /proc.
         self.exec_facts = exec_fact_defines()
+        if self.exec_facts.missing:
+            say(self.exec_facts.missing)
         cflags = [
             f"-I{BPF_DIR}",
             f"-DRINGBUF_PAGES={ringbuf_pages}",
@@ -339,12 +346,11 @@ class Capture:
         if exit_format.exists() and "group_dead" in exit_format.read_text():
             cflags.append("-DHAVE_GROUP_DEAD")
         # Cheapest first. "regs": the exit program reads the arguments from the task's
-        # saved registers, so most syscalls need no enter program and no stash (open+close,
-        # consumer paused: +107% against +145% with task storage). The per-syscall stash in
-        # task-local storage costs a pointer lookup where a hash keyed by thread id costs
-        # an insert and a delete per syscall (about 1.9x against 2.2x the bare loop). The
-        # first two need kernel BTF (bpf_get_current_task_btf); without BTF, or if the
-        # verifier refuses them, the hash.
+        # saved registers, so most syscalls need no enter program and no stash. Otherwise
+        # every traced syscall also runs an enter program that stashes its arguments: in
+        # task-local storage (a pointer lookup) or, slowest, in a hash keyed by thread id (an
+        # insert and a delete per syscall). The first two need kernel BTF
+        # (bpf_get_current_task_btf); without BTF, or if the verifier refuses them, the hash.
         kinds = ["regs", "task_storage", "hash"] if _BTF_VMLINUX.exists() else ["hash"]
         if len(kinds) == 1:
             say(
@@ -357,8 +363,8 @@ class Capture:
             "hash": [],
         }
         # The task's ids, credentials, cgroup and comm as loads at BTF offsets rather than
-        # four helper calls (open+close: ~95 ns of ~600 per event); should the verifier
-        # refuse those loads, the same mode is tried again with the helpers.
+        # four helper calls (~90 ns of the ~590 an open+close event cost); should the
+        # verifier refuse those loads, the same mode is tried again with the helpers.
         task_fields = task_field_defines() if _BTF_VMLINUX.exists() else []
         attempts = [(kind, kind_flags[kind], False) for kind in kinds]
         if task_fields:
@@ -404,9 +410,11 @@ class Capture:
         the saved registers, so only SC_EARLY syscalls get an enter program and nothing
         is stashed on fork's behalf."""
         b = self._bpf
-        # A few tgids are compared inline (config.excl); past EXCL_INLINE, all go to the hash.
-        config = b[b"config"]
-        conf = config.Leaf()
+        # A few tgids are compared inline (cpu_state.excl); past EXCL_INLINE, all go to the
+        # hash. The settings are per CPU so that an event reads one cache line for them.
+        cpu_state = b[b"cpu_state"]
+        conf = cpu_state.sLeaf()
+        conf.wake_ns = WAKE_INTERVAL_NS
         if len(exclude) <= _EXCL_INLINE:
             conf.nexcl = len(exclude)
             for i, pid in enumerate(sorted(exclude)):
@@ -416,8 +424,10 @@ class Capture:
             excluded = b[b"excluded"]
             for pid in exclude:
                 excluded[ct.c_uint32(pid)] = ct.c_uint8(1)
-        conf.wake_ns = WAKE_INTERVAL_NS
-        config[ct.c_int(0)] = conf
+        per_cpu = cpu_state.Leaf()
+        for i in range(len(per_cpu)):
+            per_cpu[i] = conf
+        cpu_state[ct.c_int(0)] = per_cpu
 
         # Event types to emit, plus syscalls only stashed on others' behalf.
         stash_only: set[str] = set()
@@ -450,13 +460,24 @@ class Capture:
                 # Integers only, at 0..n-1: a fixed size, written into the ring in place.
                 flags |= _SC_FIXED
                 leaf.nfixed = len(spec.params)
+            # Registers the exit reads: the arguments, and the lengths sockaddrs name.
+            nregs = max(
+                (
+                    i + 1
+                    for p in spec.params
+                    for i in (p.idx, p.aux if p.kind in _AUX_IS_INDEX else 0)
+                ),
+                default=0,
+            )
             emit_if = _EMIT_IF.get(name)
-            if emit_if is not None and len(emit_if[1]) <= _EMIT_IF_MAX:
-                # More values than the kernel holds: not filtered (every call is emitted).
+            # More values than the kernel holds: not filtered (every call is emitted).
+            if emit_if is not None and len(emit_if[1]) <= _EMIT_IF_MAX and emit_if[0] < 6:
                 leaf.emit_if_idx, values = emit_if
                 leaf.emit_if_n = len(values)
                 for i, v in enumerate(values):
                     leaf.emit_if_val[i] = v & 0xFFFFFFFF
+                nregs = max(nregs, emit_if[0] + 1)
+            leaf.nregs = min(nregs, 6)
             leaf.flags = flags
             interest[ct.c_int(spec.type_id)] = leaf
             if has_tp:

@@ -56,11 +56,13 @@ K_SOCKADDR_OUT = 7
 K_SCHED_STR = 8
 K_SCHED_INT = 9
 K_ENV = 10
+K_ARGV_BLOCK = 11
 
 F_ARGV_COUNT = 0x100
 F_ARGV_BYTES = 0x200
 F_READ_FAILED = 0x400
 F_DATA_FULL = 0x800
+ARGV_MAX_ARGS = 128
 
 DROP_REASONS: tuple[str, ...] = ("ringbuf_full", "read_failed", "stash_full", "no_enter", "scratch")
 
@@ -328,7 +330,15 @@ def _spec_decoder(spec: EventSpec) -> Decoder:
             p = by_idx.get(idx)
             if p is None:
                 continue
-            if kind in _LIST_ITEM_KINDS:
+            if kind == K_ARGV_BLOCK and K_ARGV in items:
+                # The whole argv, from the new program when the enter could not read it
+                # (exec.h): it replaces what the enter read, with the enter's count limit.
+                argv = _split_nul(data)
+                if len(argv) > ARGV_MAX_ARGS:
+                    del argv[ARGV_MAX_ARGS:]
+                    flags |= F_ARGV_COUNT
+                items[K_ARGV][:] = argv
+            elif kind in _LIST_ITEM_KINDS:
                 if kind == K_ENV and kind in items:
                     # One block of NUL-terminated strings, as exec lays them out (exec.h).
                     items[kind] += _split_nul(data)

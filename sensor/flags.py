@@ -81,6 +81,9 @@ FILE_FLAGS: NameTable = (
 )
 
 
+# A process opens with few distinct flag values, and these two run for every open the
+# sensor sees (2.2 us of the open handler's 8.5 before they were cached).
+@functools.lru_cache(maxsize=4096)
 def open_flags_to_ppm(flags: int) -> int:
     """Kernel open flags to Falco's encoding (what ``evt.rawarg.flags`` holds)."""
     acc = flags & O_ACCMODE
@@ -104,8 +107,23 @@ def open_flags_to_ppm(flags: int) -> int:
     return res
 
 
+# (id of a module-level table, value) -> text; tables are constants, so their ids are
+# stable, and a tuple key of the whole table would cost a hash of every pair per call.
+_RENDERED: dict[tuple[int, int], str] = {}
+
+
 def render_flags(value: int, table: NameTable) -> str:
     """libsinsp's text for a flags value (see the module docstring)."""
+    key = (id(table), value)
+    text = _RENDERED.get(key)
+    if text is None:
+        if len(_RENDERED) >= 8192:
+            _RENDERED.clear()
+        text = _RENDERED[key] = _render_flags(value, table)
+    return text
+
+
+def _render_flags(value: int, table: NameTable) -> str:
     names: list[str] = []
     rest = value
     exact: str | None = None

@@ -297,13 +297,13 @@ def _cgroup2_dir(tmp: Path) -> Path | None:
 def test_kernel_filters_and_task_fields(tmp_path: Path) -> None:
     """fcntl is emitted only for the commands that make an fd (its row's emit_if); with
     close, dup and fcntl wanted for state only, their failures are not emitted at all; the
-    header's ids, credentials, cgroup and comm are the task's own; and past EXCL_INLINE
-    excluded pids the sensor still never sees itself."""
+    header's ids, credentials and comm are the task's own, and its process events carry
+    its cgroup; and past EXCL_INLINE excluded pids the sensor still never sees itself."""
     if os.geteuid() != 0:
         pytest.skip("needs root and eBPF (bcc, kernel headers, tracefs)")
     from sensor.capture import Capture, CaptureError
 
-    wanted = {"openat", "close", "dup", "fcntl"}
+    wanted = {"openat", "close", "dup", "fcntl", EXIT}
     try:
         cap = Capture(
             wanted,
@@ -325,8 +325,7 @@ def test_kernel_filters_and_task_fields(tmp_path: Path) -> None:
             events: list[RawEvent] = []
             for _ in range(30):
                 events += cap.poll(100)
-                if any(e.type == "openat" and e.comm == "lanner-renamed" for e in events):
-                    events += cap.poll(0)
+                if any(e.type == EXIT and e.comm == "lanner-renamed" for e in events):
                     break
             stats = cap.stats()
     finally:
@@ -351,9 +350,11 @@ def test_kernel_filters_and_task_fields(tmp_path: Path) -> None:
     after = mine[mine.index(opens[0]) :]
     assert {(e.uid, e.gid) for e in after} == {(65534, 65534)}
     assert {e.tid for e in after} == child
+    (exit,) = [e for e in mine if e.type == EXIT]
     if cgroup_id is not None:
         # cgroup v2: a cgroup's id is its directory's inode number.
-        assert {e.cgroup_id for e in after} == {cgroup_id}
+        assert exit.cgroup_id == cgroup_id
+    assert {e.cgroup_id for e in mine if e.type != EXIT} == {0}  # a process fact only
     assert stats["decode_errors"] == 0
 
 

@@ -51,6 +51,7 @@ def test_constants_match_the_c_header() -> None:
     for name in names:
         assert defines[name] == getattr(wire, name), name
     assert defines["D_NREASONS"] == len(wire.DROP_REASONS)
+    assert defines["ARGV_MAX_ARGS"] == wire.ARGV_MAX_ARGS
     # struct event_hdr: 3 x u64, 6 x u32, 4 x u16, comm[16].
     assert HEADER.size == 3 * 8 + 6 * 4 + 4 * 2 + 16 == 72
 
@@ -271,6 +272,29 @@ def test_argv_count_limit_is_flagged() -> None:
 def test_execve_with_no_readable_argv_gives_empty_list() -> None:
     ev = decode(_event("execve", _str(0, "/bin/sh"), flags=wire.F_READ_FAILED, res=-14))
     assert ev.args == {"filename": "/bin/sh", "argv": []} and ev.res == -14
+
+
+def test_argv_taken_at_exec_replaces_the_enter_read() -> None:
+    # The enter read argv[0] and failed on argv[1] (a fresh fork child's unmapped page);
+    # the exec then sent the whole argument block (bpf/exec.h).
+    block = _rec(wire.K_ARGV_BLOCK, 1, b"sh\0-c\0: marker\0")
+    partial = _rec(wire.K_ARGV, 1, b"sh\0")
+    ev = decode(_event("execve", _str(0, "/bin/sh"), partial, block, flags=wire.F_READ_FAILED))
+    assert ev.args == {"filename": "/bin/sh", "argv": ["sh", "-c", ": marker"]}
+    assert ev.truncated == ()
+    # execveat's argv is its argument 2; a block cut at its byte limit ends mid-string.
+    ev = decode(
+        _event("execveat", _int(0, 3), _str(1, ""), _rec(wire.K_ARGV_BLOCK, 2, b"x\0yy"),
+               flags=wire.F_ARGV_BYTES)
+    )  # fmt: skip
+    assert ev.args["argv"] == ["x", "yy"] and ev.truncated == ("argv",)
+
+
+def test_argv_taken_at_exec_keeps_the_count_limit() -> None:
+    many = b"".join(b"a%d\0" % i for i in range(wire.ARGV_MAX_ARGS + 5))
+    ev = decode(_event("execve", _str(0, "/bin/echo"), _rec(wire.K_ARGV_BLOCK, 1, many)))
+    assert ev.args["argv"] == [f"a{i}" for i in range(wire.ARGV_MAX_ARGS)]
+    assert ev.truncated == ("argv",)
 
 
 def _sockaddr_in6(addr: str, port: int) -> bytes:

@@ -11,10 +11,12 @@ exits at once.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -158,3 +160,82 @@ def test_short_lived_program_keeps_tty_env_exepath_and_caps(sensor: LiveSensor) 
     # Root's program: the full capability set, from the task's credentials at exec.
     if os.geteuid() == 0:
         assert "CAP_SYS_ADMIN" in doc["thread.cap_effective"]
+
+
+# A C parent that forks and, in each child, execs a shell with literal arguments: in a
+# fresh fork child the pages of those literals are not mapped yet and the enter-time read
+# of argv fails, so argv comes from the new program's argument block at exec (bpf/exec.h).
+# Prints each child's pid.
+FORK_EXECL_C = r"""
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+int main(int argc, char **argv)
+{
+    int n = atoi(argv[1]);
+    for (int i = 0; i < n; i++) {
+        pid_t pid = fork();
+        if (pid < 0)
+            return 1;
+        if (pid == 0) {
+            execl("/bin/sh", "sh", "-c", ": MARKER", (char *)0);
+            _exit(127);
+        }
+        printf("%d\n", (int)pid);
+        fflush(stdout);
+        int status = 0;
+        if (waitpid(pid, &status, 0) != pid || status != 0)
+            return 1;
+    }
+    return 0;
+}
+"""
+
+
+def _fork_execl(live: LiveSensor, tmp_path: Path, script: str, n: int) -> dict[int, Any]:
+    """Compiles FORK_EXECL_C with ``script`` as the shell's -c literal, runs ``n`` children
+    and returns each child's execve document by pid."""
+    if shutil.which("gcc") is None:
+        pytest.skip("gcc is not installed")
+    (tmp_path / "forkexec.c").write_text(FORK_EXECL_C.replace(": MARKER", script))
+    subprocess.run(
+        ["gcc", "-O1", "-Wall", "-o", "forkexec", "forkexec.c"], cwd=tmp_path, check=True
+    )
+    docs_start = len(live.docs)
+    proc = subprocess.Popen([tmp_path / "forkexec", str(n)], stdout=subprocess.PIPE, text=True)
+    live.followed.add(proc.pid)
+    deadline = time.monotonic() + 60
+    while proc.poll() is None and time.monotonic() < deadline:
+        live.pump(50)
+    out, _ = proc.communicate(timeout=5)
+    assert proc.returncode == 0
+    children = [int(x) for x in out.split()]
+    assert len(children) == n
+    live.drain()
+    docs = {
+        d["proc.pid"]: d
+        for d in live.docs[docs_start:]
+        if d.get("evt.type") == "execve" and d.get("proc.pid") in children
+    }
+    assert sorted(docs) == sorted(children), "an exec of a child was not seen"
+    return docs
+
+
+def test_fork_child_exec_keeps_argv(sensor: LiveSensor, tmp_path: Path) -> None:
+    marker = unique("argv").replace("-", "_")
+    docs = _fork_execl(sensor, tmp_path, f": {marker}", 100)
+    lost = {
+        pid: d.get("proc.cmdline")
+        for pid, d in docs.items()
+        if d.get("proc.cmdline") != f"sh -c : {marker}" or d["proc.is_args_truncated"]
+    }
+    assert not lost, f"{len(lost)} of {len(docs)} execs lost argv: {list(lost.items())[:5]}"
+
+
+def test_fork_child_exec_argv_past_the_limit_is_flagged(sensor: LiveSensor, tmp_path: Path) -> None:
+    marker = unique("argv").replace("-", "_")
+    docs = _fork_execl(sensor, tmp_path, f": {marker} {'x' * 20000}", 5)
+    for d in docs.values():
+        assert d["proc.cmdline"].startswith(f"sh -c : {marker} xxx"), d["proc.cmdline"][:80]
+        assert d["proc.is_args_truncated"] is True

@@ -18,7 +18,7 @@ if os.geteuid() != 0:
 
 from sensor import capture as capture_mod
 from sensor.capture import Capture, CaptureError
-from sensor.decode import decode
+from sensor.decode import decode, decode_fast
 from sensor.events import RawEvent
 
 CHILD = r"""
@@ -93,6 +93,9 @@ def test_every_open_and_close_arrives_decoded_and_in_order(tmp_path: Path) -> No
     assert [(e.type, e.tid, e.res, e.args) for e in again] == [
         (e.type, e.tid, e.res, e.args) for e in events
     ]
+    # And the BPF side lays them out as the fast decoders expect (else they would all take
+    # the general decoder's slower way, correct but unnoticed).
+    assert all(decode_fast(r) is not None for r in recorded if decode(r).pid == pid)
 
 
 def test_without_the_mapping_bcc_reads_and_startup_says_so(

@@ -22,9 +22,10 @@ Stable rules not reproduced here, and why:
 Every other stable rule has a test below ("Detect release_agent File Container Escapes"
 with a file of that name in a tmp directory: no cgroup's release_agent is written).
 
-Known sensor limits these tests work around: ``proc.tty``, ``proc.exepath`` and the memfd
-flag of a new program are read from /proc when its exec is processed, so the programs
-whose alert needs them live a second (a shell exiting at once would show tty 0).
+A new program's ``proc.tty``, ``proc.exepath``, memfd flag, environment and capabilities
+come from the kernel at exec (the exec tracepoint and the fd state the sensor keeps), so
+the programs whose alert needs them may exit at once: /proc only seeds processes that
+existed before the sensor started.
 """
 
 from __future__ import annotations
@@ -364,7 +365,7 @@ def test_execution_from_dev_shm(sensor: LiveSensor) -> None:
     )
 
 
-# A copy of sleep run from the memfd: it outlives the sensor's read of /proc/<pid>/exe.
+# A program copied into a memfd and run from it (fexecve).
 MEMFD_EXEC = r"""
 import os, sys
 fd = os.memfd_create(sys.argv[1], 0)
@@ -374,8 +375,8 @@ os.execve(fd, [sys.argv[1], *sys.argv[3:]], {})
 """
 
 
-# A payload that lives a second, and one gone before /proc/<pid>/exe can be read (then the
-# memfd is known from the memfd_create the sensor saw).
+# A payload that lives a second, and one that exits at once: neither needs /proc (the exec
+# names the memfd's fd, which the sensor saw created).
 @pytest.mark.parametrize("payload", [["/bin/sleep", "1"], ["/bin/true"]], ids=["sleeps", "exits"])
 def test_fileless_execution_via_memfd(sensor: LiveSensor, payload: list[str]) -> None:
     marker = unique("memfd")
@@ -539,8 +540,8 @@ def test_terminal_shell_in_container(
     d = scripts / marker
     d.mkdir()
     d.chmod(0o755)
-    # The shell outlives the sensor's read of its /proc entry (where proc.tty comes from).
-    runc = script(d, "runc", f'/bin/sh -c "sleep 1; : {marker}"')
+    # The shell exits at once: its tty comes from the kernel at exec, not from /proc.
+    runc = script(d, "runc", f'/bin/sh -c ": {marker}"')
     start = len(sensor.alerts)
     argv = ["unshare", "--pid", "--fork", "--uts", "--ipc", "script", "-qc", str(runc)]
     sensor.run([*argv, "/dev/null"], cgroup_procs=container.procs)
