@@ -546,7 +546,14 @@ def child_main(
     def load() -> dict[str, Any]:
         nonlocal cap, attached, drain, enricher
         t0 = time.monotonic()
-        cap = RecordingCapture(types, exclude_pids=exclude)
+        # As `lanner sensor` does: syscalls no rule can match are sent only when they
+        # succeed (trees whose Capture has no such parameter send them all).
+        state_only = (
+            frozenset() if documents_for is None else frozenset(types) - frozenset(documents_for)
+        )
+        cap = RecordingCapture(
+            types, **_accepted(base_capture, {"exclude_pids": exclude, "state_only": state_only})
+        )
         enricher = enricher_for(True)
         b: Any = getattr(cap, "_bpf", None)
         attached = list(getattr(b, "_bench_attached", []))

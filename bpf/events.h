@@ -22,7 +22,7 @@
 
 /* Interest flags, per event type id. */
 #define SC_TP 1   /* handled by the per-syscall tracepoints (syscalls:sys_enter_<name>) */
-#define SC_RAW 2  /* handled by raw_syscalls:sys_enter/exit (no per-syscall tracepoint) */
+/* 2 was SC_RAW (raw_syscalls), no longer used */
 #define SC_EMIT 4 /* emit an event at exit; without it the enter is stashed for others */
 #define SC_EARLY 8 /* read the arguments at enter, not exit: exec, whose user memory is
                     * gone once it succeeds */

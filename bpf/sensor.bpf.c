@@ -28,12 +28,9 @@
  * by thread id when STASH_TASK_STORAGE is not defined); sc_exit takes them back, builds the
  * event in a per-CPU scratch buffer (paths, sockaddrs and the like are read from user
  * memory then: the pointers are still valid, the task has not returned to user space) and
- * copies it into the ring buffer. The per-syscall tracepoints (syscalls:sys_enter_*) and
- * raw_syscalls:sys_enter share one context layout (syscall number at offset 8, the six
- * arguments from offset 16), so the same code runs on both: per-syscall tracepoints are
- * attached for the enabled syscalls only (no cost for the others), raw_syscalls only when
- * an enabled syscall has no tracepoint of its own (init_module on a kernel without
- * modules). What to read per syscall is data (struct interest, filled from Python), not
+ * copies it into the ring buffer. Per-syscall tracepoints are attached for the enabled
+ * syscalls only (no cost for the others; raw_syscalls, which runs on every syscall, never
+ * is: a syscall without a tracepoint of its own is one the kernel lacks). What to read per syscall is data (struct interest, filled from Python), not
  * code, so adding a syscall does not touch this file.
  *
  * Why not read everything at enter: an event record is tens of KB, and writing it into a
@@ -736,8 +733,6 @@ SC_ENTER(4)
 SC_ENTER(5)
 SC_ENTER(6)
 int sc_exit(struct sc_exit_ctx *ctx) { return sc_do_exit(ctx, SC_TP); }
-int sc_enter_raw(struct sc_enter_ctx *ctx) { return sc_do_enter(ctx, SC_RAW, 6); }
-int sc_exit_raw(struct sc_exit_ctx *ctx) { return sc_do_exit(ctx, SC_RAW); }
 
 /* --- process lifecycle (sched tracepoints) ----------------------------------------- */
 

@@ -6,14 +6,14 @@
                 ...
 
 Only the tracepoints of the requested syscalls are attached: a syscall no rule needs
-costs nothing. A syscall without a tracepoint of its own on this kernel (init_module
-when modules are compiled out) is caught by raw_syscalls instead, which runs on every
-syscall, so that path is taken only when needed. The sensor's own process is excluded
-in the kernel so reading events does not generate more.
+costs nothing. A syscall without a tracepoint of its own on this kernel is one the
+kernel was built without (init_module when modules are compiled out): it is not traced,
+and start-up says so, because raw_syscalls, the only other hook, runs on every syscall
+of the machine (an untraced getppid() cost 83-96 ns with per-syscall tracepoints against
+150-165 ns with raw_syscalls attached). The sensor's own process is excluded in the
+kernel so reading events does not generate more.
 
-Measured (kernel 6.18, one core, a C loop; tracing openat only): an untraced getppid()
-cost 83-96 ns with per-syscall tracepoints (no measurable change) against 150-165 ns
-with the raw_syscalls filter, which runs on every syscall. An open+close loop pinned to
+Measured (kernel 6.18): an open+close loop pinned to
 one CPU, the ring buffer emptied unread from the other (medians of 11 interleaved rounds,
 a 2-CPU VM): empty programs on the same exit tracepoints add 7-9% to the loop; the
 sensor's programs add 265-320 ns per event above that (560-590 before the task fields
@@ -89,7 +89,6 @@ CAP_BPF = 39
 _CAP_NAMES = {CAP_SYS_ADMIN: "CAP_SYS_ADMIN", CAP_PERFMON: "CAP_PERFMON", CAP_BPF: "CAP_BPF"}
 
 _SC_TP = 1
-_SC_RAW = 2
 _SC_EMIT = 4
 _SC_EARLY = 8
 _SC_OK_ONLY = 16
@@ -131,6 +130,9 @@ TASK_FIELDS: tuple[tuple[str, str, str, int], ...] = (
     ("LANNER_OFF_KERNFS_NODE_ID", "kernfs_node", "id", 8),
 )
 
+
+#: The longest a :meth:`Capture.poll` waits without reading the ring buffer (see there).
+WAIT_SLICE_MS = 50
 
 #: Events one :meth:`Capture.poll` returns at most, unless told otherwise.
 DEFAULT_POLL_MAX = 4096
@@ -268,6 +270,33 @@ def _tp_nargs(tracefs: Path, name: str) -> int:
     return min(6, max(0, sum(1 for ln in fields if "common_" not in ln) - 1))
 
 
+def _fill_interest(leaf: Any, name: str, flags: int) -> None:
+    """Writes what the exit program reads for syscall ``name`` into an interest map leaf
+    (``struct interest``, bpf/events.h), its SC_* ``flags`` included."""
+    spec = EVENT_SPECS[name]
+    for p in spec.params:
+        leaf.kind[p.idx] = p.kind
+        leaf.aux[p.idx] = p.aux
+    ints = sorted(p.idx for p in spec.params if p.kind == wire.K_INT)
+    if not flags & _SC_EARLY and ints == list(range(len(spec.params))):
+        # Integers only, at 0..n-1: a fixed size, written into the ring buffer in place.
+        flags |= _SC_FIXED
+        leaf.nfixed = len(spec.params)
+    # The registers the exit reads: the arguments, and the lengths sockaddrs name.
+    regs = [p.idx for p in spec.params]
+    regs += [p.aux for p in spec.params if p.kind in _AUX_IS_INDEX]
+    emit_if = _EMIT_IF.get(name)
+    # A row with more values than the kernel holds is not filtered: every call is emitted.
+    if emit_if is not None and emit_if[0] < 6 and len(emit_if[1]) <= _EMIT_IF_MAX:
+        idx, values = emit_if
+        leaf.emit_if_idx, leaf.emit_if_n = idx, len(values)
+        for i, v in enumerate(values):
+            leaf.emit_if_val[i] = v & 0xFFFFFFFF
+        regs.append(idx)
+    leaf.nregs = min(6, max(regs, default=-1) + 1)
+    leaf.flags = flags
+
+
 class Capture:
     """Kernel events of the given types as RawEvents.
 
@@ -312,6 +341,8 @@ class Capture:
         self.stash_kind = "hash"
         wanted = frozenset(event_types)
         self.unsupported: frozenset[str] = wanted - EVENT_SPECS.keys()
+        #: Wanted syscalls this kernel does not have (no tracepoint): not traced.
+        self.not_in_kernel: frozenset[str] = frozenset()
         self.event_types: frozenset[str] = wanted & EVENT_SPECS.keys()
         #: Event types emitted only on success (see the class docstring).
         self.state_only: frozenset[str] = (
@@ -401,6 +432,11 @@ class Capture:
             self.stash_kind = kind
             self.task_from_btf = from_btf
             say(f"attached {self._bpf.num_open_tracepoints()} tracepoints")
+            if self.not_in_kernel:
+                say(
+                    f"not traced: {', '.join(sorted(self.not_in_kernel))} (this kernel was built "
+                    "without them: calls can only fail with ENOSYS)"
+                )
             break
 
     # --- setup ---------------------------------------------------------------------
@@ -434,13 +470,16 @@ class Capture:
         if FORK in self.event_types and not from_regs:
             stash_only |= {"clone", "clone3"}
         syscalls = {t for t in self.event_types if t in SYSCALL_NUMBERS} | stash_only
-        need_raw = need_raw_enter = False
+        # A syscall without a tracepoint of its own is one this kernel was built without
+        # (init_module and finit_module with modules compiled out): it can only fail with
+        # ENOSYS. Catching those attempts would need raw_syscalls, which runs on every
+        # syscall of the machine, so they are not traced; start-up names them.
+        self.not_in_kernel = frozenset(n for n in syscalls if not _has_tracepoint(tracefs, n))
+        syscalls -= self.not_in_kernel
         interest = b[b"interest"]
         for name in sorted(syscalls):
             spec = EVENT_SPECS[name]
-            has_tp = _has_tracepoint(tracefs, name)
-            flags = _SC_TP if has_tp else _SC_RAW
-            need_raw |= not has_tp
+            flags = _SC_TP
             if name in self.event_types:
                 flags |= _SC_EMIT
             if any(p.kind == wire.K_ARGV for p in spec.params):
@@ -449,46 +488,13 @@ class Capture:
             if name in self.state_only:
                 flags |= _SC_OK_ONLY
             with_enter = not from_regs or bool(flags & _SC_EARLY)
-            need_raw_enter |= not has_tp and with_enter
             leaf = interest.Leaf()
-            for p in spec.params:
-                leaf.kind[p.idx] = p.kind
-                leaf.aux[p.idx] = p.aux
-            if not flags & _SC_EARLY and sorted(
-                p.idx for p in spec.params if p.kind == wire.K_INT
-            ) == list(range(len(spec.params))):
-                # Integers only, at 0..n-1: a fixed size, written into the ring in place.
-                flags |= _SC_FIXED
-                leaf.nfixed = len(spec.params)
-            # Registers the exit reads: the arguments, and the lengths sockaddrs name.
-            nregs = max(
-                (
-                    i + 1
-                    for p in spec.params
-                    for i in (p.idx, p.aux if p.kind in _AUX_IS_INDEX else 0)
-                ),
-                default=0,
-            )
-            emit_if = _EMIT_IF.get(name)
-            # More values than the kernel holds: not filtered (every call is emitted).
-            if emit_if is not None and len(emit_if[1]) <= _EMIT_IF_MAX and emit_if[0] < 6:
-                leaf.emit_if_idx, values = emit_if
-                leaf.emit_if_n = len(values)
-                for i, v in enumerate(values):
-                    leaf.emit_if_val[i] = v & 0xFFFFFFFF
-                nregs = max(nregs, emit_if[0] + 1)
-            leaf.nregs = min(nregs, 6)
-            leaf.flags = flags
+            _fill_interest(leaf, name, flags)
             interest[ct.c_int(spec.type_id)] = leaf
-            if has_tp:
-                if with_enter:
-                    enter = f"sc_enter_{_tp_nargs(tracefs, name)}".encode()
-                    b.attach_tracepoint(tp=f"syscalls:sys_enter_{name}".encode(), fn_name=enter)
-                b.attach_tracepoint(tp=f"syscalls:sys_exit_{name}".encode(), fn_name=b"sc_exit")
-        if need_raw_enter:
-            b.attach_tracepoint(tp=b"raw_syscalls:sys_enter", fn_name=b"sc_enter_raw")
-        if need_raw:
-            b.attach_tracepoint(tp=b"raw_syscalls:sys_exit", fn_name=b"sc_exit_raw")
+            if with_enter:
+                enter = f"sc_enter_{_tp_nargs(tracefs, name)}".encode()
+                b.attach_tracepoint(tp=f"syscalls:sys_enter_{name}".encode(), fn_name=enter)
+            b.attach_tracepoint(tp=f"syscalls:sys_exit_{name}".encode(), fn_name=b"sc_exit")
 
         sched = {
             FORK: ("sched_process_fork", b"on_sched_fork"),
@@ -558,26 +564,36 @@ class Capture:
             raise CaptureError("poll() on a closed Capture")
         if max_events < 1:
             raise ValueError(f"max_events must be at least 1, not {max_events}")
+        # The kernel side wakes the reader at most once per WAKE_INTERVAL_NS per CPU
+        # (``wake_ns`` in sensor.bpf.c), so records committed since the last wakeup do not
+        # make epoll report the ring buffer: a wait is cut into slices of WAIT_SLICE_MS and
+        # the ring is read after each, woken or not. A burst's last events wait a slice.
+        deadline = None if timeout_ms < 0 else time.monotonic() + timeout_ms / 1000
+
+        def next_wait() -> int:
+            if deadline is None:
+                return WAIT_SLICE_MS
+            return min(WAIT_SLICE_MS, math.ceil((deadline - time.monotonic()) * 1000))
+
         reader = self._reader
         if reader is None:
             self._poll_limit = max_events
-            self._bpf.ring_buffer_poll(timeout_ms)
+            while True:
+                if not self._pending:
+                    self._bpf.ring_buffer_consume()
+                left = next_wait()
+                if self._pending or left <= 0:
+                    break
+                self._bpf.ring_buffer_poll(left)
             out, self._pending = self._pending, []
             return out
         blob, spans = reader.read(max_events)
-        if not spans and timeout_ms != 0:
-            deadline = None if timeout_ms < 0 else time.monotonic() + timeout_ms / 1000
-            while not spans:
-                left = -1
-                if deadline is not None:
-                    left = math.ceil((deadline - time.monotonic()) * 1000)
-                    if left <= 0:
-                        break
-                # Woken and still nothing to read: the next record is reserved but not
-                # committed yet (its producer is a few instructions from done); wait again.
-                if not reader.wait(left):
-                    break
-                blob, spans = reader.read(max_events)
+        while not spans and timeout_ms != 0:
+            left = next_wait()
+            if left <= 0:
+                break
+            reader.wait(left)
+            blob, spans = reader.read(max_events)
         if not spans:
             return []
         if self.recording is not None:

@@ -104,8 +104,15 @@ def _main(options: SensorOptions, load_engine: Callable[[], Engine], out: TextIO
     emit = sensor_emitter(out, options.as_json)
     record = options.record
     record_file = open(record, "w", encoding="utf-8") if record else None  # noqa: SIM115
+    # Syscalls no loaded rule can match are captured for process and fd state only: the
+    # kernel then sends only their successes (a failed close or dup changes no state).
+    # A recording keeps every event.
+    ruled = engine.index_values("syscall", "evt.type")
+    state_only = frozenset() if record or ruled is None else types - frozenset(ruled)
     try:
-        with Capture(types, exclude_pids=exclude_self(), progress=progress) as capture:
+        with Capture(
+            types, exclude_pids=exclude_self(), progress=progress, state_only=state_only
+        ) as capture:
             proc_root = os.path.join(host_root, "proc")
             progress(f"seeding the process table from {proc_root}")
             enricher = Enricher(

@@ -20,7 +20,13 @@ DOCS = Path(__file__).parent / "data" / "syscall"
 def realistic_stream(n: int, seed: int = 7) -> list[dict[str, Any]]:
     """Events as a busy node makes them: the recorded scenarios, spread over a few dozen
     threads, each event with its own number, time, file and fd count."""
-    docs = [json.loads(p.read_text()) for p in sorted(DOCS.glob("*.json"))]
+    # The recorded scenarios of ordinary size: the cut-command-line ones carry 20-50 KB of
+    # arguments each, which no busy node's stream is made of.
+    docs = [
+        json.loads(p.read_text())
+        for p in sorted(DOCS.glob("*.json"))
+        if p.stat().st_size < 8192
+    ]
     assert len(docs) > 20
     rng = random.Random(seed)
     out = []
