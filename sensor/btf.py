@@ -20,12 +20,14 @@ anything else on bad input.
 
 from __future__ import annotations
 
+import functools
 import struct
 from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = [
     "EXEC_FIELDS",
+    "TASK_FIELDS",
     "VMLINUX",
     "Btf",
     "BtfError",
@@ -33,6 +35,7 @@ __all__ = [
     "Member",
     "exec_fact_defines",
     "member_defines",
+    "task_field_defines",
 ]
 
 VMLINUX = Path("/sys/kernel/btf/vmlinux")
@@ -203,6 +206,25 @@ class Btf:
         return None
 
 
+# The task's credentials pointer: read on every event (TASK_FIELDS) and at exec (caps).
+_TASK_CRED = ("LANNER_OFF_TASK_CRED", "task_struct", "cred", 0)
+
+#: Task fields the BPF side loads through the BTF-typed task pointer instead of calling a
+#: helper for each (sensor.bpf.c's TASK_FROM_BTF): -D name, struct, member, size (0: a
+#: pointer). All or none: without one of them the program calls the helpers.
+TASK_FIELDS: tuple[tuple[str, str, str, int], ...] = (
+    ("LANNER_OFF_TASK_PID", "task_struct", "pid", 4),
+    ("LANNER_OFF_TASK_TGID", "task_struct", "tgid", 4),
+    ("LANNER_OFF_TASK_COMM", "task_struct", "comm", 16),
+    _TASK_CRED,
+    ("LANNER_OFF_CRED_UID", "cred", "uid", 4),
+    ("LANNER_OFF_CRED_GID", "cred", "gid", 4),
+    ("LANNER_OFF_TASK_CGROUPS", "task_struct", "cgroups", 0),
+    ("LANNER_OFF_CSS_SET_DFL_CGRP", "css_set", "dfl_cgrp", 0),
+    ("LANNER_OFF_CGROUP_KN", "cgroup", "kn", 0),
+    ("LANNER_OFF_KERNFS_NODE_ID", "kernfs_node", "id", 8),
+)
+
 # What exec.h reads of the task at exec: (-D name, struct, member, expected size; 0 = a
 # pointer). All or none: the process table takes a sched exec with a tty as one that has
 # the whole set, and otherwise asks /proc for them.
@@ -222,7 +244,7 @@ EXEC_FIELDS: tuple[tuple[str, str, str, int], ...] = (
     ("LANNER_OFF_DRIVER_MAJOR", "tty_driver", "major", 4),
     ("LANNER_OFF_DRIVER_MINOR_START", "tty_driver", "minor_start", 4),
     # The capability sets exec may change (kernel_cap_t: 8 bytes, whatever its C shape).
-    ("LANNER_OFF_TASK_CRED", "task_struct", "cred", 0),
+    _TASK_CRED,
     ("LANNER_OFF_CRED_CAP_PERMITTED", "cred", "cap_permitted", 8),
     ("LANNER_OFF_CRED_CAP_EFFECTIVE", "cred", "cap_effective", 8),
 )
@@ -259,10 +281,26 @@ class ExecFacts:
     missing: str | None = None
 
 
+@functools.cache
+def _load(path: Path) -> Btf:
+    # Read once per process: both sets of fields come from the same 5 MB file.
+    return Btf.load(path)
+
+
+def task_field_defines(path: Path = VMLINUX) -> list[str]:
+    """``-DLANNER_OFF_TASK_PID=...`` for :data:`TASK_FIELDS`, from the running kernel's BTF;
+    empty when BTF is missing or lacks one of them (then the helpers are called)."""
+    try:
+        found = member_defines(_load(path), TASK_FIELDS)
+    except (OSError, BtfError):
+        return []
+    return [] if isinstance(found, str) else found
+
+
 def exec_fact_defines(path: Path = VMLINUX) -> ExecFacts:
     """The ``-D`` flags for the task fields exec.h reads, from the running kernel's BTF."""
     try:
-        found = member_defines(Btf.load(path), EXEC_FIELDS)
+        found = member_defines(_load(path), EXEC_FIELDS)
     except (OSError, BtfError) as e:
         return ExecFacts((), f"no usable kernel BTF ({path}: {e}): {_FALLBACK}")
     if isinstance(found, str):

@@ -56,7 +56,7 @@ from typing import Any
 from lanner.resources import data_dir
 from sensor import decode as wire
 from sensor import ringbuf
-from sensor.btf import Btf, BtfError, exec_fact_defines
+from sensor.btf import exec_fact_defines, task_field_defines
 from sensor.decode import EVENT_SPECS, SYSCALL_NUMBERS, DecodeError
 from sensor.events import EXEC, EXIT, FORK, RawEvent
 from sensor.headers import HeadersNotFound, find_headers
@@ -114,21 +114,6 @@ _EMIT_IF: dict[str, tuple[int, tuple[int, ...]]] = {
 #: failures: a non-blocking connect fails with EINPROGRESS yet names its peer (enrich).
 _FAILURE_KEEPS_STATE = frozenset({"connect"})
 
-#: Task fields the BPF side loads through the BTF-typed task pointer instead of calling a
-#: helper for each (sensor.bpf.c's TASK_FROM_BTF): -D name, struct, member, size (0: a
-#: pointer). All or none: without one of them the program calls the helpers.
-TASK_FIELDS: tuple[tuple[str, str, str, int], ...] = (
-    ("LANNER_OFF_TASK_PID", "task_struct", "pid", 4),
-    ("LANNER_OFF_TASK_TGID", "task_struct", "tgid", 4),
-    ("LANNER_OFF_TASK_COMM", "task_struct", "comm", 16),
-    ("LANNER_OFF_TASK_CRED", "task_struct", "cred", 0),
-    ("LANNER_OFF_CRED_UID", "cred", "uid", 4),
-    ("LANNER_OFF_CRED_GID", "cred", "gid", 4),
-    ("LANNER_OFF_TASK_CGROUPS", "task_struct", "cgroups", 0),
-    ("LANNER_OFF_CSS_SET_DFL_CGRP", "css_set", "dfl_cgrp", 0),
-    ("LANNER_OFF_CGROUP_KN", "cgroup", "kn", 0),
-    ("LANNER_OFF_KERNFS_NODE_ID", "kernfs_node", "id", 8),
-)
 
 
 #: The longest a :meth:`Capture.poll` waits without reading the ring buffer (see there).
@@ -145,22 +130,6 @@ class CaptureError(RuntimeError):
 def syscall_number_defines() -> list[str]:
     """``-DNR_EXECVE=59``...: the BPF program's syscall numbers, from sensor.syscalls' rows."""
     return [f"-DNR_{name.upper()}={nr}" for name, nr in sorted(SYSCALL_NUMBERS.items())]
-
-
-def task_field_defines(path: Path = _BTF_VMLINUX) -> list[str]:
-    """``-DLANNER_OFF_TASK_PID=...`` for :data:`TASK_FIELDS`, from the running kernel's BTF;
-    empty when BTF is missing or lacks one of them (then the helpers are called)."""
-    try:
-        btf = Btf.load(path)
-    except (OSError, BtfError):
-        return []
-    out = []
-    for define, struct_name, member, size in TASK_FIELDS:
-        m = btf.member(struct_name, member)
-        if m is None or (not m.pointer if size == 0 else m.pointer or m.size != size):
-            return []
-        out.append(f"-D{define}={m.offset}")
-    return out
 
 
 def supported_event_types() -> frozenset[str]:
