@@ -38,6 +38,8 @@ from sensor.fdtable import FdEntry, FdTable, resolve_path
 
 _UNSET_LOGINUID = 0xFFFFFFFF
 _MAX_ANCESTRY = 64
+# Containers whose mounts are kept (one parsed mountinfo each).
+_MAX_MOUNT_TABLES = 256
 
 # One counter for every table: a change anywhere invalidates derived data everywhere,
 # which is rare enough (fork, exec, exit, setsid, credential changes) to be cheap, and
@@ -295,6 +297,10 @@ class ProcessTable:
         self._users = read_id_names(passwd_path)
         self._groups = read_id_names(group_path)
         self._container_users: dict[str, tuple[dict[int, str], dict[int, str]]] = {}
+        # The mounts last read in each container (host: ""), for a program gone before
+        # its exec is handled, with its parent: how late the reader runs must not decide
+        # the answer.
+        self._mounts: OrderedDict[str, list[tuple[str, str, str]]] = OrderedDict()
         self._boot_ns = boot_time_ns if boot_time_ns is not None else self._read_boot_ns()
         if clock_ticks is None:
             try:
@@ -451,6 +457,13 @@ class ProcessTable:
         if p.exepath is None or p.exe_from_memfd:
             p.exe_upper_layer = False if p.exe_from_memfd else None
             return
+        mounts = self._mounts_of(p)
+        p.exe_upper_layer = (
+            None if mounts is None else upper_layer_of(mounts, p.exepath, self.host_root)
+        )
+
+    def _mounts_of(self, p: Process) -> list[tuple[str, str, str]] | None:
+        container = p.container.full_id or ""
         text = _read(os.path.join(self.proc_root, str(p.pid), "mountinfo"))
         parent = self._procs.get(p.ppid) if text is None and p.ppid else None
         if parent is not None and parent.container.full_id == p.container.full_id:
@@ -458,9 +471,14 @@ class ProcessTable:
             # are its own unless it unshared them, tell where its program lives.
             text = _read(os.path.join(self.proc_root, str(parent.pid), "mountinfo"))
         if text is None:
-            p.exe_upper_layer = None
-            return
-        p.exe_upper_layer = upper_layer_of(parse_mountinfo(text), p.exepath, self.host_root)
+            # Both gone: the mounts last seen in its container.
+            return self._mounts.get(container)
+        mounts = parse_mountinfo(text)
+        self._mounts[container] = mounts
+        self._mounts.move_to_end(container)
+        if len(self._mounts) > _MAX_MOUNT_TABLES:
+            self._mounts.popitem(last=False)
+        return mounts
 
     def refresh_from_proc(self, p: Process) -> None:
         """Re-reads what an execve changes (exe link, credentials, capabilities)."""

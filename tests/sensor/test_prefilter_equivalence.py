@@ -64,12 +64,16 @@ class Pipeline:
     engine: Engine
     alerts: list[tuple[str, str, str, str]] = field(default_factory=list)
     documents: int = 0
+    # The document behind each alert, by uuid: a failure names the fields that differ.
+    alerted: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def feed(self, raw: RawEvent) -> dict[str, Any] | None:
         doc = self.enricher.handle(raw)
         if doc is not None:
             self.documents += 1
-            self.alerts.extend(alert_key(a) for a in self.engine.evaluate(doc, "syscall"))
+            for a in self.engine.evaluate(doc, "syscall"):
+                self.alerts.append(alert_key(a))
+                self.alerted[a.uuid] = dict(doc)
         return doc
 
 
@@ -90,16 +94,29 @@ def pipelines(rules: Path, **enricher: Any) -> dict[str, Pipeline]:
 
 def assert_same_alerts(by_mode: dict[str, Pipeline], ruleset: str) -> list[str]:
     """Every mode raised the same alerts, in the same order; returns their rules."""
-    reference = by_mode["every event"].alerts
+    first = by_mode["every event"]
     for mode, p in by_mode.items():
-        assert p.alerts == reference, f"{ruleset}, {mode}: {diff(reference, p.alerts)}"
-    return [a[0] for a in reference]
+        assert p.alerts == first.alerts, f"{ruleset}, {mode}: {diff(first, p)}"
+    return [a[0] for a in first.alerts]
 
 
-def diff(want: list[Any], got: list[Any]) -> str:
-    missing = [a[:2] for a in want if a not in got]
-    extra = [a[:2] for a in got if a not in want]
-    return f"missing {missing[:5]}, extra {extra[:5]} ({len(want)} vs {len(got)} alerts)"
+def diff(want: Pipeline, got: Pipeline) -> str:
+    missing = [a[:2] for a in want.alerts if a not in got.alerts]
+    extra = [a[:2] for a in got.alerts if a not in want.alerts]
+    fields = []
+    for a, b in zip(want.alerts, got.alerts, strict=False):
+        if a[:3] == b[:3] and a[3] != b[3]:
+            da, db = want.alerted[a[3]], got.alerted[b[3]]
+            fields = [
+                (k, da.get(k), db.get(k))
+                for k in sorted(da.keys() | db.keys())
+                if da.get(k) != db.get(k)
+            ]
+            break
+    return (
+        f"missing {missing[:5]}, extra {extra[:5]} ({len(want.alerts)} vs {len(got.alerts)} "
+        f"alerts); the first alert from another document differs in {fields[:10]}"
+    )
 
 
 def replay(raws: Iterable[RawEvent], rules: Path, root: Path) -> dict[str, Pipeline]:

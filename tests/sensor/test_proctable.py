@@ -304,3 +304,27 @@ def test_upper_layer_of_a_program_gone_at_once_from_its_parents_mounts(tmp_path:
     child = t.fork(700, 701, ts_ns=1)
     t.exec(701, filename="/tmp/evil", argv=["/tmp/evil"], env=[], tty=0, caps=(0, 0))
     assert child.exe_upper_layer is True
+
+
+def test_upper_layer_of_a_program_gone_with_its_parent_from_its_containers_mounts(
+    tmp_path: Path,
+) -> None:
+    """A late reader (the program and its parent both exited) answers as an early one
+    did: from the mounts last read in the same container; a container never read says
+    nothing rather than guess."""
+    root = make_tree(tmp_path)
+    upper = tmp_path / "overlay" / "diff"
+    (upper / "tmp").mkdir(parents=True)
+    (upper / "tmp" / "evil").write_text("")
+    mounts = f"100 90 0:50 / / rw - overlay overlay rw,lowerdir=/l,upperdir={upper},workdir=/w\n"
+    (root / "700" / "mountinfo").write_text(mounts)
+    t = ProcessTable(str(root))
+    early = t.fork(700, 701, ts_ns=1)
+    t.exec(701, filename="/tmp/evil", argv=["/tmp/evil"], env=[], tty=0, caps=(0, 0))
+    assert early.exe_upper_layer is True
+    (root / "700" / "mountinfo").unlink()
+    late = t.fork(700, 702, ts_ns=2)
+    t.exec(702, filename="/tmp/evil", argv=["/tmp/evil"], env=[], tty=0, caps=(0, 0))
+    assert late.exe_upper_layer is True
+    elsewhere = ProcessTable(str(root)).fork(700, 703, ts_ns=3)
+    assert elsewhere.exe_upper_layer is None
