@@ -34,7 +34,9 @@ realistic
     small-file writes and reads, 60 Python subprocesses) and a loopback HTTP server under
     load (Debian's ``nginx`` and ``wrk`` when installed, otherwise Python's http.server and
     a Python client making 1,500 requests), sensor off against on, interleaved rounds,
-    medians of per-round ratios. Per workload: wall time (for wrk: microseconds per
+    medians of per-round ratios; also with empty programs on the same tracepoints (the
+    floor) and with the sensor's programs but its ring buffer emptied unread every 2 ms
+    (kernel only), so a slowdown splits into hook, programs and consumer. Per workload: wall time (for wrk: microseconds per
     request at its measured throughput), events the sensor captured meanwhile (the whole
     machine's), and the sensor's CPU seconds (until it caught up).
 rates
@@ -104,11 +106,16 @@ EVENT_LOSSES = ("ringbuf_full", "stash_full", "scratch")
 OC_COMM = "lbench_oc"
 TARGET_SLOWDOWN_PCT = 5.0
 TARGET_RATE = 150_000
+# userspace: open/close iterations recorded (over one second).
+USERSPACE_OC_ITERATIONS = 20_000
 TARGET_SHIPPED_PCT = 1.0
 # Kernel-only modes of the sensor child: how far its ring buffer may fill (a share of its
 # size) before it is emptied, unread. "drain": a quarter (never full, almost no wakeups);
 # "drain-wake": not at all (the reader caught up: a wakeup per event).
-DRAIN_LAG = {"drain": 0.25, "drain-wake": 0.0}
+DRAIN_LAG = {"drain": 0.25, "drain-wake": 0.0, "drain-idle": 0.0}
+# "drain-idle" empties it every DRAIN_IDLE_S instead of spinning, for workloads that are
+# not pinned: a spinning drain would take a core from them.
+DRAIN_IDLE_S = 0.002
 # Kernel-only conditions of the floor section, and the child mode each runs in.
 KERNEL_ONLY = {"kernel": "drain", "wake": "drain-wake"}
 MSG = "@@"  # prefix of the child's protocol lines (bcc may print to stdout too)
@@ -299,9 +306,17 @@ class RingDrain:
         self._prod = memoryview(self._pmap).cast("Q")
         self.bytes = 0
 
-    def spin(self, stop: Callable[[], bool], lag: float = 0.0) -> None:
+    def spin(self, stop: Callable[[], bool], lag: float = 0.0, pause: float = 0.0) -> None:
         cons, prod = self._cons, self._prod
         behind = int(self.size * lag)
+        while pause:
+            p, c = prod[0], cons[0]
+            if p - c > behind:
+                cons[0] = p
+                self.bytes += p - c
+            if stop():
+                return
+            time.sleep(pause)
         while True:
             for _ in range(4000):
                 p, c = prod[0], cons[0]
@@ -439,7 +454,7 @@ def child_main(
                     self.recording.append(ct.string_at(data, size))
                 return super()._on_event(ctx, data, size)
 
-    def enricher_for(seed: bool) -> Any:
+    def enricher_for(seed: bool, documents: bool = True) -> Any:
         return Enricher(
             **_accepted(
                 Enricher,
@@ -447,7 +462,8 @@ def child_main(
                     "proc_root": "/proc",
                     "hostname": "bench",
                     "seed": seed,
-                    "documents_for": documents_for,
+                    # No documents at all: what keeping state alone costs.
+                    "documents_for": documents_for if documents else frozenset(),
                     "prefilter": prefilter,
                 },
             )
@@ -620,7 +636,8 @@ def child_main(
         while True:
             if cap is not None and not suspended:
                 if mode in DRAIN_LAG and drain is not None:
-                    drain.spin(stdin_ready, DRAIN_LAG[mode])
+                    pause = DRAIN_IDLE_S if mode == "drain-idle" else 0.0
+                    drain.spin(stdin_ready, DRAIN_LAG[mode], pause)
                 else:
                     consume_a_while()
                 if not stdin_ready():
@@ -692,13 +709,14 @@ def _offline(
     path: str,
     rounds: int,
     wire: Any,
-    enricher_for: Callable[[bool], Any],
+    enricher_for: Callable[..., Any],
     engine: Any,
     run_fn: Any,
 ) -> dict[str, Any]:
     """decode -> enrich -> evaluate over the recorded records, each stage timed on its own,
     then the tree's run loop over the decoded events (enrich, evaluate and whatever the
-    tree does around them)."""
+    tree does around them). Beside them, the enricher keeping state and building no
+    document: with decode, the least an exact consumer does per event."""
     raws = read_records(Path(path))
     n = len(raws)
     if n == 0:
@@ -714,6 +732,7 @@ def _offline(
     t_enr: list[float] = []
     t_eval: list[float] = []
     t_loop: list[float] = []
+    t_state: list[float] = []
     shipped = docs_n = 0
     prefiltered: int | None = None
     # Read as the tree's capture reads: one buffer of many records (decode_many) where
@@ -738,7 +757,9 @@ def _offline(
         shipped, docs_n = hits, len(docs)
         if run_fn is not None:
             t_loop.append(_replay(events, enricher_for(False), engine, run_fn))
-    dec, enr, ev = (statistics.median(t) / n * 1e6 for t in (t_dec, t_enr, t_eval))
+        quiet = enricher_for(False, documents=False)
+        t_state.append(timed(lambda: [quiet.handle(e) for e in events])[0])  # noqa: B023
+    dec, enr, ev, st = (statistics.median(t) / n * 1e6 for t in (t_dec, t_enr, t_eval, t_state))
     out = {
         "events": n,
         "documents": docs_n,
@@ -750,6 +771,8 @@ def _offline(
         "evaluate_us": ev,
         "total_us": dec + enr + ev,
         "events_per_s_one_core": 1e6 / (dec + enr + ev),
+        "state_only_us": st,
+        "events_per_s_state_only": 1e6 / (dec + st),
     }
     if t_loop:
         out["run_loop_us"] = statistics.median(t_loop) / n * 1e6
@@ -1372,49 +1395,73 @@ def make_workloads(
 def measure_realistic(
     sensors: list[Sensor], workloads: list[Workload], rounds: int
 ) -> dict[str, Any]:
-    conds = ["off", *(f"on:{s.label}" for s in sensors)]
+    """Each workload off, with the empty programs (the floor), with the sensor's programs
+    and its ring buffer emptied unread (kernel-only), and with the sensor on: where a
+    slowdown goes, hook, programs or consumer."""
+    floor = Floor(*_tracepoints_of(sensors[0])) if sensors else None
+    conds = ["off"] + (["floor"] if floor is not None else [])
+    for s in sensors:
+        conds += [f"kernel:{s.label}", f"on:{s.label}"]
     by_label = {s.label: s for s in sensors}
     names = [w.name for w in workloads]
     vals: dict[str, dict[str, list[float]]] = {n: {c: [] for c in conds} for n in names}
     ratios: dict[str, dict[str, list[float]]] = {n: {c: [] for c in conds[1:]} for n in names}
     wl_cpu: dict[str, dict[str, list[float]]] = {n: {c: [] for c in conds} for n in names}
-    events: dict[str, dict[str, list[int]]] = {n: {c: [] for c in conds[1:]} for n in names}
-    cpu_s: dict[str, dict[str, list[float]]] = {n: {c: [] for c in conds[1:]} for n in names}
-    drops: dict[str, dict[str, int]] = {c: {} for c in conds[1:]}
+    on = [c for c in conds if c.startswith("on:")]
+    events: dict[str, dict[str, list[int]]] = {n: {c: [] for c in on} for n in names}
+    cpu_s: dict[str, dict[str, list[float]]] = {n: {c: [] for c in on} for n in names}
+    drops: dict[str, dict[str, int]] = {c: {} for c in on}
     for w in workloads:  # warm caches (and the build's outputs) once
         w.run()
-    for r in range(rounds):
-        order = conds[r % len(conds) :] + conds[: r % len(conds)]
-        got: dict[str, dict[str, float]] = {n: {} for n in names}
-        for cond in order:
-            s = by_label.get(cond.partition(":")[2])
-            if s is not None:
-                s.ask("resume")
-                s.drain(limit_s=10)
-            try:
-                for w in workloads:
-                    before = s.ask("stats") if s is not None else {}
-                    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-                    got[w.name][cond] = w.run()
-                    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-                    wl_cpu[w.name][cond].append(
-                        ru1.ru_utime - ru0.ru_utime + ru1.ru_stime - ru0.ru_stime
-                    )
-                    if s is not None:
-                        after, _ = s.drain(limit_s=20)
-                        d = delta(after, before)
-                        events[w.name][cond].append(d["captured"])
-                        cpu_s[w.name][cond].append(d["cpu_s"])
-                        for k, v in d["drops"].items():
-                            drops[cond][k] = drops[cond].get(k, 0) + v
-            finally:
-                if s is not None:
-                    s.ask("suspend")
-        for n in names:
-            for c in conds:
-                vals[n][c].append(got[n][c])
-            for c in conds[1:]:
-                ratios[n][c].append(got[n][c] / got[n]["off"])
+    try:
+        for r in range(rounds):
+            order = conds[r % len(conds) :] + conds[: r % len(conds)]
+            got: dict[str, dict[str, float]] = {n: {} for n in names}
+            for cond in order:
+                kind, _, label = cond.partition(":")
+                s = by_label.get(label)
+                if kind == "floor" and floor is not None:
+                    floor.attach()
+                elif s is not None:
+                    if kind == "kernel":
+                        s.ask("mode drain-idle")
+                    s.ask("resume")
+                    s.drain(limit_s=10)
+                try:
+                    for w in workloads:
+                        before = s.ask("stats") if kind == "on" and s is not None else {}
+                        ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+                        got[w.name][cond] = w.run()
+                        ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+                        wl_cpu[w.name][cond].append(
+                            ru1.ru_utime - ru0.ru_utime + ru1.ru_stime - ru0.ru_stime
+                        )
+                        if kind == "on" and s is not None:
+                            after, _ = s.drain(limit_s=20)
+                            d = delta(after, before)
+                            events[w.name][cond].append(d["captured"])
+                            cpu_s[w.name][cond].append(d["cpu_s"])
+                            for k, v in d["drops"].items():
+                                drops[cond][k] = drops[cond].get(k, 0) + v
+                finally:
+                    if kind == "floor" and floor is not None:
+                        floor.detach()
+                    elif s is not None:
+                        s.ask("suspend")
+                        if kind == "kernel":
+                            s.ask("mode run")
+            for n in names:
+                for c in conds:
+                    vals[n][c].append(got[n][c])
+                for c in conds[1:]:
+                    ratios[n][c].append(got[n][c] / got[n]["off"])
+    finally:
+        if floor is not None:
+            floor.close()
+
+    def pct(n: str, c: str) -> float:
+        return (statistics.median(ratios[n][c]) - 1) * 100
+
     out: dict[str, Any] = {"rounds": rounds, "workloads": {}}
     for w in workloads:
         row: dict[str, Any] = {
@@ -1422,25 +1469,31 @@ def measure_realistic(
             "unit": w.unit,
             "off": statistics.median(vals[w.name]["off"]),
             "workload_cpu_s_off": statistics.median(wl_cpu[w.name]["off"]),
+            "floor_pct": pct(w.name, "floor") if floor is not None else None,
             "sensors": {},
         }
         for s in sensors:
             c = f"on:{s.label}"
-            pct = (statistics.median(ratios[w.name][c]) - 1) * 100
+            slowdown = pct(w.name, c)
             row["sensors"][s.label] = {
                 "on": statistics.median(vals[w.name][c]),
-                "slowdown_pct": pct,
+                "slowdown_pct": slowdown,
+                "kernel_only_pct": pct(w.name, f"kernel:{s.label}"),
                 "ratios": [round(x, 3) for x in ratios[w.name][c]],
                 "events": statistics.median(events[w.name][c]),
                 "sensor_cpu_s": statistics.median(cpu_s[w.name][c]),
                 "workload_cpu_s": statistics.median(wl_cpu[w.name][c]),
-                "target_met": pct < TARGET_SLOWDOWN_PCT,
+                "target_met": slowdown < TARGET_SLOWDOWN_PCT,
             }
         out["workloads"][w.name] = row
     out["drops"] = {
         s.label: {k: v for k, v in drops[f"on:{s.label}"].items() if v} for s in sensors
     }
     return out
+
+
+def _tracepoints_of(s: Sensor) -> tuple[list[str], list[str]]:
+    return list(s.info["tracepoints"]), list(s.info["raw_tracepoints"])
 
 
 # --- 3. the loss-free rate ---------------------------------------------------------------
@@ -1515,6 +1568,33 @@ def measure_rates(
 
 
 def measure_userspace(
+    sensors: list[Sensor], tmp: Path, mixed_rounds: int, offline_rounds: int, exe: Path
+) -> dict[str, Any]:
+    """The mixed workload (below), then the open/close loop the same way: the stream the
+    loss-free rate is about, replayed offline."""
+    out = _userspace_of(sensors, tmp, mixed_rounds, offline_rounds)
+    out["open_close"] = {}
+    for s in sensors:
+        rec = tmp / f"oc-{s.label}.rec"
+        s.ask("resume")
+        try:
+            s.drain(limit_s=10)
+            recording = s.ask("record")["recording"]
+            # Slow enough for any consumer to keep up: every record is kept.
+            run_loop(exe, "oc", USERSPACE_OC_ITERATIONS, USERSPACE_OC_ITERATIONS)
+            s.drain(limit_s=30)
+            saved = s.ask(f"save {rec}")["saved"]
+        finally:
+            s.ask("suspend")
+        out["open_close"][s.label] = (
+            s.ask(f"offline {rec} {offline_rounds}")
+            if recording and saved
+            else {"events": 0, "error": "this tree's Capture cannot record raw records"}
+        )
+    return out
+
+
+def _userspace_of(
     sensors: list[Sensor], tmp: Path, mixed_rounds: int, offline_rounds: int
 ) -> dict[str, Any]:
     script = tmp / "mixed.sh"
@@ -1696,6 +1776,11 @@ def _render_realistic(res: dict[str, Any], labels: list[str]) -> list[str]:
         t = Table(labels)
         t.row(f"  off, {w['unit']}", [w["off"] for _ in ss], fmt, ratio=False)
         t.row(f"  on, {w['unit']}", [x["on"] for x in ss], fmt)
+        if w.get("floor_pct") is not None:
+            t.row(
+                "  slowdown, empty programs (floor), %", [w["floor_pct"] for _ in ss], "+.1f", False
+            )
+        t.row("  slowdown, kernel only, %", [x["kernel_only_pct"] for x in ss], "+.1f", "pct")
         t.row("  slowdown, %", [x["slowdown_pct"] for x in ss], "+.1f", "pct")
         t.row("  events captured (whole machine)", [x["events"] for x in ss], ".0f")
         t.row("  sensor CPU s", [x["sensor_cpu_s"] for x in ss], ".2f")
@@ -1776,6 +1861,7 @@ def _render_userspace(res: dict[str, Any], labels: list[str]) -> list[str]:
         [o.get("events_per_s_one_core") for o in os_],
         ".0f",
     )
+    _state_rows(t, os_)
     lines.extend(t.lines)
     for lab, x in zip(labels, ss, strict=True):
         extra = f"; offline: {x['offline']['error']}" if x["offline"].get("error") else ""
@@ -1784,7 +1870,36 @@ def _render_userspace(res: dict[str, Any], labels: list[str]) -> list[str]:
             f"{', '.join(f'{k} x{v}' for k, v in sorted(x['alerts_by_rule'].items())) or 'none'};"
             f" < {TARGET_SHIPPED_PCT:.0f}% shipped {_yes(x['target_met'])}{extra}"
         )
+    oc = u.get("open_close")
+    if oc:
+        lines.append(
+            f"   open/close loop ({USERSPACE_OC_ITERATIONS:,} iterations), its records replayed"
+            " offline the same way"
+        )
+        ocs = [oc[lab] for lab in labels]
+        t = Table(labels)
+        t.row("recorded events", [o.get("events") or None for o in ocs], ".0f")
+        t.row("  documents built", [o.get("documents") for o in ocs], ".0f")
+        t.row("  read/decode, us/event", [o.get("decode_us") for o in ocs], ".2f")
+        t.row("  enrich, us/event", [o.get("enrich_us") for o in ocs], ".2f")
+        t.row("  evaluate, us/event", [o.get("evaluate_us") for o in ocs], ".2f")
+        t.row(
+            "  events/s on one core (sum of stages)",
+            [o.get("events_per_s_one_core") for o in ocs],
+            ".0f",
+        )
+        _state_rows(t, ocs)
+        lines.extend(t.lines[1:])
     return lines
+
+
+def _state_rows(t: Table, offline: list[dict[str, Any]]) -> None:
+    t.row("  state only (no document), us/event", [o.get("state_only_us") for o in offline], ".2f")
+    t.row(
+        "  events/s on one core, decode + state only",
+        [o.get("events_per_s_state_only") for o in offline],
+        ".0f",
+    )
 
 
 def render(res: dict[str, Any]) -> str:
@@ -1964,7 +2079,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 took["rates"] = time.monotonic() - t0
             if "userspace" in a.only:
                 t0 = time.monotonic()
-                res["userspace"] = measure_userspace(sensors, tmp, a.mixed_rounds, a.offline_rounds)
+                res["userspace"] = measure_userspace(
+                    sensors, tmp, a.mixed_rounds, a.offline_rounds, exe
+                )
                 took["userspace"] = time.monotonic() - t0
             res["other_bpf_at_end"] = other_bpf_holders(ours)
         except (RuntimeError, subprocess.CalledProcessError) as e:
