@@ -69,6 +69,9 @@ if TYPE_CHECKING:
 SHELLS = frozenset({"ash", "bash", "csh", "ksh", "sh", "tcsh", "zsh", "dash"})
 
 _EXEC_EVENTS = frozenset(s.name for s in SYSCALLS if s.handler == "exec")
+_OPEN_EVENTS = frozenset(s.name for s in SYSCALLS if s.handler == "open")
+# Pre-filter verdicts kept (see Enricher._verdict_key); all are forgotten when full.
+_MAX_VERDICTS = 8192
 
 # The fields an event's document holds before its process part is added
 # (``Enricher._event_part``), each read from that part exactly as from the whole
@@ -138,18 +141,24 @@ _DOMAIN_TYPES = {F.AF_INET: "ipv4", F.AF_INET6: "ipv6", F.AF_UNIX: "unix", F.AF_
 
 @dataclass(slots=True)
 class _Params:
-    """An event's parameters: rendered text, raw values, and the evt.args line."""
+    """An event's parameters: rendered text, raw values, and the evt.args line. Off
+    (``on`` false) for an event that makes no document: nothing is rendered."""
 
     text: dict[str, str] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict)
     line: list[str] = field(default_factory=list)
+    on: bool = True
 
     def add(self, name: str, raw: Any, text: str, resolved: str | None = None) -> None:
-        if name in self.raw:
+        if not self.on or name in self.raw:
             return
         self.raw[name] = raw
         self.text[name] = resolved if resolved else text
         self.line.append(f"{name}={text}({resolved})" if resolved else f"{name}={text}")
+
+
+# The parameters of an event that makes no document: always empty (add does nothing).
+_NO_PARAMS = _Params(on=False)
 
 
 @dataclass(slots=True)
@@ -173,13 +182,19 @@ class _Ctx:
         return self.ev.res
 
     # --- parameter renderers -----------------------------------------------------------
+    # With the parameters off, each keeps only its effect on state (p_fd's lookup of an
+    # fd /proc may still know, p_path's absolute path) and renders nothing.
 
     def p_errno(self, name: str, value: int | None) -> None:
-        if value is not None:
+        if value is not None and self.params.on:
             self.params.add(name, value, str(value), F.errno_name(-value) if value < 0 else None)
 
     def p_fd(self, name: str, value: Any) -> None:
         if not isinstance(value, int):
+            return
+        if not self.params.on:
+            if value >= 0:
+                self.fd(value)
             return
         resolved: str | None
         if value == F.AT_FDCWD:
@@ -192,11 +207,11 @@ class _Ctx:
         self.params.add(name, value, str(value), resolved)
 
     def p_str(self, name: str, value: Any) -> None:
-        if value is not None:
+        if value is not None and self.params.on:
             self.params.add(name, value, str(value))
 
     def p_int(self, name: str, value: Any) -> None:
-        if isinstance(value, int):
+        if isinstance(value, int) and self.params.on:
             self.params.add(name, value, str(value))
 
     def p_path(self, name: str, value: Any, base: str | None) -> str | None:
@@ -204,15 +219,16 @@ class _Ctx:
         if not isinstance(value, str):
             return None
         absolute = resolve_path(value, base) if value else value
-        self.params.add(name, value, value, absolute if absolute != value else None)
+        if self.params.on:
+            self.params.add(name, value, value, absolute if absolute != value else None)
         return absolute
 
     def p_flags(self, name: str, value: Any, table: F.NameTable) -> None:
-        if isinstance(value, int):
+        if isinstance(value, int) and self.params.on:
             self.params.add(name, value, str(value), F.render_flags(value, table) or None)
 
     def p_addr(self, name: str, value: Any) -> None:
-        if isinstance(value, dict):
+        if isinstance(value, dict) and self.params.on:
             self.params.add(name, value, _addr_text(value))
 
     # --- state helpers -------------------------------------------------------------------
@@ -359,10 +375,10 @@ def _h_open(c: _Ctx) -> None:
     if relative_to_dirfd:
         c.p_fd("dirfd", dirfd if dirfd is not None else F.AT_FDCWD)
     c.p_path("name", raw_name, base)
-    if kind != "creat":
+    if kind != "creat" and c.params.on:
         ppm = F.open_flags_to_ppm(kflags)
         c.params.add("flags", ppm, str(ppm), F.render_flags(ppm, F.FILE_FLAGS))
-    if isinstance(mode, int):
+    if isinstance(mode, int) and c.params.on:
         c.params.add("mode", mode, F.render_octal(mode))
     for extra in ("dev", "ino", "resolve"):
         c.p_int(extra, a.get(extra))
@@ -896,9 +912,9 @@ class Enricher:
         # captured for state only: building their documents would be half the work of an
         # open/close-heavy workload for nothing. None: a document for every event.
         self._documents_for = None if documents_for is None else frozenset(documents_for)
-        self._close_untracked_quietly = (
-            self._documents_for is not None and "close" not in self._documents_for
-        )
+        # An open's pre-filter verdict by what its event part is made of (_verdict_key):
+        # a workload opens the same files again and again.
+        self._verdicts: dict[tuple[Any, ...], bool] = {}
         # Runtime/kubelet metadata is merged per event, not into the cached process part:
         # it can arrive after the container was first seen without any process changing.
         # container full id -> (what metadata last gave, the fields made from it)
@@ -956,28 +972,67 @@ class Enricher:
             return None
 
         proc = self._process(ev)
-        if ev.type == "close" and self._close_untracked_quietly and ev.res == 0:
+        documented = self._documents_for is None or ev.type in self._documents_for
+        if ev.type == "close" and not documented and ev.res == 0:
             num = ev.args.get("fd")
-            if isinstance(num, int) and num not in proc.fds:
-                # An fd nothing tracked, now closed: /proc can no longer say what it was,
-                # no rule wants the event, and the table only forgets it was unresolved.
+            if isinstance(num, int):
+                # All a successful close does that no rule reads: the fd is forgotten
+                # (an fd nothing tracked, too: /proc can no longer say what it was).
                 proc.fds.close(num)
                 self._num += 1
                 return None
         if ev.type in _EXEC_EVENTS and ev.res is not None and ev.res >= 0:
             self._apply_exec(ev, proc)
-        ctx = _Ctx(ev, proc, self)
+        verdict_key = self._verdict_key(ev, proc) if documented else None
+        known = self._verdicts.get(verdict_key) if verdict_key is not None else None
+        ctx = _Ctx(ev, proc, self, _Params() if documented and known is not False else _NO_PARAMS)
         _HANDLERS.get(ev.type, _h_generic)(ctx)
         self._num += 1  # evt.num counts every event, as Falco's does
-        if self._documents_for is not None and ev.type not in self._documents_for:
+        if not documented:
             return None
-        doc = self._event_part(ctx)
-        if self._prefilter is not None and not self._prefilter.can_match(doc):
-            # No rule can match, whatever the process part holds: it is not built.
+        if known is False:
+            assert self._prefilter is not None
             self._prefilter.skip()
             self.prefiltered += 1
             return None
+        doc = self._event_part(ctx)
+        if self._prefilter is not None and known is None:
+            known = self._prefilter.can_match(doc)
+            if verdict_key is not None:
+                if len(self._verdicts) >= _MAX_VERDICTS:
+                    self._verdicts.clear()
+                self._verdicts[verdict_key] = known
+            if not known:
+                # No rule can match, whatever the process part holds: it is not built.
+                self._prefilter.skip()
+                self.prefiltered += 1
+                return None
         return self._finish(ctx, doc)
+
+    def _verdict_key(self, ev: RawEvent, proc: Process) -> tuple[Any, ...] | None:
+        """What an open's event part is made of, when it is made of the event alone (and
+        the working directory, for a relative path): equal keys, equal event parts, the
+        same pre-filter verdict. None where it is not (a directory fd's entry in it)."""
+        if self._prefilter is None or ev.type not in _OPEN_EVENTS:
+            return None
+        a = ev.args
+        if a.get("dirfd", F.AT_FDCWD) != F.AT_FDCWD or "mountfd" in a:
+            return None
+        name = a.get("name", a.get("path"))
+        if not isinstance(name, str):
+            return None
+        try:
+            key = (
+                ev.type,
+                ev.res,
+                tuple(a.items()),
+                ev.truncated,
+                None if name[:1] == "/" else proc.cwd,
+            )
+            hash(key)
+        except TypeError:  # an argument that is a list or a dict
+            return None
+        return key
 
     # --- state -----------------------------------------------------------------------
 

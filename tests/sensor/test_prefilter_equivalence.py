@@ -233,9 +233,10 @@ def test_the_event_part_reads_as_the_whole_document(
     enricher = Enricher(proc_root=str(proc), documents_for=None, prefilter=Spy())  # type: ignore[arg-type]
     checked: set[str] = set()
     for raw in recorded:
+        asked = len(seen)
         doc = enricher.handle(raw)
-        if doc is None:
-            continue
+        if doc is None or len(seen) == asked:
+            continue  # no document, or an open whose verdict was known (not asked again)
         early = seen[-1]
         for name in EARLY_FIELDS:
             fdef = source.fields.get(name)
@@ -285,6 +286,53 @@ def test_a_close_of_an_fd_nothing_tracked_changes_nothing_later(tmp_path: Path) 
     last = pairs[-1][2]
     assert last is not None and last["fd.name"] == "/c" and last["evt.num"] == 6
     assert last["fd.types"] == {9: "file"}
+
+
+def test_an_opens_known_verdict_is_only_reused_for_the_same_file(tmp_path: Path) -> None:
+    """The pre-filter's verdict on an open is kept by what the open's fields are made of:
+    the same relative name from another directory, or through a directory fd, is asked
+    again, and alerts as the full path does."""
+    rules = load_rules_text(
+        "- rule: Shadow read\n  desc: d\n  condition: evt.type = openat and fd.name = "
+        "/etc/shadow\n  output: '%proc.name read %fd.name'\n  priority: WARNING\n"
+        "  source: syscall\n"
+    )
+    pid, ts = 4242, 1_700_000_000_000_000_000
+    proc = tmp_path / "proc"
+    (proc / str(pid) / "fd").mkdir(parents=True)
+
+    def ev(i: int, kind: str, res: int, **args: Any) -> RawEvent:
+        return RawEvent(ts + i, kind, pid, pid, comm="cat", res=res, args=args)
+
+    steps = [
+        ev(0, "chdir", 0, path="/tmp"),
+        ev(1, "openat", 3, dirfd=-100, name="shadow", flags=0),  # /tmp/shadow
+        ev(2, "close", 0, fd=3),
+        ev(3, "openat", 3, dirfd=-100, name="shadow", flags=0),  # the same: verdict kept
+        ev(4, "close", 0, fd=3),
+        ev(5, "chdir", 0, path="/etc"),
+        ev(6, "openat", 3, dirfd=-100, name="shadow", flags=0),  # /etc/shadow
+        ev(7, "openat", 4, dirfd=-100, name="/etc", flags=0o200000),
+        ev(8, "openat", 5, dirfd=4, name="shadow", flags=0),  # through /etc's fd
+        ev(9, "openat", 6, dirfd=-100, name="/tmp/shadow", flags=0),
+    ]
+    got: dict[bool, list[str]] = {}
+    for on in (False, True):
+        engine = compile_rules(rules, hostname="node-1")
+        enricher = Enricher(
+            proc_root=str(proc),
+            documents_for=engine.index_values("syscall", "evt.type"),
+            prefilter=engine.prefilter("syscall", EARLY_FIELDS) if on else None,
+        )
+        got[on] = []
+        for step in steps:
+            doc = enricher.handle(dataclasses.replace(step, args=dict(step.args)))
+            if doc is not None:
+                got[on] += [
+                    f"{doc['evt.num']}: {a.message}" for a in engine.evaluate(doc, "syscall")
+                ]
+    assert got[False] == ["7: cat read /etc/shadow", "9: cat read /etc/shadow"]
+    assert got[True] == got[False]
 
 
 class _Capture:
