@@ -1192,6 +1192,7 @@ def measure_floor(
             "ns_per_event_above_floor": statistics.median(above[s.label])
             if above[s.label]
             else None,
+            "ns_per_event_above_floor_rounds": [round(x) for x in above[s.label]],
             "ring_bytes_per_iteration": statistics.median(ring_bytes[s.label])
             if ring_bytes[s.label]
             else None,

@@ -207,10 +207,16 @@ static __always_inline void count_drop(__u32 reason)
 
 /* A handful of excluded tgids (the sensor itself, a bench driver) are compared inline:
  * a hash lookup at every event cost more than the rest of the filtering together. */
-static __always_inline int is_excluded(__u32 tgid)
+/* This CPU's state. A syscall event looks it up once and passes it on (the *_on
+ * functions): each lookup is a helper call, and an event used to make four. */
+static __always_inline struct cpu_state *this_cpu(void)
 {
     __u32 zero = 0;
-    struct cpu_state *c = cpu_state.lookup(&zero);
+    return cpu_state.lookup(&zero);
+}
+
+static __always_inline int is_excluded_on(struct cpu_state *c, __u32 tgid)
+{
     if (!c)
         return 0;
     __u32 n = c->nexcl;
@@ -224,6 +230,11 @@ static __always_inline int is_excluded(__u32 tgid)
             return 1;
     }
     return 0;
+}
+
+static __always_inline int is_excluded(__u32 tgid)
+{
+    return is_excluded_on(this_cpu(), tgid);
 }
 
 static __always_inline void sc_put_rec(struct stash_entry *e, __u32 off, __u8 kind, __u8 idx,
@@ -471,10 +482,8 @@ static __always_inline void fill_task(struct event_hdr *h)
  * woken at most once per cpu_state.wake_ns per CPU (forced, so a reader asleep with records
  * already waiting is woken too); between those it finds the records when it next looks
  * (its poll timeout bounds the wait). `now` is the event's ts_ns. */
-static __always_inline __u64 rb_flags(__u64 now)
+static __always_inline __u64 rb_flags_on(struct cpu_state *cs, __u64 now)
 {
-    __u32 zero = 0;
-    struct cpu_state *cs = cpu_state.lookup(&zero);
     if (!cs || !cs->wake_ns)
         return 0; /* the ring buffer's own rule */
     if (now - cs->last_wake < cs->wake_ns)
@@ -489,10 +498,8 @@ static __always_inline __u64 rb_flags(__u64 now)
  * CPU first asks for RING_ROOM bytes (a record it discards at once, which readers skip)
  * and drops the event unbuilt while even that fails. */
 #define RING_ROOM 256
-static __always_inline int ring_refuses(void)
+static __always_inline int ring_refuses_on(struct cpu_state *cs)
 {
-    __u32 zero = 0;
-    struct cpu_state *cs = cpu_state.lookup(&zero);
     if (!cs || !cs->ring_full)
         return 0;
     void *probe = events.ringbuf_reserve(RING_ROOM);
@@ -503,7 +510,7 @@ static __always_inline int ring_refuses(void)
     return 0;
 }
 
-static __always_inline void sc_emit(struct stash_entry *e)
+static __always_inline void sc_emit_on(struct stash_entry *e, struct cpu_state *cs)
 {
     __u64 size = sizeof(struct event_hdr) + e->off;
     if (size > sizeof(struct event))
@@ -512,13 +519,16 @@ static __always_inline void sc_emit(struct stash_entry *e)
      * statement is a bound the verifier sees on the very register passed. */
     asm volatile("%0 &= 0x7fff" : "+r"(size));
     e->ev.hdr.size = size;
-    int full = events.ringbuf_output(&e->ev, size, rb_flags(e->ev.hdr.ts_ns)) != 0;
-    __u32 zero = 0;
-    struct cpu_state *cs = cpu_state.lookup(&zero);
+    int full = events.ringbuf_output(&e->ev, size, rb_flags_on(cs, e->ev.hdr.ts_ns)) != 0;
     if (cs && cs->ring_full != full)
         cs->ring_full = full;
     if (full)
         count_drop(D_RINGBUF);
+}
+
+static __always_inline void sc_emit(struct stash_entry *e)
+{
+    sc_emit_on(e, this_cpu());
 }
 
 /* No enter for this exit: count it unless it is expected. */
@@ -575,13 +585,12 @@ static __always_inline int emit_if_ok(struct interest *in, struct sc_args *a)
  * its exact size, filled, submitted. What an all-integer event (close, dup...) costs
  * otherwise is building it in the scratch buffer and copying it over. */
 static __always_inline void emit_fixed_n(struct sc_args *a, __u32 nr, long ret,
-                                         const void *task, const __u32 n)
+                                         const void *task, struct cpu_state *cs,
+                                         const __u32 n)
 {
     const __u32 size = sizeof(struct event_hdr) + n * (sizeof(struct arg_rec) + 8);
     struct event_hdr *h = events.ringbuf_reserve(size);
     if (!h) {
-        __u32 zero = 0;
-        struct cpu_state *cs = cpu_state.lookup(&zero);
         if (cs)
             cs->ring_full = 1;
         count_drop(D_RINGBUF);
@@ -604,20 +613,20 @@ static __always_inline void emit_fixed_n(struct sc_args *a, __u32 nr, long ret,
         w[i * 3 + 1] = (__u32)a->args[i];
         w[i * 3 + 2] = (__u32)(a->args[i] >> 32);
     }
-    events.ringbuf_submit(h, rb_flags(h->ts_ns));
+    events.ringbuf_submit(h, rb_flags_on(cs, h->ts_ns));
 }
 
 static __always_inline void emit_fixed(struct interest *in, struct sc_args *a, __u32 nr,
-                                       long ret, const void *task)
+                                       long ret, const void *task, struct cpu_state *cs)
 {
     switch (in->nfixed) {
-    case 0: emit_fixed_n(a, nr, ret, task, 0); break;
-    case 1: emit_fixed_n(a, nr, ret, task, 1); break;
-    case 2: emit_fixed_n(a, nr, ret, task, 2); break;
-    case 3: emit_fixed_n(a, nr, ret, task, 3); break;
-    case 4: emit_fixed_n(a, nr, ret, task, 4); break;
-    case 5: emit_fixed_n(a, nr, ret, task, 5); break;
-    default: emit_fixed_n(a, nr, ret, task, 6); break;
+    case 0: emit_fixed_n(a, nr, ret, task, cs, 0); break;
+    case 1: emit_fixed_n(a, nr, ret, task, cs, 1); break;
+    case 2: emit_fixed_n(a, nr, ret, task, cs, 2); break;
+    case 3: emit_fixed_n(a, nr, ret, task, cs, 3); break;
+    case 4: emit_fixed_n(a, nr, ret, task, cs, 4); break;
+    case 5: emit_fixed_n(a, nr, ret, task, cs, 5); break;
+    default: emit_fixed_n(a, nr, ret, task, cs, 6); break;
     }
 }
 
@@ -639,7 +648,8 @@ static __always_inline int sc_do_exit(struct sc_exit_ctx *ctx, __u8 need)
     if (!(in->flags & SC_EMIT) || ((in->flags & SC_OK_ONLY) && ret < 0))
         return 0;
     const void *task = current_task();
-    if (is_excluded(task_pid_tgid(task) >> 32))
+    struct cpu_state *cs = this_cpu();
+    if (is_excluded_on(cs, task_pid_tgid(task) >> 32))
         return 0;
     /* The new task's return from clone (0) is not an event, as with a stash (it has no
      * enter of its own there). */
@@ -654,10 +664,10 @@ static __always_inline int sc_do_exit(struct sc_exit_ctx *ctx, __u8 need)
     if (!emit_if_ok(in, a))
         return 0;
     if (in->flags & SC_FIXED) {
-        emit_fixed(in, a, nr, ret, task);
+        emit_fixed(in, a, nr, ret, task, cs);
         return 0;
     }
-    if (ring_refuses()) {
+    if (ring_refuses_on(cs)) {
         count_drop(D_RINGBUF);
         return 0;
     }
@@ -684,12 +694,13 @@ static __always_inline int sc_do_exit(struct sc_exit_ctx *ctx, __u8 need)
         return 0;
     }
     const void *task = current_task();
+    struct cpu_state *cs = this_cpu();
     if (in->flags & SC_FIXED) {
-        emit_fixed(in, a, nr, ret, task);
+        emit_fixed(in, a, nr, ret, task, cs);
         stash_drop(tid, a);
         return 0;
     }
-    if (ring_refuses()) {
+    if (ring_refuses_on(cs)) {
         count_drop(D_RINGBUF);
         stash_drop(tid, a);
         return 0;
@@ -718,7 +729,7 @@ static __always_inline int sc_do_exit(struct sc_exit_ctx *ctx, __u8 need)
             read_ubytes(e, e->out_idx, K_SOCKADDR, (const void *)e->args[e->out_idx & 7],
                         (__u64)len, SOCKADDR_MAX);
     }
-    sc_emit(e);
+    sc_emit_on(e, cs);
     return 0;
 }
 
