@@ -1087,6 +1087,12 @@ def calibrate(sensor: Sensor, exe: Path, cpus: Cpus, attempts: int = 4) -> None:
 # --- 1. kernel cost: the floor, kernel-only, on ----------------------------------------
 
 
+def _rotated(conds: list[str], r: int) -> list[str]:
+    """Round ``r``'s order: which condition goes first rotates, so drift in machine load
+    hits all alike."""
+    return conds[r % len(conds) :] + conds[: r % len(conds)]
+
+
 def measure_floor(
     sensors: list[Sensor], exe: Path, rounds: int, oc_n: int, exec_n: int, cpus: Cpus
 ) -> dict[str, Any]:
@@ -1113,8 +1119,7 @@ def measure_floor(
     run_loop(exe, "oc", oc_n // 10, 0, cpu=cpus.work)  # warm the page cache and the binary
     try:
         for r in range(rounds):
-            # Rotate which condition goes first, so drift in machine load hits all alike.
-            order = conds[r % len(conds) :] + conds[: r % len(conds)]
+            order = _rotated(conds, r)
             got: dict[str, dict[str, float]] = {w: {} for w in loops}
             for cond in order:
                 kind, _, label = cond.partition(":")
@@ -1416,7 +1421,7 @@ def measure_realistic(
         w.run()
     try:
         for r in range(rounds):
-            order = conds[r % len(conds) :] + conds[: r % len(conds)]
+            order = _rotated(conds, r)
             got: dict[str, dict[str, float]] = {n: {} for n in names}
             for cond in order:
                 kind, _, label = cond.partition(":")
@@ -1850,19 +1855,7 @@ def _render_userspace(res: dict[str, Any], labels: list[str]) -> list[str]:
     t.row("skipped by the pre-filter", [x["prefiltered"] for x in ss], ".0f")
     t.row("shipped (raised an alert)", [x["shipped"] for x in ss], ".0f")
     t.row("shipped, % of captured", [x["shipped_pct_of_captured"] for x in ss], ".2f")
-    t.row("offline: recorded events", [o.get("events") or None for o in os_], ".0f")
-    t.row("  documents built", [o.get("documents") for o in os_], ".0f")
-    t.row("  read/decode, us/event", [o.get("decode_us") for o in os_], ".2f")
-    t.row("  enrich, us/event", [o.get("enrich_us") for o in os_], ".2f")
-    t.row("  evaluate, us/event", [o.get("evaluate_us") for o in os_], ".2f")
-    t.row("  sum of stages, us/event", [o.get("total_us") for o in os_], ".2f")
-    t.row("  tree's run loop after decode, us/event", [o.get("run_loop_us") for o in os_], ".2f")
-    t.row(
-        "  events/s on one core (sum of stages)",
-        [o.get("events_per_s_one_core") for o in os_],
-        ".0f",
-    )
-    _state_rows(t, os_)
+    _offline_rows(t, "offline: recorded events", os_)
     lines.extend(t.lines)
     for lab, x in zip(labels, ss, strict=True):
         extra = f"; offline: {x['offline']['error']}" if x["offline"].get("error") else ""
@@ -1879,22 +1872,27 @@ def _render_userspace(res: dict[str, Any], labels: list[str]) -> list[str]:
         )
         ocs = [oc[lab] for lab in labels]
         t = Table(labels)
-        t.row("recorded events", [o.get("events") or None for o in ocs], ".0f")
-        t.row("  documents built", [o.get("documents") for o in ocs], ".0f")
-        t.row("  read/decode, us/event", [o.get("decode_us") for o in ocs], ".2f")
-        t.row("  enrich, us/event", [o.get("enrich_us") for o in ocs], ".2f")
-        t.row("  evaluate, us/event", [o.get("evaluate_us") for o in ocs], ".2f")
-        t.row(
-            "  events/s on one core (sum of stages)",
-            [o.get("events_per_s_one_core") for o in ocs],
-            ".0f",
-        )
-        _state_rows(t, ocs)
+        _offline_rows(t, "recorded events", ocs)
         lines.extend(t.lines[1:])
     return lines
 
 
-def _state_rows(t: Table, offline: list[dict[str, Any]]) -> None:
+def _offline_rows(t: Table, first: str, offline: list[dict[str, Any]]) -> None:
+    """The stages of one offline replay per sensor (see _offline)."""
+    t.row(first, [o.get("events") or None for o in offline], ".0f")
+    t.row("  documents built", [o.get("documents") for o in offline], ".0f")
+    t.row("  read/decode, us/event", [o.get("decode_us") for o in offline], ".2f")
+    t.row("  enrich, us/event", [o.get("enrich_us") for o in offline], ".2f")
+    t.row("  evaluate, us/event", [o.get("evaluate_us") for o in offline], ".2f")
+    t.row("  sum of stages, us/event", [o.get("total_us") for o in offline], ".2f")
+    t.row(
+        "  tree's run loop after decode, us/event", [o.get("run_loop_us") for o in offline], ".2f"
+    )
+    t.row(
+        "  events/s on one core (sum of stages)",
+        [o.get("events_per_s_one_core") for o in offline],
+        ".0f",
+    )
     t.row("  state only (no document), us/event", [o.get("state_only_us") for o in offline], ".2f")
     t.row(
         "  events/s on one core, decode + state only",

@@ -293,13 +293,20 @@ def test_fork_reads_only_the_childs_pid_namespace_id(tmp_path: Path) -> None:
     assert (orphan.vpid, orphan.start_ns) == (602, 456)
 
 
-def test_upper_layer_of_a_program_gone_at_once_from_its_parents_mounts(tmp_path: Path) -> None:
+def _overlay_container(tmp_path: Path) -> Path:
+    """The fake /proc, its container shell (pid 700) on an overlay whose upper directory
+    holds /tmp/evil."""
     root = make_tree(tmp_path)
     upper = tmp_path / "overlay" / "diff"
     (upper / "tmp").mkdir(parents=True)
     (upper / "tmp" / "evil").write_text("")
     mounts = f"100 90 0:50 / / rw - overlay overlay rw,lowerdir=/l,upperdir={upper},workdir=/w\n"
     (root / "700" / "mountinfo").write_text(mounts)
+    return root
+
+
+def test_upper_layer_of_a_program_gone_at_once_from_its_parents_mounts(tmp_path: Path) -> None:
+    root = _overlay_container(tmp_path)
     t = ProcessTable(str(root))
     child = t.fork(700, 701, ts_ns=1)
     t.exec(701, filename="/tmp/evil", argv=["/tmp/evil"], env=[], tty=0, caps=(0, 0))
@@ -312,12 +319,7 @@ def test_upper_layer_of_a_program_gone_with_its_parent_from_its_containers_mount
     """A late reader (the program and its parent both exited) answers as an early one
     did: from the mounts last read in the same container; a container never read says
     nothing rather than guess."""
-    root = make_tree(tmp_path)
-    upper = tmp_path / "overlay" / "diff"
-    (upper / "tmp").mkdir(parents=True)
-    (upper / "tmp" / "evil").write_text("")
-    mounts = f"100 90 0:50 / / rw - overlay overlay rw,lowerdir=/l,upperdir={upper},workdir=/w\n"
-    (root / "700" / "mountinfo").write_text(mounts)
+    root = _overlay_container(tmp_path)
     t = ProcessTable(str(root))
     early = t.fork(700, 701, ts_ns=1)
     t.exec(701, filename="/tmp/evil", argv=["/tmp/evil"], env=[], tty=0, caps=(0, 0))
