@@ -1,5 +1,9 @@
-# lanner node sensor image (see infra/README.md). Build from the repository root:
+# lanner node sensor image (see infra/README.md, "Build and push the image"). Build from
+# the repository root, with nothing but a clean checkout (network: Debian's mirrors, PyPI):
 #   docker build -f infra/sensor.Dockerfile -t lanner-sensor:0.1.0 .
+#   buildah build -f infra/sensor.Dockerfile --ignorefile infra/sensor.Dockerfile.dockerignore -t lanner-sensor:0.1.0 .
+# BuildKit reads infra/sensor.Dockerfile.dockerignore (next to this file) by itself: the build
+# context is only what the COPY lines below take (tests/test_infra.py checks both lists).
 
 # Kernel headers for bcc, so that nodes need none installed (EKS AL2023 and Bottlerocket
 # alike). bcc compiles the probes at start; they read only tracepoint arguments (laid out
@@ -51,13 +55,15 @@ COPY samples/ samples/
 
 # The venv sees Debian's dist-packages, where the bcc module lives. lanner is installed
 # editable so that the installed package keeps the repository layout it resolves its
-# bundled rules and BPF sources from. Byte-code is compiled here because the root
-# filesystem is read-only at run time (and each probe is a new Python process). The last
-# line fails the build if the copied headers are not a tree the sensor can use.
+# bundled rules and BPF sources from, with its `sensor` extra: boto3 (Kinesis),
+# prometheus-client (/metrics), pydantic (--config). Byte-code is compiled here because
+# the root filesystem is read-only at run time (and each probe is a new Python process).
+# The last lines fail the build if a module the sensor imports is missing, or if the copied
+# headers are not a tree the sensor can use.
 RUN python3 -m venv --system-site-packages /opt/lanner/venv \
-    && /opt/lanner/venv/bin/pip install --no-cache-dir --editable /opt/lanner \
+    && /opt/lanner/venv/bin/pip install --no-cache-dir --editable '/opt/lanner[sensor]' \
     && /opt/lanner/venv/bin/python -m compileall -q /opt/lanner/lanner /opt/lanner/cli /opt/lanner/sensor /opt/lanner/deliver \
-    && /opt/lanner/venv/bin/python -c "import bcc, lanner" \
+    && /opt/lanner/venv/bin/python -c "import bcc, boto3, lanner, prometheus_client, pydantic" \
     && /opt/lanner/venv/bin/python -c "import platform; from sensor.headers import installed_trees, kernel_arch, resolve_tree; print(*resolve_tree(installed_trees()[0], kernel_arch(platform.machine())))"
 
 ENV PATH=/opt/lanner/venv/bin:$PATH \
@@ -70,5 +76,7 @@ ENV PATH=/opt/lanner/venv/bin:$PATH \
 # through file capabilities or ambient sets, which the read-only, no_new_privs container
 # cannot rely on, and /proc of other users' processes and the tracefs files are root-owned.
 # The DaemonSet drops every capability except the few listed.
+# Prometheus metrics (`--metrics-listen 0.0.0.0:9376` in the DaemonSet).
+EXPOSE 9376
 ENTRYPOINT ["lanner"]
 CMD ["sensor", "--json"]

@@ -33,7 +33,7 @@ from samtranslator.translator.transform import transform
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "template.yaml"
 IRSA = ROOT / "infra" / "sensor-irsa.yaml"
-MANIFEST = ROOT / "infra" / "sensor-daemonset.yaml"
+MANIFEST = ROOT / "infra" / "kustomize" / "overlays" / "example" / "service-account.yaml"
 MAKEFILE = ROOT / "Makefile"
 
 # The environment variables the functions read (the contract between template.yaml, the
