@@ -413,10 +413,31 @@ def _summary(events: Counter[str], alerts: Counter[str], bad: int, engine: Engin
         click.echo(f"  error: {inert(msg)}", err=True)
 
 
+def _sensor_config(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    """``--config FILE`` (eager): the file's settings become the command's ``default_map``,
+    below what the command line gives (``sensor.config``). A file with problems: each one
+    on a line (FILE:LINE:COL), exit 2."""
+    if value is None:
+        return
+    from sensor.config import ConfigError, load_config
+
+    try:
+        config = load_config(value)
+    except ConfigError as exc:
+        for line in exc.lines:
+            _say(line)
+        ctx.exit(2)
+    ctx.default_map = {**(ctx.default_map or {}), **config.default_map()}
+
+
 @main.command("sensor")
 @_rules_option
 @click.option("--json", "as_json", is_flag=True, help="One Falco-schema JSON alert per line.")
-@click.option("--record", type=click.Path(dir_okay=False), help="Also write captured events here.")
+@click.option(
+    "--record",
+    type=click.Path(dir_okay=False),
+    help="Also write captured events here, gzip-compressed (lanner scan replays them).",
+)
 @click.option(
     "--min-priority",
     type=click.Choice([p.name.lower() for p in Priority], case_sensitive=False),
@@ -436,19 +457,82 @@ def _summary(events: Counter[str], alerts: Counter[str], bad: int, engine: Engin
     help="File the sensor touches every few seconds; --check reads it.",
 )
 @click.option(
+    "--k8s-api-url",
+    metavar="URL",
+    help="Kubernetes API server (https://kubernetes.default.svc): pod name, namespace, "
+    "labels, images and privileged containers of this node's pods, watched (RBAC list and "
+    "watch on pods). Off when not given.",
+)
+@click.option(
+    "--k8s-token",
+    metavar="FILE",
+    default=_SA + "token",
+    show_default=True,
+    help="Bearer token file for the API server (read again on every request).",
+)
+@click.option(
+    "--k8s-ca",
+    metavar="FILE",
+    default=_SA + "ca.crt",
+    show_default=True,
+    help="The cluster CA: the API server's certificate is always verified against it.",
+)
+@click.option(
+    "--node-name",
+    metavar="NAME",
+    default=lambda: os.environ.get("NODE_NAME") or None,
+    show_default="$NODE_NAME",
+    help="This node's name in Kubernetes: whose pods are watched, the events' evt.hostname "
+    "and the Kinesis partition key (default: the host name).",
+)
+@click.option(
     "--kubelet-url",
     default=lambda: os.environ.get("LANNER_KUBELET_URL"),
-    help="Kubelet pods endpoint (https://NODE_IP:10250/pods) for pod and image metadata.",
+    help="Instead of --k8s-api-url: the kubelet's pods endpoint (https://NODE_IP:10250/pods), "
+    "for clusters whose kubelet authorizes nodes/pods (fine-grained kubelet authorization).",
 )
 @click.option(
     "--kubelet-token",
     default=_SA + "token",
     show_default=True,
-    help="Bearer token file for the kubelet (needs RBAC get on nodes/proxy).",
+    help="Bearer token file for the kubelet (needs RBAC get on nodes/pods).",
 )
-@click.option("--kubelet-ca", default=_SA + "ca.crt", show_default=True, help="CA for the kubelet.")
 @click.option(
-    "--kubelet-insecure", is_flag=True, help="Skip TLS checks (kubelets with self-signed certs)."
+    "--kubelet-ca",
+    default=_SA + "ca.crt",
+    show_default=True,
+    help="CA the kubelet's certificate is verified against.",
+)
+# Removed (it sent the token to an unverified kubelet); still parsed, to say so in one line.
+@click.option("--kubelet-insecure", is_flag=True, hidden=True)
+@click.option(
+    "--metrics-listen",
+    metavar="HOST:PORT",
+    help="Serve Prometheus metrics (lanner_*) at http://HOST:PORT/metrics, e.g. "
+    "0.0.0.0:9376 or [::]:9376 (port 0: any free port, said at start). Off when not given.",
+)
+@click.option(
+    "-t",
+    "only_tags",
+    multiple=True,
+    metavar="TAG",
+    help="Run only the rules that have this tag (repeatable), as Falco's -t.",
+)
+@click.option(
+    "-T",
+    "disabled_tags",
+    multiple=True,
+    metavar="TAG",
+    help="Turn off the rules that have this tag (repeatable), as Falco's -T.",
+)
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False),
+    is_eager=True,
+    expose_value=False,
+    callback=_sensor_config,
+    help="YAML file with any of these options; options given here override it.",
 )
 @click.option(
     "--kinesis-stream",
@@ -486,10 +570,17 @@ def sensor(
     duration: float | None,
     host_root: str,
     heartbeat: str,
+    k8s_api_url: str | None,
+    k8s_token: str,
+    k8s_ca: str,
+    node_name: str | None,
     kubelet_url: str | None,
     kubelet_token: str,
     kubelet_ca: str,
     kubelet_insecure: bool,
+    metrics_listen: str | None,
+    only_tags: tuple[str, ...],
+    disabled_tags: tuple[str, ...],
     kinesis_stream: str | None,
     spool_dir: str,
     spool_max_mb: int,
@@ -503,16 +594,41 @@ def sensor(
     events) also go to that Kinesis stream, where the detector evaluates them again. Alerts
     are still printed: they are the node's log. Records Kinesis does not take wait in the
     spool and are sent when it does; on SIGTERM, what is unsent is sent or spooled.
+
+    The rules are loaded again on SIGHUP and when a rules file changes; rules that do not
+    load are reported with FILE:LINE:COL and the last good ones keep running.
     """
-    from sensor.command import SensorOptions
+    from sensor.command import Rules, SensorOptions
     from sensor.command import check as check_heartbeat
     from sensor.command import main as run_sensor
 
+    if kubelet_insecure:
+        _say(
+            "lanner sensor: --kubelet-insecure is removed: it sent the service account's "
+            "token to a kubelet whose certificate was not checked; give the cluster CA "
+            "(--kubelet-ca) or use --k8s-api-url"
+        )
+        sys.exit(2)
+    if only_tags and disabled_tags:
+        raise click.UsageError(
+            "-t (run only the rules with a tag) and -T (turn rules off by tag) cannot be combined"
+        )
     if check:
         sys.exit(check_heartbeat(heartbeat))
 
+    def compile_sensor_rules() -> Engine:
+        from lanner.selection import select_by_tags
+
+        ruleset = load_rules(_rule_paths(rule_paths))
+        chosen = select_by_tags(ruleset, only=only_tags, disable=disabled_tags)
+        return compile_rules(chosen, min_priority=min_priority or Priority.DEBUG)
+
     def load_engine() -> Engine:
-        _ruleset, engine = _load(rule_paths, min_priority)
+        try:
+            engine = compile_sensor_rules()
+        except LannerError as exc:
+            _fail_load(exc)
+            raise  # unreachable: _fail_load exits
         _print_warnings(engine)
         return engine
 
@@ -525,13 +641,18 @@ def sensor(
         kubelet_url=kubelet_url,
         kubelet_token=kubelet_token,
         kubelet_ca=kubelet_ca,
-        kubelet_insecure=kubelet_insecure,
         kinesis_stream=kinesis_stream,
         spool_dir=spool_dir,
         spool_max_mb=spool_max_mb,
         prefilter=not no_prefilter,
+        metrics_listen=metrics_listen,
+        k8s_api_url=k8s_api_url,
+        k8s_token=k8s_token,
+        k8s_ca=k8s_ca,
+        node_name=node_name,
     )
-    status = run_sensor(options, load_engine, sys.stdout, _say)
+    rules = Rules(tuple(_rule_paths(rule_paths)), compile_sensor_rules)
+    status = run_sensor(options, load_engine, sys.stdout, _say, rules)
     if status:
         sys.exit(status)
 

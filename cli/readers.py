@@ -9,6 +9,12 @@ How a file is read is decided from its content, never its name: gzip by its
 magic bytes, then JSON lines or one whole document by its first non-blank line
 (a line that is a complete JSON value means JSON lines; a line that opens a
 value it does not close means a whole, possibly pretty-printed, document).
+
+No file can exhaust memory or make the scan decompress without end (``ReadLimits``):
+a line longer than a line may be is skipped, a document larger than a document may be
+is not read, and a gzip file stops being read once it has given many times more bytes
+than it holds (a gzip bomb). Each cut is a ``BadInput`` saying what was cut and why, so
+``lanner scan`` counts and reports it like any other bad input.
 """
 
 from __future__ import annotations
@@ -45,6 +51,32 @@ _OPENERS = (b"{", b"[", b",", b":")
 _WS = re.compile(r"[ \t\n\r]*")
 
 
+_MIB = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class ReadLimits:
+    """How much of one file ``read_paths`` reads: what is past a limit is cut, and each
+    cut is one BadInput. The defaults hold every real log and recording with room to
+    spare: an audit event carries at most a Kubernetes object (about 1.5 MiB, etcd's
+    bound), a recorded event a few KiB, and JSON compresses some 10 to 30 times."""
+
+    # One line of a JSON lines file, the first one excepted: longer ones are skipped.
+    line: int = 16 * _MIB
+    # One whole (possibly pretty-printed) document, which is also what a file's first
+    # line may be (CloudTrail writes its {"Records": [...]} on one line). Larger ones are
+    # not read; a line that goes on past this is the end of what is read of the file.
+    document: int = 256 * _MIB
+    # A gzip file is read until it has given this many bytes per byte it holds, or
+    # ``gzip_floor`` bytes when that is more (a pipe, whose size is not known, gets the
+    # floor); past that it is a gzip bomb, or nothing lanner should read in one go.
+    gzip_ratio: int = 200
+    gzip_floor: int = 1024 * _MIB
+
+
+LIMITS = ReadLimits()
+
+
 @dataclass(frozen=True, slots=True)
 class Record:
     """One decoded event, the source it belongs to, and where it came from."""
@@ -66,7 +98,7 @@ class BadInput:
 
 
 def read_paths(
-    paths: Sequence[str | Path], source: str | None = None
+    paths: Sequence[str | Path], source: str | None = None, *, limits: ReadLimits = LIMITS
 ) -> Iterator[Record | BadInput]:
     """Yield every event recorded in ``paths`` (files or directories), in order.
 
@@ -78,13 +110,14 @@ def read_paths(
 
     No record nests deeper than ``lanner.boundedjson`` allows: a deeper one, or one
     with a number of more than 4,300 digits, is a BadInput at its place
-    (``file:Records[3]``, ``file:12``) and the others are read.
+    (``file:Records[3]``, ``file:12``) and the others are read. What ``limits`` cuts is
+    a BadInput too: a line too long at its place, and the end of a file read no further.
     """
     for item in _expand(paths):
         if isinstance(item, BadInput):
             yield item
         else:
-            yield from _read_file(item, source)
+            yield from _read_file(item, source, limits)
 
 
 def count_inputs(paths: Sequence[str | Path]) -> int:
@@ -285,7 +318,79 @@ class _Stream(Protocol):
     def read(self, size: int = -1, /) -> bytes: ...
 
 
-def _read_file(path: Path, source: str | None) -> Iterator[Record | BadInput]:
+class _Cut(Exception):
+    """Reading went past a ReadLimits bound; the message says what was cut.
+
+    ``final``: nothing more of the file is read. Otherwise only the line was skipped.
+    """
+
+    def __init__(self, message: str, *, final: bool) -> None:
+        super().__init__(message)
+        self.final = final
+
+
+# An overlong line is skipped in pieces of this size: never held whole.
+_SKIP_CHUNK = 1 << 20
+
+
+class _Bounded:
+    """A file's content, read within its ReadLimits: every read raises _Cut rather than
+    go past a bound, and counts the bytes it gave against the file's budget (a gzip
+    file's; None for a plain one, which holds what it holds)."""
+
+    __slots__ = ("_budget", "_limits", "_over_budget", "_stream", "total")
+
+    def __init__(
+        self, stream: _Stream, limits: ReadLimits, budget: int | None = None, over: str = ""
+    ) -> None:
+        self._stream = stream
+        self._limits = limits
+        self._budget = budget
+        self._over_budget = over  # what the BadInput says when the budget is spent
+        self.total = 0
+
+    def _take(self, data: bytes) -> bytes:
+        self.total += len(data)
+        return data
+
+    def _check(self) -> None:
+        if self._budget is not None and self.total > self._budget:
+            raise _Cut(self._over_budget, final=True)
+
+    def readline(self, limit: int) -> bytes:
+        """The next line (b"" at the end); _Cut when it is longer than ``limit`` bytes
+        (its end not counted), having skipped it."""
+        self._check()
+        line = self._take(self._stream.readline(limit + 1))
+        if len(line) <= limit or line.endswith(b"\n"):
+            return line
+        size = len(line)
+        while line and not line.endswith(b"\n"):
+            if size > self._limits.document:
+                raise _Cut(
+                    f"a line goes on past {self._limits.document:,} bytes: "
+                    "the rest of the file is not read",
+                    final=True,
+                )
+            self._check()
+            line = self._take(self._stream.readline(_SKIP_CHUNK))
+            size += len(line)
+        size -= line.endswith(b"\n")
+        raise _Cut(f"line too long ({size:,} bytes; at most {limit:,}): skipped", final=False)
+
+    def read_rest(self, limit: int) -> bytes:
+        """Everything left, when that is at most ``limit`` bytes (the rest of a document
+        whose start was read); _Cut (final) when it is more."""
+        self._check()
+        data = self._take(self._stream.read(max(limit, 0) + 1))
+        self._check()
+        if len(data) > limit:
+            document = self._limits.document
+            raise _Cut(f"document too large (more than {document:,} bytes): not read", final=True)
+        return data
+
+
+def _read_file(path: Path, source: str | None, limits: ReadLimits) -> Iterator[Record | BadInput]:
     origin = str(path)
     try:
         raw = open(path, "rb")  # noqa: SIM115 - closed below, the generator may suspend
@@ -294,17 +399,19 @@ def _read_file(path: Path, source: str | None) -> Iterator[Record | BadInput]:
         return
     with raw:
         try:
-            stream, describe = _decompressed(raw)
+            stream, describe = _decompressed(raw, limits)
         except OSError as exc:
             yield BadInput(origin, _os_message("read error", exc))
             return
-        yield from _read_stream(stream, describe, origin, source)
+        yield from _read_stream(stream, describe, origin, source, limits)
 
 
-def _decompressed(raw: io.BufferedReader) -> tuple[_Stream, Callable[[BaseException], str]]:
-    """The file's content stream, and how to word a failure reading it."""
+def _decompressed(
+    raw: io.BufferedReader, limits: ReadLimits
+) -> tuple[_Bounded, Callable[[BaseException], str]]:
+    """The file's content stream, bounded, and how to word a failure reading it."""
     if raw.peek(2)[:2] != _GZIP_MAGIC:
-        return raw, _plain_error
+        return _Bounded(raw, limits), _plain_error
     try:
         size = os.fstat(raw.fileno()).st_size
     except OSError:
@@ -318,7 +425,14 @@ def _decompressed(raw: io.BufferedReader) -> tuple[_Stream, Callable[[BaseExcept
             return f"corrupt gzip stream: {exc}"
         return _plain_error(exc)
 
-    return gzip.GzipFile(fileobj=raw, mode="rb"), describe
+    budget = max(limits.gzip_floor, limits.gzip_ratio * size)
+    over = (
+        f"gzip stream decompressed past {budget:,} bytes, the bound for this file "
+        f"({limits.gzip_ratio} times its size, at least {limits.gzip_floor:,}): "
+        "the rest is not read (a gzip bomb?)"
+    )
+    gz = gzip.GzipFile(fileobj=raw, mode="rb")
+    return _Bounded(gz, limits, budget, over), describe
 
 
 def _plain_error(exc: BaseException) -> str:
@@ -331,36 +445,46 @@ _READ_ERRORS = (OSError, EOFError, zlib.error)
 
 
 def _read_stream(
-    stream: _Stream,
+    stream: _Bounded,
     describe: Callable[[BaseException], str],
     origin: str,
     source: str | None,
+    limits: ReadLimits,
 ) -> Iterator[Record | BadInput]:
-    head: list[bytes] = []
+    # Blank lines before the first value are only counted (a file of nothing but
+    # newlines holds no memory); the first line may be a whole document.
+    blank = 0
     try:
-        line = stream.readline()
+        line = stream.readline(limits.document)
         if line.startswith(_BOM):
             line = line[len(_BOM) :]
         while line and not line.strip():
-            head.append(line)
-            line = stream.readline()
+            blank += 1
+            line = stream.readline(limits.document)
     except _READ_ERRORS as exc:
         yield BadInput(origin, describe(exc))
         return
+    except _Cut as cut:  # longer than a document may be: always the end of the file
+        yield BadInput(origin, str(cut))
+        return
     if not line:
         return  # empty, or only blank lines: nothing to read, nothing wrong
-    lineno = len(head) + 1
+    lineno = blank + 1
     try:
         first: Any = _decode(line)
     except ValueError as exc:
         text = line.strip()
         if text[:1] in (b"{", b"[") and text.endswith(_OPENERS):
             try:
-                data = b"".join(head) + line + stream.read()
+                # The blank lines before it are kept as newlines: positions stay right.
+                rest = stream.read_rest(limits.document - blank - len(line))
             except _READ_ERRORS as read_exc:
                 yield BadInput(origin, describe(read_exc))
                 return
-            yield from _whole_document(data, origin, source)
+            except _Cut as cut:
+                yield BadInput(origin, str(cut))
+                return
+            yield from _whole_document(b"\n" * blank + line + rest, origin, source)
             return
         if text[:1] not in (b"{", b"["):
             # Not JSON at all (a README, a binary file): one error for the
@@ -369,7 +493,7 @@ def _read_stream(
             yield BadInput(origin, f"not JSON: the file starts with {preview!r}")
             return
         first = _failed_line(line, exc)
-    yield from _json_lines(stream, describe, origin, source, lineno, first)
+    yield from _json_lines(stream, describe, origin, source, lineno, first, limits)
 
 
 class _Bad:
@@ -382,14 +506,17 @@ class _Bad:
 
 
 def _json_lines(
-    stream: _Stream,
+    stream: _Bounded,
     describe: Callable[[BaseException], str],
     origin: str,
     source: str | None,
     lineno: int,
     first: Any,
+    limits: ReadLimits,
 ) -> Iterator[Record | BadInput]:
-    lines = _decoded_lines(stream, describe, lineno, first)
+    """The records of a JSON lines file whose first line (``first``, at ``lineno``) is
+    decoded already."""
+    lines = _decoded_lines(stream, describe, lineno, first, limits)
     if wire.is_header(first) and first.get("version") == wire.HEADER["version"]:
         lines = _recorded(lines)
     head = next(lines)
@@ -421,18 +548,25 @@ def _recorded(lines: Iterator[tuple[int, Any]]) -> Iterator[tuple[int, Any]]:
 
 
 def _decoded_lines(
-    stream: _Stream,
+    stream: _Bounded,
     describe: Callable[[BaseException], str],
     lineno: int,
     first: Any,
+    limits: ReadLimits,
 ) -> Iterator[tuple[int, Any]]:
     yield lineno, first
     while True:
         try:
-            line = stream.readline()
+            line = stream.readline(limits.line)
         except _READ_ERRORS as exc:
             yield lineno + 1, _Bad(describe(exc))
             return
+        except _Cut as cut:
+            lineno += 1
+            yield lineno, _Bad(str(cut))
+            if cut.final:
+                return
+            continue
         if not line:
             return
         lineno += 1
@@ -572,6 +706,7 @@ def _detect(doc: dict[str, Any]) -> str | None:
 
 
 # -- stepping over a value the decoder refuses ---------------------------------------
+
 
 def _not_json(exc: ValueError, data: bytes, whole: bool) -> str:
     """An actionable description of why ``data`` did not decode."""

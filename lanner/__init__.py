@@ -24,6 +24,7 @@ through them only (tests/test_layers.py checks every import)::
     lanner.boundedjson  JSON from outside, read with depth and size bounds
     lanner.resources    where the bundled rules, samples and BPF sources are
     lanner.ruletests    rule tests: examples each rule must fire on and stay quiet on
+    lanner.selection    rules chosen by tag, as Falco's -t/-T choose them
     lanner.threshold    threshold rules' counting: the store a detector keeps it in
 
 Everything else (``lanner.engine``, ``lanner.loader``, ``lanner.condition``...)

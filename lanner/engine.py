@@ -327,6 +327,23 @@ class Engine:
             out |= {v for v in vs.values if isinstance(v, str)}
         return frozenset(out)
 
+    def compared_values(self, source: str, fields: Collection[str]) -> tuple[str, ...]:
+        """The values enabled rules of ``source`` compare any of ``fields`` with by ``=``,
+        ``!=`` or ``in`` (lists expanded), in rule order, each once. The sensor asks this
+        for ``fd.sip.name`` and its kin: the domain names to resolve, as Falco does."""
+        sr = self._by_source.get(source)
+        wanted = frozenset(fields)
+        out: dict[str, None] = {}
+        for cr in sr.rules if sr else ():
+            for c in _compares(cr.rule.condition):
+                if not isinstance(c.lhs, FieldRef) or c.lhs.name not in wanted:
+                    continue
+                if c.op in ("=", "!=") and isinstance(c.rhs, Literal):
+                    out[c.rhs.value] = None
+                elif c.op == "in" and isinstance(c.rhs, ListLit):
+                    out.update(dict.fromkeys(item.value for item in c.rhs.items))
+        return tuple(out)
+
     def prefilter(self, source: str, fields: Collection[str]) -> PreFilter:
         """A test of whether any enabled rule of ``source`` can match an event, given only
         the fields named in ``fields`` (by their registry names: ``fd.name``,

@@ -32,14 +32,20 @@ Every event updates state; not every event becomes a document. ``documents_for``
 the event types rules can match (the others return None), and a ``prefilter``
 (``lanner.PreFilter``) is asked, once the event's own fields are known (``EARLY_FIELDS``:
 type, parameters, result, fd, paths), whether any rule can match it; when none can, the
-process part is not built and the event is counted in ``Enricher.prefiltered``. A close
-of an fd nothing tracked returns at once when no rule wants closes.
+process part is not built and the event is counted in ``Enricher.prefiltered``. An open's
+verdict is kept by what its event part is made of (``_verdict_key``). An event of a type no
+rule wants renders no parameters, and a successful close of such a type only forgets its fd.
 
-With a ``metadata`` source (``sensor.k8smeta.KubeletMetadata.lookup``), a containerized
-process's documents also get ``container.name``, ``container.image`` (and its
-``.repository``, ``.tag``, ``.digest``), ``k8s.pod.name``, ``k8s.ns.name``, ``k8s.pod.uid``
-and ``k8s.pod.label`` (a dict). These are asked for on every event, outside the process
+With a ``metadata`` source (``sensor.podwatch.PodWatch.lookup`` or
+``sensor.k8smeta.KubeletMetadata.lookup``), a containerized process's documents also get
+``container.name``, ``container.image`` (and its ``.repository``, ``.tag``, ``.digest``),
+``container.privileged``, ``k8s.pod.name``, ``k8s.ns.name``, ``k8s.pod.uid`` and
+``k8s.pod.label`` (a dict). These are asked for on every event, outside the process
 cache, so metadata the source learns later shows up in the next document.
+
+With ``dns_names`` (``sensor.dnsnames.DnsNames``: the domain names the rules mention,
+resolved in the background), a socket whose address one of them resolved to gets
+``fd.sip.name`` and kin; reading them costs the event path one attribute read.
 """
 
 from __future__ import annotations
@@ -65,6 +71,7 @@ from sensor.syscalls import SYSCALLS
 
 if TYPE_CHECKING:
     from lanner import PreFilter
+    from sensor.dnsnames import DnsNames
 
 SHELLS = frozenset({"ash", "bash", "csh", "ksh", "sh", "tcsh", "zsh", "dash"})
 
@@ -125,6 +132,10 @@ EARLY_FIELDS = frozenset(
         "fd.is_server",
         "fd.connected",
         "fd.name_changed",
+        "fd.cip.name",
+        "fd.sip.name",
+        "fd.lip.name",
+        "fd.rip.name",
         "fs.path.name",
         "fs.path.nameraw",
         "fs.path.source",
@@ -330,6 +341,7 @@ def _meta_fields(m: ContainerMeta) -> dict[str, Any]:
         ("container.image.repository", m.image_repository),
         ("container.image.tag", m.image_tag),
         ("container.image.digest", m.image_digest),
+        ("container.privileged", m.privileged),
         ("k8s.pod.name", m.pod_name),
         ("k8s.ns.name", m.pod_namespace),
         ("k8s.pod.uid", m.pod_uid),
@@ -901,8 +913,10 @@ class Enricher:
         metadata: Callable[[str], ContainerMeta | None] | None = None,
         documents_for: Collection[str] | None = None,
         prefilter: PreFilter | None = None,
+        dns_names: DnsNames | None = None,
     ) -> None:
         self.proc_root = proc_root
+        self._dns_names = dns_names
         # Asked, once the handler has updated state, whether any rule can match the
         # event's own fields (EARLY_FIELDS); when none can, the process part is not built
         # and no document is returned. Events it refused are counted here.
@@ -938,6 +952,22 @@ class Enricher:
         self._cache_gen = -1
         if seed:
             self.procs.seed()
+
+    def retarget(self, documents_for: Collection[str] | None, prefilter: PreFilter | None) -> None:
+        """New rules were swapped in: the event types they can match and their pre-filter
+        (as in ``__init__``). The verdicts kept were the old pre-filter's."""
+        self._documents_for = None if documents_for is None else frozenset(documents_for)
+        self._prefilter = prefilter
+        self._verdicts = {}
+
+    def sizes(self) -> dict[str, int]:
+        """What the enricher holds, for the sensor's metrics (read from their thread)."""
+        return {
+            "processes": len(self.procs),
+            "fds": self.procs.fd_count(),
+            "prefilter_verdicts": len(self._verdicts),
+            "container_metadata": len(self._meta_fields),
+        }
 
     def handle(self, ev: RawEvent) -> dict[str, Any] | None:
         """The document for one event; None for events that only update state."""
@@ -1115,7 +1145,8 @@ class Enricher:
             doc["evt.res"] = F.render_res(ev.res)
             doc["evt.rawres"] = ev.res
             doc["evt.failed"] = ev.res < 0
-        doc.update(fd_fields(c.fd_num, c.fd_entry))
+        names = self._dns_names.by_ip if self._dns_names is not None else None
+        doc.update(fd_fields(c.fd_num, c.fd_entry, names))
         doc.update(c.extra)
         return doc
 

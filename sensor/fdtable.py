@@ -4,13 +4,16 @@ Files carry their absolute path (resolved against the cwd or the dirfd they were
 relative to); sockets carry their connection tuple, rendered as Falco's ``fd.name``
 ``client_ip:client_port->server_ip:server_port``. ``dup``/``dup2``/``dup3`` copy an entry
 to the new number, so a socket duplicated onto 0/1/2 is visible there, and ``close``
-drops it. The enricher turns an entry into the ``fd.*`` fields with :func:`fd_fields`.
+drops it. The enricher turns an entry into the ``fd.*`` fields with :func:`fd_fields`,
+and with the addresses the rules' domain names resolved to (``sensor.dnsnames``) into
+``fd.sip.name`` and kin.
 """
 
 from __future__ import annotations
 
 import os
 import posixpath
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -162,9 +165,10 @@ class FdTable:
         for n in [n for n, e in self._fds.items() if e.flags is not None and e.flags & O_CLOEXEC]:
             del self._fds[n]
 
-    def types(self) -> dict[int, str]:
-        """``fd.types``: fd number to type name."""
-        return {n: e.type for n, e in sorted(self._fds.items())}
+    def types(self) -> dict[str, str]:
+        """``fd.types``: fd number (as text, as a JSON object keys it: a recorded
+        document replays equal to the live one, alert uuid included) to type name."""
+        return {str(n): e.type for n, e in sorted(self._fds.items())}
 
     def __len__(self) -> int:
         return len(self._fds)
@@ -173,8 +177,16 @@ class FdTable:
         return fd in self._fds
 
 
-def fd_fields(num: int | None, entry: FdEntry | None) -> dict[str, Any]:
-    """The ``fd.*`` fields of an event that uses fd ``num`` (entry None: unknown fd)."""
+def fd_fields(
+    num: int | None, entry: FdEntry | None, names: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """The ``fd.*`` fields of an event that uses fd ``num`` (entry None: unknown fd).
+
+    ``names`` maps addresses to the domain name they were resolved from
+    (``sensor.dnsnames.DnsNames.by_ip``): an IP socket's end whose address is in it gets
+    ``fd.cip.name``/``fd.sip.name`` (and ``fd.lip.name``/``fd.rip.name``, whichever ends
+    those are); an end that is not has no such field, as it has no name.
+    """
     out: dict[str, Any] = {}
     if num is not None:
         out["fd.num"] = num
@@ -198,6 +210,18 @@ def fd_fields(num: int | None, entry: FdEntry | None) -> dict[str, Any]:
         out["fd.rip"], out["fd.rport"] = rip, rport
         out["fd.is_server"] = entry.is_server
         out["fd.connected"] = entry.connected
+        if names:
+            cname = names.get(entry.cip) if entry.cip is not None else None
+            sname = names.get(entry.sip) if entry.sip is not None else None
+            if cname is not None:
+                out["fd.cip.name"] = cname
+            if sname is not None:
+                out["fd.sip.name"] = sname
+            lname, rname = (sname, cname) if entry.is_server else (cname, sname)
+            if lname is not None:
+                out["fd.lip.name"] = lname
+            if rname is not None:
+                out["fd.rip.name"] = rname
     elif entry.type == "unix":
         out["fd.sockfamily"] = "unix"
     return out

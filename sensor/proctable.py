@@ -317,6 +317,10 @@ class ProcessTable:
     def __contains__(self, pid: object) -> bool:
         return pid in self._procs
 
+    def fd_count(self) -> int:
+        """Open fds tracked, over every process (a walk: for metrics, not per event)."""
+        return sum(len(p.fds) for p in list(self._procs.values()))
+
     def peek(self, pid: int) -> Process | None:
         """The known entry, without touching /proc."""
         return self._procs.get(pid)

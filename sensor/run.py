@@ -9,13 +9,18 @@ The enricher may be given a pre-filter (``lanner.PreFilter``, from the loaded ru
 event no rule can match is then never made a document; it counts as evaluated, and
 ``SensorStats.prefiltered`` says how many were.
 
+Rules can change while it runs: a ``reload`` hook is asked between batches (and told when
+a SIGHUP came) and may hand back a new engine, which takes over from the next event on;
+the hook itself re-targets what depends on the rules (``sensor.command``). With
+``metrics`` (``sensor.metrics.SensorMetrics``), each batch is counted by event type and
+each alert by rule; everything else the metrics read from what the loop keeps anyway.
+
 Reads like the pipeline it is; each stage lives in its own module and none of them
 knows this one.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import time
@@ -24,12 +29,15 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import IO, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from lanner import Alert, Engine, Priority, wire
+from lanner import Alert, Engine, Priority
 from sensor import syscalls
+from sensor.recording import Recorder
 
-RECORD_HEADER = wire.HEADER
+if TYPE_CHECKING:
+    from sensor.metrics import SensorMetrics
+
 
 # Event types the state needs whatever the rules say (process tree, fd bookkeeping): the
 # ``state`` column of sensor.syscalls' rows.
@@ -41,13 +49,17 @@ class SensorStats:
     """What the sensor did, for the closing summary and the drop alert."""
 
     captured: int = 0
-    # events the rules were applied to: as a document, or by the pre-filter (which found
-    # that no rule can match them; ``prefiltered`` of them)
-    evaluated: int = 0
+    documents: int = 0  # events the rules were applied to as a document
+    # events the pre-filter found no rule can match (the enricher's count, when run ends)
     prefiltered: int = 0
     alerts: int = 0
     shipped: int = 0  # events handed to the shipper (it counts what reached Kinesis)
     drops: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def evaluated(self) -> int:
+        """Events the rules were applied to: as a document, or by the pre-filter."""
+        return self.documents + self.prefiltered
 
 
 class Shipper(Protocol):
@@ -57,6 +69,15 @@ class Shipper(Protocol):
     def add_alert(self, alert: dict[str, Any]) -> None: ...
     def poll(self) -> None: ...
     def close(self, timeout: float = ...) -> None: ...
+
+
+class Reload(Protocol):
+    """New rules when there are: asked between batches, ``requested`` when a SIGHUP came
+    since the last call; returns the engine to run from now on, or None to keep the one
+    running. It never raises for rules that do not load (it keeps the last good ones), and
+    is called on every turn of the loop, so it is cheap when there is nothing new."""
+
+    def __call__(self, requested: bool) -> Engine | None: ...
 
 
 def capture_set(engine: Engine, supported: frozenset[str]) -> frozenset[str]:
@@ -70,21 +91,6 @@ def capture_set(engine: Engine, supported: frozenset[str]) -> frozenset[str]:
     return base | (STATE_EVENT_TYPES & supported)
 
 
-class Recorder:
-    """Writes enriched events in lanner's record format (``lanner.wire``: a versioned header,
-    then each thread's process part once per change and each event's own fields);
-    ``lanner scan --source syscall FILE`` replays them."""
-
-    def __init__(self, out: IO[str]) -> None:
-        self.out = out
-        self._encoder = wire.Encoder()
-        out.write(json.dumps(RECORD_HEADER) + "\n")
-
-    def write(self, doc: dict[str, Any]) -> None:
-        for line in self._encoder.encode(doc):
-            self.out.write(json.dumps(line, separators=(",", ":"), default=str) + "\n")
-
-
 def run(
     capture: Any,
     enricher: Any,
@@ -96,41 +102,65 @@ def run(
     heartbeat: Path | None = None,
     shipper: Shipper | None = None,
     ship_timeout: float = 10.0,
+    metrics: SensorMetrics | None = None,
+    reload: Reload | None = None,
 ) -> SensorStats:
     """Runs until SIGINT/SIGTERM (or ``duration`` seconds); returns what it did.
 
     A shipper gets every event that raised an alert, and the node's own alerts; it is
     closed on the way out (sent, or spooled, within ``ship_timeout`` seconds) while the
-    stop signals are still caught, so a second SIGTERM cannot cut that short.
+    stop signals are still caught, so a second SIGTERM cannot cut that short. With
+    ``reload``, SIGHUP asks it for new rules (instead of ending the process).
     """
     stats = SensorStats()
     stopping = False
+    hup = False
 
     def stop(_sig: int, _frame: FrameType | None) -> None:
         nonlocal stopping
         stopping = True
 
+    def hangup(_sig: int, _frame: FrameType | None) -> None:
+        nonlocal hup
+        hup = True
+
     old = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    if reload is not None:
+        old[signal.SIGHUP] = signal.signal(signal.SIGHUP, hangup)
+    if metrics is not None:
+        metrics.attach(stats=stats, enricher=enricher, shipper=shipper)
+        metrics.running = True
     deadline = None if duration is None else time.monotonic() + duration
     last_beat = 0.0
     reported_drops = 0
     try:
         while not stopping and (deadline is None or time.monotonic() < deadline):
-            for raw in capture.poll(200):
+            batch = capture.poll(200)
+            if metrics is not None and batch:
+                metrics.count_batch(batch)
+            for raw in batch:
                 stats.captured += 1
                 doc = enricher.handle(raw)
                 if doc is None:
                     continue
                 if recorder is not None:
                     recorder.write(doc)
-                stats.evaluated += 1
+                stats.documents += 1
                 alerts = engine.evaluate(doc, "syscall")
                 for alert in alerts:
                     stats.alerts += 1
                     on_alert(alert)
+                    if metrics is not None:
+                        metrics.count_alert(alert)
                 if alerts and shipper is not None:
                     shipper.add(doc)
                     stats.shipped += 1
+            if reload is not None:
+                # Between batches, so between events: each event meets one set of rules.
+                requested, hup = hup, False
+                new = reload(requested)
+                if new is not None:
+                    engine = new
             now = time.monotonic()
             if now - last_beat >= 5:
                 last_beat = now
@@ -139,6 +169,8 @@ def run(
                 if total > reported_drops:
                     drop = drop_alert_for(stats.drops, total - reported_drops, engine.hostname)
                     on_alert(drop)
+                    if metrics is not None:
+                        metrics.count_alert(drop)
                     if shipper is not None:
                         shipper.add_alert(drop.to_dict())
                     reported_drops = total
@@ -147,6 +179,8 @@ def run(
             if shipper is not None:
                 shipper.poll()
     finally:
+        if metrics is not None:
+            metrics.running = False
         try:
             if shipper is not None:
                 shipper.close(ship_timeout)
@@ -155,7 +189,6 @@ def run(
                 signal.signal(s, h)
     stats.drops = _drops(capture)
     stats.prefiltered = getattr(enricher, "prefiltered", 0)
-    stats.evaluated += stats.prefiltered
     return stats
 
 

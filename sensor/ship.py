@@ -91,12 +91,15 @@ class ShipStats:
     records_sent: int = 0
     calls: int = 0  # PutRecords calls made
     failed_calls: int = 0  # calls that failed as a whole
+    failed_records: int = 0  # records refused in calls that went through (sent again)
     retried: int = 0  # events of failed entries or calls, kept to be sent again
     spooled: int = 0  # events written to the spool (sent later, or by the next run)
     dropped: int = 0  # events lost: spool full or unwritable, record over 1 MiB
     corrupt_files: int = 0  # spool files moved to corrupt/
     spool_bytes: int = 0  # in the spool now
     spool_files: int = 0
+    queue_bytes: int = 0  # waiting in memory now
+    queue_records: int = 0
     last_error: str = ""
 
     def summary(self) -> str:
@@ -309,6 +312,8 @@ class KinesisShipper:
     def stats(self) -> ShipStats:
         self._stats.spool_bytes = self._spool.bytes
         self._stats.spool_files = len(self._spool)
+        self._stats.queue_bytes = self._queue_bytes
+        self._stats.queue_records = len(self._queue)
         return self._stats
 
     def add(self, doc: dict[str, Any]) -> None:
@@ -446,6 +451,7 @@ class KinesisShipper:
         self._queue.extendleft(reversed(again))
         self._queue_bytes += sum(len(r.data) for r in again)
         if failed:
+            self._stats.failed_records += len(failed)
             self._stats.retried += sum(r.events for r in failed)
             self._stats.last_error = ", ".join(f"{n} x {c}" for c, n in sorted(codes.items()))
         self._after_call(now, delivered=len(failed) < len(records), failed=bool(failed))

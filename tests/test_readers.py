@@ -644,3 +644,112 @@ def test_broken_json_after_a_refused_value_is_one_bad_input(tmp_path: Path) -> N
     ((origin, bad, message),) = summary(read(path))
     assert (origin, bad) == (str(path), "BAD")
     assert message == "record refused: nests deeper than 64 levels"
+
+
+# -- bounds: what no file can make the reader hold or do ------------------------------
+
+
+SMALL = readers.ReadLimits(line=1_000, document=10_000, gzip_ratio=20, gzip_floor=50_000)
+
+
+def read_within(path: Path, limits: readers.ReadLimits = SMALL) -> list[Record | BadInput]:
+    return list(read_paths([path], limits=limits))
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_a_line_too_long_is_skipped_counted_and_the_next_lines_read(
+    tmp_path: Path, gz: bool
+) -> None:
+    long = {**K1, "auditID": "long", "pad": "x" * 1_500}
+    size = len(json.dumps(long))
+    path = write(tmp_path / "audit.log", lines(K1, long, K2), gz=gz)
+    assert summary(read_within(path)) == [
+        (f"{path}:1", "k8s_audit"),
+        (f"{path}:2", "BAD", f"line too long ({size:,} bytes; at most 1,000): skipped"),
+        (f"{path}:3", "k8s_audit"),
+    ]
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_a_line_without_end_stops_the_file_at_the_document_bound(tmp_path: Path, gz: bool) -> None:
+    # /dev/zero, or a bomb of one endless line: read in pieces, never held, and given up.
+    path = write(tmp_path / "audit.log", lines(K1) + "{" + "x" * 30_000, gz=gz)
+    assert summary(read_within(path)) == [
+        (f"{path}:1", "k8s_audit"),
+        (f"{path}:2", "BAD", "a line goes on past 10,000 bytes: the rest of the file is not read"),
+    ]
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_a_document_too_large_is_not_read(tmp_path: Path, gz: bool) -> None:
+    path = write(tmp_path / "trail.json", json.dumps({"Records": [CT1] * 100}, indent=2), gz=gz)
+    assert summary(read_within(path)) == [
+        (str(path), "BAD", "document too large (more than 10,000 bytes): not read")
+    ]
+    # Within the bound it is read whole.
+    roomy = readers.ReadLimits(line=1_000, document=100_000)
+    assert len(read_within(path, roomy)) == 100
+
+
+def test_a_first_line_longer_than_a_document_ends_the_file(tmp_path: Path) -> None:
+    # The first line may be a whole document (CloudTrail's one line): its bound is that.
+    path = write(tmp_path / "audit.log", lines({**K1, "pad": "x" * 12_000}, K2))
+    assert summary(read_within(path)) == [
+        (str(path), "BAD", "a line goes on past 10,000 bytes: the rest of the file is not read")
+    ]
+
+
+def test_a_gzip_bomb_is_read_up_to_its_budget_then_cut(tmp_path: Path) -> None:
+    # Lines that compress a thousand times over: real logs compress ten to thirty times.
+    body = lines(K1) + "\n" * 5_000_000
+    path = write(tmp_path / "bomb.log.gz", body, gz=True)
+    budget = max(SMALL.gzip_floor, SMALL.gzip_ratio * path.stat().st_size)
+    tracemalloc.start()
+    try:
+        got = read_within(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert budget < len(body)
+    assert summary(got)[0] == (f"{path}:1", "k8s_audit")
+    ((origin, bad, message),) = summary(got)[1:]
+    assert bad == "BAD" and origin.startswith(f"{path}:")
+    assert message == (
+        f"gzip stream decompressed past {budget:,} bytes, the bound for this file "
+        "(20 times its size, at least 50,000): the rest is not read (a gzip bomb?)"
+    )
+    # Stopped near the budget: the blank lines after it were never decompressed.
+    assert int(origin.rsplit(":", 1)[1]) < budget + 10
+    assert peak < 1_000_000
+
+
+def test_a_plain_file_has_no_budget_only_line_bounds(tmp_path: Path) -> None:
+    # What a plain file holds is on the disk already: only its lines are bounded.
+    path = write(tmp_path / "audit.log", lines(*([K1] * 500)))
+    assert len(read_within(path)) == 500
+
+
+def test_lanner_scan_counts_and_reports_a_line_cut_from_a_compressed_recording(
+    tmp_path: Path,
+) -> None:
+    from click.testing import CliRunner
+
+    from cli.main import main
+
+    event = {"evt.type": "openat", "fd.name": "/etc/shadow", "proc.name": "cat"}
+    rules = write(
+        tmp_path / "rules.yaml",
+        "- rule: Shadow read\n  desc: d\n  condition: evt.type = openat and fd.name = /etc/shadow\n"
+        "  output: read (proc=%proc.name)\n  priority: WARNING\n  source: syscall\n",
+    )
+    huge = {**event, "pad": "x" * readers.LIMITS.line}  # past the default bound, by a little
+    path = write(tmp_path / "capture", lines(event, huge, event), gz=True)
+    result = CliRunner().invoke(main, ["scan", "-r", str(rules), "--source", "syscall", str(path)])
+    assert result.exit_code == 1
+    assert result.stdout.count("Warning read (proc=cat)") == 2
+    size = len(json.dumps(huge))
+    assert (
+        f"{path}:2: bad input: line too long ({size:,} bytes; at most 16,777,216): skipped"
+        in result.stderr
+    )
+    assert "scanned 2 events (syscall: 2); 2 alerts; 1 bad input(s)" in result.stderr

@@ -119,7 +119,7 @@ def test_cat_shadow_document(enricher: Enricher) -> None:
     assert doc["evt.arg"]["dirfd"] == "AT_FDCWD"
     assert doc["evt.arg"]["fd"] == "<f>/etc/shadow"
     assert "flags=4097(O_RDONLY|O_CLOEXEC)" in doc["evt.args"]
-    assert doc["fd.types"] == {3: "file"}
+    assert doc["fd.types"] == {"3": "file"}
 
 
 def test_process_group_and_session_changes(enricher: Enricher) -> None:
@@ -224,11 +224,11 @@ def test_socket_connect_dup_close(enricher: Enricher, proc_root: Path) -> None:
     dup = run.ev("dup2", 1, oldfd=3, newfd=1)
     assert dup["fd.num"] == 3 and dup["evt.rawres"] == 1
     assert dup["fd.name"] == "172.17.0.2:40000->10.0.0.5:4444"
-    assert dup["fd.types"][1] == "ipv4"
+    assert dup["fd.types"]["1"] == "ipv4"
     closed = run.ev("close", 0, fd=3)
     assert closed["fd.name"] == "172.17.0.2:40000->10.0.0.5:4444"
     after = run.ev("write", 5, fd=1, size=5)
-    assert after["fd.type"] == "ipv4" and 3 not in after["fd.types"]
+    assert after["fd.type"] == "ipv4" and "3" not in after["fd.types"]
 
 
 def test_accept_side_is_the_server(enricher: Enricher) -> None:
@@ -446,7 +446,7 @@ def test_memfd_program_gone_at_once_known_from_the_events(
     assert doc["proc.is_exe_from_memfd"] is True and doc["proc.exepath"] == "memfd:payload"
     assert "EXE_FROM_MEMFD" in doc["evt.arg"]["flags"]
     assert rules_of(doc) == ["Fileless execution via memfd_create"]
-    assert 3 not in doc["fd.types"]  # MFD_CLOEXEC: closed by the exec that ran it
+    assert "3" not in doc["fd.types"]  # MFD_CLOEXEC: closed by the exec that ran it
     if sched_exec:
         assert doc["proc.tty"] == 34817 and doc["proc.env"] == ["A=1", "B=2"]
         assert "CAP_SYS_ADMIN" in doc["thread.cap_effective"]
@@ -689,12 +689,12 @@ def test_fcntl_dupfd_duplicates_the_fd_as_dup_does(enricher: Enricher) -> None:
     assert doc["evt.arg"]["cmd"] == "F_DUPFD" and doc["evt.rawarg"]["cmd"] == 1
     assert doc["evt.args"] == f"res=0(<4>{name}) fd=3(<4>{name}) cmd=1(F_DUPFD)"
     assert (doc["fd.num"], doc["fd.name"], doc["evt.rawres"]) == (3, name, 0)
-    assert doc["fd.types"][0] == "ipv4"
+    assert doc["fd.types"]["0"] == "ipv4"
     # The new fd is the socket from now on: what is read from stdin comes from the network.
     assert run.ev("read", 5, fd=0, size=5)["fd.name"] == name
     cloexec = run.ev("fcntl", 10, fd=3, cmd=F.F_DUPFD_CLOEXEC)
     assert cloexec["evt.arg"]["cmd"] == "F_DUPFD_CLOEXEC" and cloexec["evt.rawarg"]["cmd"] == 26
-    assert cloexec["fd.types"][10] == "ipv4"
+    assert cloexec["fd.types"]["10"] == "ipv4"
 
 
 def test_fcntl_other_commands_change_no_fd(enricher: Enricher) -> None:
@@ -738,9 +738,9 @@ def test_duplicates_have_their_own_close_on_exec(enricher: Enricher) -> None:
     run.ev("fcntl", 5, fd=1, cmd=F.F_DUPFD_CLOEXEC)  # this one sets it
     run.ev("dup3", 6, oldfd=1, newfd=6, flags=F.O_CLOEXEC)  # and so does dup3(O_CLOEXEC)
     after = run.spawn(601, ["cat"], "/bin/cat")
-    assert {n: t for n, t in after["fd.types"].items() if n in (1, 3, 4, 5, 6)} == {
-        1: "file",
-        4: "file",
+    assert {n: t for n, t in after["fd.types"].items() if n in {"1", "3", "4", "5", "6"}} == {
+        "1": "file",
+        "4": "file",
     }
     assert run.ev("write", 3, fd=1, size=3)["fd.name"] == "/tmp/log"
 

@@ -1,12 +1,10 @@
-"""Kubelet metadata: a real HTTP server on 127.0.0.1 plays the kubelet's ``/pods`` API."""
+"""Pod metadata parsing, and the kubelet source: a real HTTP(S) server on 127.0.0.1 plays
+the kubelet's ``/pods`` API."""
 
 from __future__ import annotations
 
 import json
-import shutil
 import socket
-import ssl
-import subprocess
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -15,13 +13,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fakeapi import make_pki, serve_tls
 from fakeproc import add_proc, make_tree
 
 import lanner
 from sensor import flags as F
 from sensor.enrich import Enricher
 from sensor.events import RawEvent
-from sensor.k8smeta import ContainerMeta, KubeletMetadata, parse_podlist, split_image
+from sensor.k8smeta import (
+    ContainerMeta,
+    KubeletMetadata,
+    parse_podlist,
+    pod_containers,
+    split_image,
+)
 
 STABLE = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "falco" / "falco_rules.yaml"
 
@@ -34,11 +39,16 @@ NGINX_DIGEST = "sha256:" + "e5" * 32
 
 
 def pod(
-    name: str, ns: str, uid: str, labels: dict[str, str], **statuses: list[dict[str, Any]]
+    name: str,
+    ns: str,
+    uid: str,
+    labels: dict[str, str],
+    spec: dict[str, Any] | None = None,
+    **statuses: list[dict[str, Any]],
 ) -> dict[str, Any]:
     return {
         "metadata": {"name": name, "namespace": ns, "uid": uid, "labels": labels},
-        "spec": {"nodeName": "ip-10-0-1-23.ec2.internal"},
+        "spec": {"nodeName": "ip-10-0-1-23.ec2.internal", **(spec or {})},
         "status": {"phase": "Running", **statuses},
     }
 
@@ -67,6 +77,14 @@ PODLIST: dict[str, Any] = {
             "shop",
             POD_UID,
             {"app": "web", "app.kubernetes.io/name": "nginx"},
+            {
+                "containers": [
+                    {"name": "nginx", "image": "nginx:1.27"},
+                    {"name": "envoy", "securityContext": {"privileged": True}},
+                    {"name": "pending", "securityContext": {"privileged": False}},
+                ],
+                # no spec for "migrate": what its status says is all there is
+            },
             containerStatuses=[
                 status(f"containerd://{NGINX_ID}", "nginx", "docker.io/library/nginx:1.27"),
                 status(
@@ -194,11 +212,44 @@ def test_parse_podlist_reads_every_started_container() -> None:
         pod_namespace="shop",
         pod_uid=POD_UID,
         pod_labels={"app": "web", "app.kubernetes.io/name": "nginx"},
+        privileged=False,  # its spec does not say: Kubernetes' default
     )
     envoy = by_id[SIDECAR_ID]
     assert envoy.image_repository == "registry.local:5000/mesh/envoy"
     assert (envoy.image_tag, envoy.image_digest) == ("v1.30", NGINX_DIGEST)
     assert by_id[INIT_ID].name == "migrate" and by_id[INIT_ID].pod_namespace == "shop"
+    assert envoy.privileged is True
+    assert by_id[INIT_ID].privileged is None  # no spec for it: unknown, not "false"
+
+
+def test_one_pod_is_read_as_far_as_it_goes() -> None:
+    (web,) = [p for p in PODLIST["items"] if p["metadata"]["name"].startswith("web-")]
+    assert pod_containers(web) == {
+        k: v for k, v in parse_podlist(PODLIST).items() if v.pod_name == web["metadata"]["name"]
+    }
+    broken = {
+        "metadata": {"name": "x", "labels": "not a map"},
+        "spec": {"containers": [{"name": "a", "securityContext": None}, "junk"]},
+        "status": {
+            "containerStatuses": [{"name": "a", "containerID": f"docker://{NGINX_ID}"}, 7],
+            "initContainerStatuses": "junk",
+        },
+    }
+    assert pod_containers(broken) == {
+        NGINX_ID: ContainerMeta(
+            name="a",
+            image=None,
+            image_repository=None,
+            image_tag=None,
+            image_digest=None,
+            image_id=None,
+            pod_name="x",
+            pod_namespace=None,
+            pod_uid=None,
+            privileged=False,
+        )
+    }
+    assert pod_containers("not a pod") == {} and pod_containers({}) == {}
 
 
 @pytest.mark.parametrize("doc", [[], {"kind": "Status"}, {"items": None}, "x"])
@@ -313,44 +364,40 @@ def test_a_failing_fetch_keeps_what_was_known() -> None:
 
 
 @pytest.fixture
-def tls_kubelet(tmp_path: Path) -> Iterator[tuple[Kubelet, str]]:
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl not installed")
-    cert, key = tmp_path / "kubelet.crt", tmp_path / "kubelet.key"
-    subprocess.run(
-        [
-            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-            "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-            "-keyout", str(key), "-out", str(cert),
-        ],
-        check=True,
-        capture_output=True,
-    )  # fmt: skip
+def tls_kubelet(tmp_path: Path) -> Iterator[tuple[Kubelet, str, str]]:
+    pki = make_pki(tmp_path)
     k = Kubelet()
     k.serve(PODLIST)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(k))
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(str(cert), str(key))
-    server.socket = ctx.wrap_socket(server.socket, server_side=True)
+    server = serve_tls(_handler(k), pki)
     k.url = f"https://127.0.0.1:{server.server_address[1]}/pods"
-    t = threading.Thread(target=server.serve_forever, daemon=True)
-    t.start()
-    yield k, str(cert)
+    yield k, pki.ca, pki.other_ca
     server.shutdown()
     server.server_close()
 
 
 def test_https_verifies_the_kubelet_certificate(
-    tls_kubelet: tuple[Kubelet, str], token: str
+    tls_kubelet: tuple[Kubelet, str, str], token: str
 ) -> None:
-    k, ca = tls_kubelet
+    k, ca, other_ca = tls_kubelet
     assert KubeletMetadata(k.url, token, ca).lookup(NGINX_ID) is not None
-    # Without the CA the self-signed certificate is refused...
-    untrusted = KubeletMetadata(k.url, token, None)
-    assert untrusted.lookup(NGINX_ID) is None and untrusted.errors == 1
-    # ...unless verification was turned off on purpose.
-    assert KubeletMetadata(k.url, token, None, insecure=True).lookup(NGINX_ID) is not None
-    assert all(r["Authorization"].startswith("Bearer ") for r in k.requests)
+    assert len(k.requests) == 1
+    assert k.requests[0]["Authorization"] == "Bearer eyJhbGciOiJSUzI1NiJ9.sa-token.sig"
+    # Without the CA that signed it, or with another one, the certificate is refused and
+    # the token never leaves: there is no switch to turn verification off.
+    for untrusted in (KubeletMetadata(k.url, token, None), KubeletMetadata(k.url, token, other_ca)):
+        assert untrusted.lookup(NGINX_ID) is None and untrusted.errors == 1
+    assert len(k.requests) == 1
+    with pytest.raises(TypeError):
+        KubeletMetadata(k.url, token, None, insecure=True)  # type: ignore[call-arg]
+
+
+def test_a_pod_list_over_the_bound_is_refused(
+    kubelet: Kubelet, token: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    meta = KubeletMetadata(kubelet.url, token, None, max_bytes=1024)
+    assert meta.lookup(NGINX_ID) is None and meta.errors == 1
+    assert "larger than 1024 bytes" in caplog.text
+    assert KubeletMetadata(kubelet.url, token, None).lookup(NGINX_ID) is not None
 
 
 # --- enrichment ------------------------------------------------------------------------------

@@ -285,7 +285,7 @@ def test_a_close_of_an_fd_nothing_tracked_changes_nothing_later(tmp_path: Path) 
             assert got == want
     last = pairs[-1][2]
     assert last is not None and last["fd.name"] == "/c" and last["evt.num"] == 6
-    assert last["fd.types"] == {9: "file"}
+    assert last["fd.types"] == {"9": "file"}
 
 
 def test_an_opens_known_verdict_is_only_reused_for_the_same_file(tmp_path: Path) -> None:

@@ -13,11 +13,11 @@ Needs root and eBPF; skipped otherwise (CI's LANNER_REQUIRE_BPF=1 makes that a f
 
 Stable rules not reproduced here, and why:
 
-- Contact K8S API Server From Container: matches ``fd.sip.name`` (the API server's DNS
-  name, from Falco's DNS tracking, which the sensor does not do); the bundled twin needs
-  a cluster service address such as 10.96.0.1, and traffic stays on 198.51.100.0/24 here.
-- Debugfs Launched in Privileged Container: ``container.privileged`` comes from the
-  runtime's metadata; without a runtime it is never true.
+- Contact K8S API Server From Container: matches ``fd.sip.name`` of the API server's
+  name (``kubernetes.default.svc``...), which resolves only inside a cluster; the name
+  resolution itself is tested live in test_dnsnames.py with a name that resolves here.
+- Debugfs Launched in Privileged Container: ``container.privileged`` comes from the pod
+  spec (the pod watch); test_podwatch.py fires it through the enricher.
 
 Every other stable rule has a test below ("Detect release_agent File Container Escapes"
 with a file of that name in a tmp directory: no cgroup's release_agent is written).
