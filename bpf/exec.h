@@ -10,9 +10,9 @@ static __always_inline void flush_execveat(void)
 {
     __u32 tid = (__u32)bpf_get_current_pid_tgid();
     struct stash_entry *st = exec_stash_get(tid);
-    if (!st || st->ev.hdr.type != NR_EXECVEAT)
+    if (!st || st->ev.hdr.type != LANNER_NR_EXECVEAT)
         return;
-    __u32 nr = NR_EXECVEAT;
+    __u32 nr = LANNER_NR_EXECVEAT;
     struct interest *in = interest_get(nr);
     if (in && (in->flags & SC_EMIT)) {
         fill_task(&st->ev.hdr);
@@ -30,7 +30,7 @@ static __always_inline void flush_execveat(void)
 static __always_inline void fill_execve_filename(const char *filename, __u32 tid)
 {
     struct stash_entry *st = exec_stash_get(tid);
-    if (!st || st->ev.hdr.type != NR_EXECVE || !(st->unread & 1))
+    if (!st || st->ev.hdr.type != LANNER_NR_EXECVE || !(st->unread & 1))
         return;
     __u32 off = st->off;
     if (off > DATA_MAX - sizeof(struct arg_rec) - STR_MAX)

@@ -62,9 +62,9 @@
 #endif
 
 #define CLONE_THREAD_FLAG 0x00010000ULL
-/* Syscall numbers (NR_EXECVE...) come from sensor/syscalls.py's rows, as -D flags. */
-#if !defined(NR_CLONE) || !defined(NR_CLONE3) || !defined(NR_VFORK) || !defined(NR_EXECVE) \
-    || !defined(NR_EXECVEAT)
+/* Syscall numbers (LANNER_NR_EXECVE...) come from sensor/syscalls.py's rows, as -D flags. */
+#if !defined(LANNER_NR_CLONE) || !defined(LANNER_NR_CLONE3) || !defined(LANNER_NR_VFORK) \
+    || !defined(LANNER_NR_EXECVE) || !defined(LANNER_NR_EXECVEAT)
 #error "compile with sensor.capture.syscall_number_defines()"
 #endif
 
@@ -535,10 +535,10 @@ static __always_inline void sc_emit(struct stash_entry *e)
 static __always_inline void sc_no_enter(struct interest *in, __u32 nr, long ret)
 {
     /* The new task's return from clone (0) has no enter of its own: not a loss. */
-    if (ret == 0 && (nr == NR_CLONE || nr == NR_CLONE3 || nr == NR_VFORK))
+    if (ret == 0 && (nr == LANNER_NR_CLONE || nr == LANNER_NR_CLONE3 || nr == LANNER_NR_VFORK))
         return;
     /* A successful execveat was emitted from the sched exec (see on_sched_exec). */
-    if (ret == 0 && nr == NR_EXECVEAT)
+    if (ret == 0 && nr == LANNER_NR_EXECVEAT)
         return;
     if ((in->flags & SC_EMIT) && !is_excluded(bpf_get_current_pid_tgid() >> 32))
         count_drop(D_NO_ENTER);
@@ -653,7 +653,7 @@ static __always_inline int sc_do_exit(struct sc_exit_ctx *ctx, __u8 need)
         return 0;
     /* The new task's return from clone (0) is not an event, as with a stash (it has no
      * enter of its own there). */
-    if (ret == 0 && (nr == NR_CLONE || nr == NR_CLONE3 || nr == NR_VFORK))
+    if (ret == 0 && (nr == LANNER_NR_CLONE || nr == LANNER_NR_CLONE3 || nr == LANNER_NR_VFORK))
         return 0;
     struct sc_args ra;
     struct sc_args *a = &ra;
@@ -798,9 +798,9 @@ int on_sched_fork(struct tracepoint__sched__sched_process_fork *args)
 #endif
     if (s) {
         __u64 flags = 0;
-        if (s->nr == NR_CLONE)
+        if (s->nr == LANNER_NR_CLONE)
             flags = s->args[0];
-        else if (s->nr == NR_CLONE3)
+        else if (s->nr == LANNER_NR_CLONE3)
             bpf_probe_read_user(&flags, sizeof(flags), (const void *)s->args[0]);
         if (flags & CLONE_THREAD_FLAG)
             child_pid = e->ev.hdr.pid;

@@ -128,8 +128,9 @@ class CaptureError(RuntimeError):
 
 
 def syscall_number_defines() -> list[str]:
-    """``-DNR_EXECVE=59``...: the BPF program's syscall numbers, from sensor.syscalls' rows."""
-    return [f"-DNR_{name.upper()}={nr}" for name, nr in sorted(SYSCALL_NUMBERS.items())]
+    """``-DLANNER_NR_EXECVE=59``...: the BPF program's syscall numbers, from sensor.syscalls'
+    rows (prefixed: the kernel's own headers define NR_OPEN, as a limit)."""
+    return [f"-DLANNER_NR_{name.upper()}={nr}" for name, nr in sorted(SYSCALL_NUMBERS.items())]
 
 
 def supported_event_types() -> frozenset[str]:

@@ -7,7 +7,7 @@ the Falco parameters its documents carry, in order (``params``: what ``evt.arg[.
 and ``evt.args`` hold). ``sensor.decode`` builds its decoders and the BPF interest map's
 contents from ``wire``, ``sensor.enrich`` its dispatch from ``handler``, ``sensor.run``
 the always-captured set from ``state``, and ``sensor.capture`` passes the numbers the
-BPF program special-cases as ``-DNR_<NAME>``. Adding a syscall is adding a row.
+BPF program special-cases as ``-DLANNER_NR_<NAME>``. Adding a syscall is adding a row.
 
 A row without ``wire`` is a syscall enrichment understands but the eBPF side does not
 capture: its events come from recordings or other producers of RawEvents.
