@@ -29,7 +29,6 @@ nothing is guessed and nothing is raised into the event path.
 
 from __future__ import annotations
 
-import json
 import logging
 import ssl
 import time
@@ -39,6 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from deliver.inert import inert
+from lanner.boundedjson import loads as bounded_json
 
 log = logging.getLogger(__name__)
 
@@ -260,7 +260,7 @@ class KubeletMetadata:
         self.fetches += 1
         try:
             body = self._fetch()
-            by_id = parse_podlist(json.loads(body))
+            by_id = parse_podlist(bounded_json(body))
         except Exception as exc:
             self._problems(f"kubelet pod list from {self.url} failed: {exc}")
             return

@@ -39,6 +39,7 @@ import urllib.parse
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from lanner.boundedjson import loads as bounded_json
 from sensor.k8smeta import (
     MAX_LIST_BYTES,
     ContainerMeta,
@@ -230,7 +231,7 @@ class PodWatch:
             query = {"limit": str(self.page_size), **({"continue": cont} if cont else {})}
             with self._request(query, self.timeout_s) as resp:
                 body = read_bounded(resp, self.max_list_bytes, "a page of the pod list")
-            doc = json.loads(body)
+            doc = bounded_json(body)
             items = doc.get("items") if isinstance(doc, dict) else None
             if not isinstance(items, list):
                 raise _Failed("the pod list is not a PodList (no items list)")
@@ -284,7 +285,7 @@ class PodWatch:
     def _apply(self, line: bytes, rv: str) -> str:
         """One watch event applied; the resourceVersion after it."""
         try:
-            event = json.loads(line)
+            event = bounded_json(line)
         except ValueError as exc:
             self._problems(f"a pod watch event is not JSON: {exc}")
             return rv

@@ -339,6 +339,7 @@ def test_a_broken_or_oversize_event_is_skipped_and_counted(
     w = open_watch(max_event_bytes=4096)
     until(lambda: watches(api), "a watch opened", w)
     api.raw(b"{not json")
+    api.raw(b'{"type": "ADDED", "object": ' + b"[" * 2000 + b"]" * 2000 + b"}")  # too deep
     big = backup(BACKUP_ID, padding="x" * 8000)
     api.raw(json.dumps({"type": "ADDED", "object": big}).encode())
     api.raw(json.dumps({"type": "SURPRISE", "object": {}}).encode())
@@ -348,9 +349,10 @@ def test_a_broken_or_oversize_event_is_skipped_and_counted(
     until(lambda: w.lookup(OTHER_NODE_ID), "the event after them", w)
     assert w.lookup(BACKUP_ID) is None
     stats = w.stats()
-    assert (stats["errors"], stats["events"], stats["reconnects"]) == (3, 1, 0)
+    assert (stats["errors"], stats["events"], stats["reconnects"]) == (4, 1, 0)
     messages = [r.getMessage() for r in caplog.records if r.name == "sensor.podwatch"]
     assert any("not JSON" in m for m in messages)
+    assert any("nests deeper than" in m for m in messages)
     assert any("larger than 4096 bytes" in m for m in messages)
 
 
