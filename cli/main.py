@@ -621,7 +621,11 @@ def sensor(
 
         ruleset = load_rules(_rule_paths(rule_paths))
         chosen = select_by_tags(ruleset, only=only_tags, disable=disabled_tags)
-        return compile_rules(chosen, min_priority=min_priority or Priority.DEBUG)
+        # The node's name, not the pod's: alerts that come from no event (the drop alert)
+        # name the node as event-made ones do (evt.hostname).
+        return compile_rules(
+            chosen, min_priority=min_priority or Priority.DEBUG, hostname=node_name or None
+        )
 
     def load_engine() -> Engine:
         try:

@@ -307,6 +307,21 @@ def test_rules_are_chosen_by_tag(
     )
 
 
+def test_alerts_that_no_event_names_a_host_for_carry_the_node_name(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In a DaemonSet the pod's host name is not the node's: an alert whose document has no
+    evt.hostname (the drop alert is one) is the node's, as --node-name / $NODE_NAME says."""
+    _stand_ins(monkeypatch)
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(TAGGED_RULES)
+    args = ["sensor", "-r", str(rules), "--json", "--duration", "0.3", "--node-name", "node-7"]
+    result = CliRunner().invoke(main, [*args, "--heartbeat", str(tmp_path / "beat")])
+    assert result.exit_code == 0, result.output
+    hosts = {json.loads(line)["hostname"] for line in result.stdout.splitlines()}
+    assert hosts == {"node-7"}
+
+
 def test_a_tag_no_rule_has_is_said(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     _stand_ins(monkeypatch)
     rules = tmp_path / "rules.yaml"
