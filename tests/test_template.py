@@ -6,6 +6,8 @@ then linted with cfn-lint. The other tests read the transformed template, the on
 be deployed: IAM stays least-privilege and sufficient, every failure path ends in an alarmed
 queue, and each combination of "parts you already have" leaves no dangling reference.
 The Makefile's build target is run for this machine's Python and imported without the venv.
+The dashboard's part is checked against the code it deploys: the alert store's table against
+dashboard/table.py, its two roles against the DynamoDB calls the store really makes (on moto).
 """
 
 from __future__ import annotations
@@ -19,9 +21,11 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 import yaml
 from cfnlint.api import ManualArgs, lint_file
@@ -29,6 +33,8 @@ from cfnlint.decode.decode import decode_str
 from samtranslator.translator.arn_generator import ArnGenerator
 from samtranslator.translator.managed_policy_translator import ManagedPolicyLoader
 from samtranslator.translator.transform import transform
+
+from tests.aws.conftest import aws, moto_endpoint  # noqa: F401
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "template.yaml"
@@ -55,6 +61,10 @@ CONTRACT_ENV = {
     "LANNER_OCSF_BUCKET",
     "LANNER_OCSF_PREFIX",
     "LANNER_INTAKE_TOKEN_SECRET",
+    "LANNER_ALERT_STORE_TABLE",
+    "LANNER_ALERT_RETENTION_DAYS",
+    "LANNER_DASHBOARD_USER_POOL_ID",
+    "LANNER_DASHBOARD_CLIENT_ID",
     "POWERTOOLS_SERVICE_NAME",
     "POWERTOOLS_METRICS_NAMESPACE",
     "POWERTOOLS_LOGGER_LOG_EVENT",
@@ -67,6 +77,7 @@ DETECTORS = {
 }
 # Alert delivery: function -> (LANNER_DESTINATION, the condition that creates it, its secret
 # parameter or None, its minimum-priority parameter, the prefix of its list filters or None).
+# The alert store is always there and takes every alert: no condition, no routing.
 DESTINATIONS = {
     "SlackDelivery": ("slack", "HasSlack", "SlackSecretArn", "SlackMinPriority", "Slack"),
     "WebhookDelivery": (
@@ -85,13 +96,25 @@ DESTINATIONS = {
     ),
     "SecurityHubDelivery": ("securityhub", "HasSecurityHub", None, "SecurityHubMinPriority", None),
     "OcsfDelivery": ("ocsf", "HasOcsf", None, "OcsfMinPriority", None),
+    "StoreDelivery": ("store", None, None, None, None),
 }
+# The destinations a parameter switches on, each through a subscription's filter policy.
+ROUTED = {name: d for name, d in DESTINATIONS.items() if d[1] is not None}
 HANDLERS = {
     **DETECTORS,
     **dict.fromkeys(DESTINATIONS, "functions.deliver_handler.handler"),
     "AlertSummarizer": "functions.summarize_handler.handler",
     "FalcoIntake": "functions.intake_handler.handler",
+    "DashboardFunction": "functions.dashboard_handler.handler",
 }
+# The dashboard's routes (API Gateway route keys): the page, its files and its sign-in
+# settings answer anyone and hold no alert data; everything under /api/ needs a user pool token.
+PUBLIC_ROUTES = {"GET /", "GET /assets/{proxy+}", "GET /config.json"}
+PROTECTED_ROUTES = {"GET /api/{proxy+}"}
+# What the alert store's code does to its table (the test on moto below checks these): the
+# delivery function writes (a conditional put, counter updates), the dashboard only reads.
+STORE_WRITES = ("dynamodb:PutItem", "dynamodb:UpdateItem")
+STORE_READS = ("dynamodb:Query", "dynamodb:GetItem", "dynamodb:BatchGetItem")
 # The filter policy's list parameters (<Dest><suffix>) and the message attribute each matches.
 LIST_FILTERS = {
     "Rules": "rule",
@@ -122,7 +145,8 @@ def _secret(name: str) -> str:
     return f"arn:aws:secretsmanager:eu-west-1:123456789012:secret:lanner/{name}-AbC123"
 
 
-# Parameters that switch on each alert destination, the e-mail subscription, the Falco intake.
+# Parameters that switch on each alert destination, the e-mail subscription, the Falco intake,
+# the dashboard's first user.
 ENABLE = {
     "SlackDelivery": {"SlackSecretArn": _secret("slack")},
     "WebhookDelivery": {"WebhookSecretArn": _secret("webhook")},
@@ -131,6 +155,7 @@ ENABLE = {
     "OcsfDelivery": {"OcsfBucketName": "org-security-lake"},
     "AlertEmailSubscription": {"AlertEmail": "secops@example.com"},
     "FalcoIntake": {"IntakeTokenSecretArn": _secret("falco-token")},
+    "DashboardAdminUser": {"DashboardAdminEmail": "secops@example.com"},
 }
 EVERY_DELIVERY = {k: v for params in ENABLE.values() for k, v in params.items()}
 
@@ -244,6 +269,8 @@ def test_each_delivery_function_gets_its_destination_and_nothing_else(cfn: dict[
         "LANNER_DESTINATION_SECRET",
         "LANNER_OCSF_BUCKET",
         "LANNER_OCSF_PREFIX",
+        "LANNER_ALERT_STORE_TABLE",
+        "LANNER_ALERT_RETENTION_DAYS",
     }
     for name, (destination, _, secret, _, _) in DESTINATIONS.items():
         env = functions[name]["Properties"]["Environment"]["Variables"]
@@ -256,6 +283,9 @@ def test_each_delivery_function_gets_its_destination_and_nothing_else(cfn: dict[
         if destination == "ocsf":
             expected["LANNER_OCSF_BUCKET"] = {"Ref": "OcsfBucketName"}
             expected["LANNER_OCSF_PREFIX"] = {"Ref": "OcsfPrefix"}
+        if destination == "store":
+            expected["LANNER_ALERT_STORE_TABLE"] = {"Ref": "AlertStoreTable"}
+            expected["LANNER_ALERT_RETENTION_DAYS"] = {"Ref": "AlertRetentionDays"}
         assert {k: v for k, v in env.items() if k in common} == expected, name
         assert "LANNER_INTAKE_TOKEN_SECRET" not in env, name
     intake = functions["FalcoIntake"]["Properties"]["Environment"]["Variables"]
@@ -263,6 +293,20 @@ def test_each_delivery_function_gets_its_destination_and_nothing_else(cfn: dict[
     for name in [*DETECTORS, "AlertSummarizer", "FalcoIntake"]:
         env = functions[name]["Properties"]["Environment"]["Variables"]
         assert not common & set(env), name
+    # The dashboard reads the store and tells the page where to sign in; it writes nothing,
+    # so it has no retention, and no destination.
+    dashboard = functions["DashboardFunction"]["Properties"]["Environment"]["Variables"]
+    assert {k: v for k, v in dashboard.items() if k in common or "DASHBOARD" in k} == {
+        "LANNER_ALERT_STORE_TABLE": {"Ref": "AlertStoreTable"},
+        "LANNER_DASHBOARD_USER_POOL_ID": {"Ref": "DashboardUserPool"},
+        "LANNER_DASHBOARD_CLIENT_ID": {"Ref": "DashboardUserPoolClient"},
+    }
+    assert not any(
+        "DASHBOARD" in k
+        for n, f in functions.items()
+        if n != "DashboardFunction"
+        for k in f["Properties"]["Environment"]["Variables"]
+    )
 
 
 def _make_variable(name: str) -> str:
@@ -337,10 +381,13 @@ def test_build_target_makes_a_self_contained_artifact(tmp_path: Path) -> None:
         "slack_sdk",
         "standardwebhooks",
         "py_ocsf_models",
+        "dashboard",
     } <= top
     assert not {"boto3", "botocore", "click", "cli", "tests", "sensor", "bpf", "bin"} & top, top
     assert not list(art.rglob("__pycache__"))
     assert (art / "rules" / "aws_cloudtrail_rules.yaml").is_file()
+    # The dashboard function serves the page from its own package.
+    assert (art / "dashboard" / "static" / "index.html").is_file()
     assert not (art / "rules" / "tests").exists(), "rule examples are not for the detectors"
     size = sum(p.stat().st_size for p in art.rglob("*") if p.is_file())
     assert size < 60 * 2**20, f"artifact is {size / 2**20:.0f} MiB"
@@ -444,17 +491,21 @@ def test_delivery_queues_report_item_failures_redrive_after_ten_receives_and_are
             "maxReceiveCount": 10,
         }
         assert res[dlq]["Properties"]["MessageRetentionPeriod"] == 1209600, name
-        # Raw alert JSON from the topic, through a filter policy.
+        # Raw alert JSON from the topic, through a filter policy; the store takes them all,
+        # summaries included (no filter policy, no scope, no other attribute).
         sub = res[f"{name}Subscription"]["Properties"]
         assert sub["TopicArn"] == {"Ref": "AlertTopic"} and sub["Protocol"] == "sqs", name
         assert sub["Endpoint"] == _getatt(queue) and sub["RawMessageDelivery"] is True, name
-        assert "FilterPolicy" in sub, name
+        if name in ROUTED:
+            assert "FilterPolicy" in sub, name
+        else:
+            assert set(sub) == {"TopicArn", "Protocol", "Endpoint", "RawMessageDelivery"}, name
         # `lanner alerts redrive --queue URL` takes the dead-letter queue's URL from the outputs.
         prefix = name.removesuffix("Delivery")
         output = outputs[f"{prefix}DeadLetterQueueUrl"]
-        assert output["Value"] == {"Ref": dlq} and output["Condition"] == condition, name
+        assert output["Value"] == {"Ref": dlq} and output.get("Condition") == condition, name
         for resource in (queue, dlq, f"{name}Subscription", f"{name}QueuePolicy", name):
-            assert res[resource]["Condition"] == condition, resource
+            assert res[resource].get("Condition") == condition, resource
 
 
 def test_eks_subscription_reads_the_clusters_log_group_and_passes_only_audit_events(
@@ -525,12 +576,12 @@ def test_every_failure_path_ends_in_an_alarmed_queue(cfn: dict[str, Any]) -> Non
             continue
         destinations.add(_queue_of(cfg["DestinationConfig"]["OnFailure"]["Destination"]))
     # Every async-invoked function (EventBridge, CloudWatch Logs) has an invoke config, and all
-    # but the summarizer an on-failure destination. (The Falco intake's function URL is
-    # invoked synchronously: Falco gets the error.)
+    # but the summarizer an on-failure destination. (The Falco intake's function URL and the
+    # dashboard's API invoke synchronously: Falco, or the page, gets the error.)
     async_functions = {
         p["Properties"]["FunctionName"]["Ref"]
         for p in _resources(cfn, "AWS::Lambda::Permission").values()
-        if p["Properties"]["Principal"] != "*"
+        if p["Properties"]["Principal"] not in {"*", "apigateway.amazonaws.com"}
     }
     assert (
         async_functions
@@ -771,6 +822,14 @@ def test_each_role_allows_what_its_function_and_event_sources_use(cfn: dict[str,
     exact["OcsfDelivery"].append(
         ("s3:PutObject", {"Fn::Sub": "arn:${AWS::Partition}:s3:::${OcsfBucketName}/${OcsfPrefix}*"})
     )
+    # The alert store: written by its delivery function, read by the dashboard, each with only
+    # what test_alert_store_roles_allow_exactly_what_the_store_calls sees the code call.
+    exact["StoreDelivery"] += [(a, _getatt("AlertStoreTable")) for a in STORE_WRITES]
+    exact["DashboardFunction"] = [
+        ("dynamodb:Query", _getatt("AlertStoreTable")),
+        ("dynamodb:Query", {"Fn::Sub": "${AlertStoreTable.Arn}/index/*"}),
+        *[(a, _getatt("AlertStoreTable")) for a in STORE_READS if a != "dynamodb:Query"],
+    ]
     for function, pairs in exact.items():
         log_group = _getatt(f"{function}LogGroup")
         logs = [("logs:CreateLogStream", log_group), ("logs:PutLogEvents", log_group)]
@@ -822,9 +881,19 @@ def test_only_the_intended_senders_reach_the_queues_and_functions(cfn: dict[str,
         if perm["Properties"]["Principal"] == "*":
             public[name] = perm
             continue
-        assert perm["Properties"]["Principal"] in {"events.amazonaws.com", "logs.amazonaws.com"}, (
-            name
-        )
+        assert perm["Properties"]["Principal"] in {
+            "events.amazonaws.com",
+            "logs.amazonaws.com",
+            "apigateway.amazonaws.com",
+        }, name
+        if perm["Properties"]["Principal"] == "apigateway.amazonaws.com":
+            # Only the dashboard's own API, and only on its routes.
+            assert perm["Properties"]["FunctionName"] == {"Ref": "DashboardFunction"}, name
+            text, refs = perm["Properties"]["SourceArn"]["Fn::Sub"]
+            assert refs["__ApiId__"] == {"Ref": "DashboardApi"}, name
+            assert text.startswith(
+                "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${__ApiId__}/"
+            ), name
         assert perm["Properties"].get("SourceArn"), (
             f"{name} lets any {perm['Properties']['Principal']} source invoke"
         )
@@ -892,6 +961,329 @@ def test_dedup_table_matches_what_the_publisher_writes(cfn: dict[str, Any]) -> N
     ]
     assert table["TimeToLiveSpecification"] == {"AttributeName": "expires", "Enabled": True}
     assert table["BillingMode"] == "PAY_PER_REQUEST"
+
+
+# --- the alert store and the dashboard ----------------------------------------------------
+
+
+def _table_layout(table: dict[str, Any]) -> dict[str, Any]:
+    """What makes two alert store tables the same: keys, attribute types, and each index's keys
+    and projection (lists whose order DynamoDB ignores, sorted)."""
+    return {
+        "attributes": sorted(
+            (a["AttributeName"], a["AttributeType"]) for a in table["AttributeDefinitions"]
+        ),
+        "keys": [(k["AttributeName"], k["KeyType"]) for k in table["KeySchema"]],
+        "indexes": {
+            gsi["IndexName"]: {
+                "keys": [(k["AttributeName"], k["KeyType"]) for k in gsi["KeySchema"]],
+                "projection": gsi["Projection"]["ProjectionType"],
+                "attributes": sorted(gsi["Projection"].get("NonKeyAttributes", [])),
+            }
+            for gsi in table["GlobalSecondaryIndexes"]
+        },
+    }
+
+
+def test_alert_store_table_is_the_one_the_code_creates(
+    cfn: dict[str, Any],
+    aws: str,  # noqa: F811
+) -> None:
+    from dashboard.schema import TTL
+    from dashboard.table import create_alert_store_table
+
+    client = boto3.client("dynamodb")
+    create_alert_store_table(client, "alert-store")
+    created = client.describe_table(TableName="alert-store")["Table"]
+    template = cfn["Resources"]["AlertStoreTable"]["Properties"]
+    assert _table_layout(template) == _table_layout(created)
+    assert created["BillingModeSummary"]["BillingMode"] == template["BillingMode"]
+    ttl = client.describe_time_to_live(TableName="alert-store")["TimeToLiveDescription"]
+    assert ttl["AttributeName"] == TTL
+    assert template["TimeToLiveSpecification"] == {"AttributeName": TTL, "Enabled": True}
+
+
+def test_alert_store_table_is_on_demand_encrypted_recoverable_and_within_dynamodb_limits(
+    cfn: dict[str, Any],
+) -> None:
+    table = cfn["Resources"]["AlertStoreTable"]
+    props = table["Properties"]
+    # Nothing billed by the hour: an idle store costs its storage only.
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert "ProvisionedThroughput" not in props
+    assert all("ProvisionedThroughput" not in g for g in props["GlobalSecondaryIndexes"])
+    assert props["SSESpecification"] == {"SSEEnabled": True}
+    assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert "Condition" not in table, "the dashboard is part of every stack"
+    # CreateTable refuses more than 20 projected attributes in an index and 100 over all of
+    # a table's indexes (an attribute in two indexes counts twice); moto does not check.
+    projected = [
+        g["Projection"].get("NonKeyAttributes", []) for g in props["GlobalSecondaryIndexes"]
+    ]
+    assert all(len(p) <= 20 for p in projected)
+    assert sum(map(len, projected)) <= 100
+    # The alert JSON stays in the table: the indexes carry only the rows' attributes.
+    assert not any("doc" in p for p in projected)
+    assert all(
+        g["Projection"]["ProjectionType"] == "INCLUDE" for g in props["GlobalSecondaryIndexes"]
+    )
+
+
+def test_alert_retention_parameter_reaches_the_store_and_the_code_accepts_its_range(
+    cfn: dict[str, Any],
+) -> None:
+    from functions.destinations import DestinationConfigError, build_destination
+
+    spec = cfn["Parameters"]["AlertRetentionDays"]
+    assert (spec["Type"], spec["Default"], spec["MinValue"], spec["MaxValue"]) == (
+        "Number",
+        30,
+        1,
+        3650,
+    )
+    env = cfn["Resources"]["StoreDelivery"]["Properties"]["Environment"]["Variables"]
+    assert env["LANNER_ALERT_RETENTION_DAYS"] == {"Ref": "AlertRetentionDays"}
+
+    def build(days: int) -> Any:
+        environ = {
+            "LANNER_DESTINATION": "store",
+            "LANNER_ALERT_STORE_TABLE": "alert-store",
+            "LANNER_ALERT_RETENTION_DAYS": str(days),
+        }
+        return build_destination(environ, lambda service: lambda: None, "123456789012")
+
+    # Whatever CloudFormation lets through, the function starts with; nothing else.
+    for days in (spec["MinValue"], spec["Default"], spec["MaxValue"]):
+        assert build(days).name == "store"
+    for days in (spec["MinValue"] - 1, spec["MaxValue"] + 1):
+        with pytest.raises(DestinationConfigError, match="LANNER_ALERT_RETENTION_DAYS"):
+            build(days)
+
+
+class _Calls:
+    """botocore hook: the DynamoDB operations a client makes, each with the table or index
+    it names (what an IAM statement's resource has to cover)."""
+
+    def __init__(self) -> None:
+        self.seen: set[tuple[str, str]] = set()
+
+    def __call__(self, model: Any, params: dict[str, Any], **_: Any) -> None:
+        index = params.get("IndexName")
+        self.seen.add((f"dynamodb:{model.name}", f"index/{index}" if index else "table"))
+
+
+def _recording_client(calls: _Calls) -> Any:
+    client = boto3.client("dynamodb")
+    client.meta.events.register("before-parameter-build.dynamodb", calls)
+    return client
+
+
+def _covers(allowed: list[tuple[str, Any]], action: str, target: str) -> bool:
+    """Whether one of a role's (action, resource) pairs allows ``action`` on the store's table
+    (``target`` "table") or on one of its indexes ("index/<name>")."""
+    arn = "${AlertStoreTable.Arn}" + ("" if target == "table" else "/" + target)
+    for allowed_action, resource in allowed:
+        if allowed_action != action:
+            continue
+        if resource == _getatt("AlertStoreTable") and target == "table":
+            return True
+        text = _resource_text(resource)
+        if text and re.fullmatch(re.escape(text).replace(r"\*", "[^/]+"), arn):
+            return True
+    return False
+
+
+def test_alert_store_roles_allow_exactly_what_the_store_calls(
+    cfn: dict[str, Any],
+    aws: str,  # noqa: F811
+) -> None:
+    """Runs the store's code on moto, the writes through the delivery function's destination
+    and every kind of read the dashboard's API makes, and compares the DynamoDB calls seen
+    with the two roles: every call allowed, every permission used."""
+    from dashboard.schema import DIMENSIONS, INDEXES, Filters, TimeRange
+    from dashboard.store import AlertStore
+    from dashboard.table import create_alert_store_table
+    from functions.destinations import build_destination
+    from lanner import Priority
+    from tests.dashboard.conftest import new_alert
+
+    create_alert_store_table(boto3.client("dynamodb"), "alert-store")
+    writes, reads = _Calls(), _Calls()
+    writer, reader = _recording_client(writes), _recording_client(reads)
+
+    env = {"LANNER_DESTINATION": "store", "LANNER_ALERT_STORE_TABLE": "alert-store"}
+    destination = build_destination(env, lambda service: lambda: writer, "123456789012")
+    alerts = [
+        new_alert(priority="Critical", namespace="payments", account="123456789012"),
+        new_alert(rule="Write below etc", priority="Error", source="aws_cloudtrail"),
+        new_alert(priority="Notice", tags=["network"], hostname="node-2"),
+    ]
+    for alert in [*alerts, alerts[0]]:  # the last one redelivered
+        assert destination.send(alert, alert.uuid).ok, alert.uuid
+
+    store = AlertStore(lambda: reader, "alert-store")
+    now = datetime.now(UTC)
+    rng = TimeRange(now - timedelta(hours=1), now + timedelta(minutes=1))
+    every_plan = [
+        Filters(),
+        Filters(rule="Write below etc"),
+        Filters(hostname="node-2"),
+        Filters(namespace="payments"),
+        Filters(account="123456789012"),
+        *[Filters(priority=p) for p in (Priority.CRITICAL, Priority.ERROR, Priority.WARNING)],
+        Filters(priority=Priority.NOTICE),
+        Filters(source="aws_cloudtrail"),
+        Filters(tag="network", text="shell"),
+    ]
+    for filters in every_plan:
+        page = store.search(rng, filters, limit=1)
+        if page.cursor:
+            store.search(rng, filters, limit=1, cursor=page.cursor)
+        store.timeline(rng, filters)
+        for by in DIMENSIONS:
+            store.counts(rng, by, filters)
+        store.export_page(rng, filters, limit=10, cursor=None)
+    assert store.get(alerts[0].uuid) is not None
+
+    for calls, role, actions in (
+        (writes, "StoreDeliveryRole", STORE_WRITES),
+        (reads, "DashboardFunctionRole", STORE_READS),
+    ):
+        allowed = [(a, r) for a, r in _allowed(cfn, role) if a.startswith("dynamodb:")]
+        for action, target in sorted(calls.seen):
+            assert _covers(allowed, action, target), f"{role} does not allow {action} on {target}"
+        assert {action for action, _ in calls.seen} == set(actions), role
+    # Every index the table keeps up to date (each costs a write per alert) is one a search
+    # uses, and the counts are read from the table itself.
+    queried = {target for action, target in reads.seen if action == "dynamodb:Query"}
+    assert queried == {"table", *(f"index/{i.name}" for i in INDEXES)}
+    assert {target for _, target in writes.seen} == {"table"}
+
+
+def _routes(cfn: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The dashboard API's routes ("GET /api/{proxy+}") and their OpenAPI operations."""
+    body = cfn["Resources"]["DashboardApi"]["Properties"]["Body"]
+    return {
+        f"{method.upper()} {path}": operation
+        for path, methods in body["paths"].items()
+        for method, operation in methods.items()
+    }
+
+
+def test_dashboard_api_serves_only_the_page_and_guards_the_api_with_the_user_pool(
+    cfn: dict[str, Any],
+) -> None:
+    res = cfn["Resources"]
+    # One HTTP API, its routes only from its OpenAPI body: no other way in.
+    assert set(_resources(cfn, "AWS::ApiGatewayV2::Api")) == {"DashboardApi"}
+    assert not _resources(cfn, "AWS::ApiGatewayV2::Route")
+    assert not [n for n, r in res.items() if r["Type"].startswith("AWS::ApiGateway::")]
+    routes = _routes(cfn)
+    assert set(routes) == PUBLIC_ROUTES | PROTECTED_ROUTES
+    for route, operation in routes.items():
+        integration = operation["x-amazon-apigateway-integration"]
+        assert integration["type"] == "aws_proxy" and integration["payloadFormatVersion"] == "2.0"
+        assert "${DashboardFunction.Arn}" in integration["uri"]["Fn::Sub"], route
+        expected: list[dict[str, list[str]]] = [
+            {"NONE": []} if route in PUBLIC_ROUTES else {"CognitoJwt": []}
+        ]
+        assert operation["security"] == expected, route
+    # The token: a JWT the user pool issued for the page's client, in the Authorization header.
+    body = res["DashboardApi"]["Properties"]["Body"]
+    (scheme,) = body["components"]["securitySchemes"].values()
+    authorizer = scheme["x-amazon-apigateway-authorizer"]
+    assert authorizer["type"] == "jwt"
+    assert authorizer["identitySource"] == "$request.header.Authorization"
+    assert authorizer["jwtConfiguration"] == {
+        "issuer": {
+            "Fn::Sub": "https://cognito-idp.${AWS::Region}.amazonaws.com/${DashboardUserPool}"
+        },
+        "audience": [{"Ref": "DashboardUserPoolClient"}],
+    }
+    (stage,) = _resources(cfn, "AWS::ApiGatewayV2::Stage").values()
+    throttle = stage["Properties"]["DefaultRouteSettings"]
+    assert throttle["ThrottlingRateLimit"] > 0 and throttle["ThrottlingBurstLimit"] > 0
+    log = stage["Properties"]["AccessLogSettings"]
+    assert log["DestinationArn"] == _getatt("DashboardApiAccessLogGroup")
+    # Who did what, never what they searched for (no query string) nor their token.
+    fields = json.loads(log["Format"])
+    assert fields["user"] == "$context.authorizer.claims.sub"
+    assert not [v for v in fields.values() if "querystring" in v.lower() or "header" in v.lower()]
+    # API Gateway stops waiting after 30 s: the function gives up first.
+    assert res["DashboardFunction"]["Properties"]["Timeout"] < 30
+    url = cfn["Outputs"]["DashboardUrl"]["Value"]
+    assert url == {
+        "Fn::Sub": "https://${DashboardApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/"
+    }
+
+
+def test_dashboard_user_pool_admits_only_users_the_operator_creates(cfn: dict[str, Any]) -> None:
+    pool = cfn["Resources"]["DashboardUserPool"]["Properties"]
+    assert pool["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"] is True
+    invite = pool["AdminCreateUserConfig"]["InviteMessageTemplate"]["EmailMessage"]
+    assert "{username}" in invite and "{####}" in invite
+    assert pool["UsernameAttributes"] == ["email"]
+    password = pool["Policies"]["PasswordPolicy"]
+    assert password["MinimumLength"] >= 12
+    assert all(password[f"Require{k}"] for k in ("Lowercase", "Uppercase", "Numbers", "Symbols"))
+    assert password["TemporaryPasswordValidityDays"] <= 7
+    assert pool["MfaConfiguration"] in {"OPTIONAL", "ON"}
+    assert pool["EnabledMfas"] == ["SOFTWARE_TOKEN_MFA"]
+    # No self-service recovery (the page has none to offer); no Lambda triggers.
+    assert pool["AccountRecoverySetting"] == {
+        "RecoveryMechanisms": [{"Name": "admin_only", "Priority": 1}]
+    }
+    assert "LambdaConfig" not in pool
+    # The first user exists only when the operator names one.
+    assert "DashboardAdminUser" not in _present(cfn, {})
+    assert "DashboardAdminUser" in _present(cfn, {"DashboardAdminEmail": "secops@example.com"})
+    user = cfn["Resources"]["DashboardAdminUser"]["Properties"]
+    assert user["Username"] == {"Ref": "DashboardAdminEmail"}
+    assert user["DesiredDeliveryMediums"] == ["EMAIL"]
+    command = cfn["Outputs"]["DashboardAddUserCommand"]["Value"]["Fn::Sub"]
+    assert "aws cognito-idp admin-create-user" in command and "${DashboardUserPool}" in command
+
+
+def test_dashboard_client_has_no_secret_and_no_oauth_callback(cfn: dict[str, Any]) -> None:
+    client = cfn["Resources"]["DashboardUserPoolClient"]["Properties"]
+    assert client["UserPoolId"] == {"Ref": "DashboardUserPool"}
+    # The page is public code: a client secret in it would be no secret.
+    assert client["GenerateSecret"] is False
+    # It signs in with InitiateAuth itself: no hosted UI, no redirect to a URL of ours.
+    oauth = {
+        "CallbackURLs",
+        "LogoutURLs",
+        "DefaultRedirectURI",
+        "AllowedOAuthFlows",
+        "AllowedOAuthScopes",
+        "AllowedOAuthFlowsUserPoolClient",
+    }
+    assert not oauth & set(client), sorted(oauth & set(client))
+    flows = set(client["ExplicitAuthFlows"])
+    assert {"ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"} <= flows
+    assert flows <= {"ALLOW_USER_PASSWORD_AUTH", "ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"}
+    assert client["PreventUserExistenceErrors"] == "ENABLED"
+    assert client["EnableTokenRevocation"] is True
+    outputs = cfn["Outputs"]
+    assert outputs["DashboardUserPoolId"]["Value"] == {"Ref": "DashboardUserPool"}
+    assert outputs["DashboardClientId"]["Value"] == {"Ref": "DashboardUserPoolClient"}
+
+
+def test_dashboard_guide_covers_its_parameters_and_outputs(sam: dict[str, Any]) -> None:
+    guide = (ROOT / "docs" / "dashboard.md").read_text()
+    groups = {
+        g["Label"]["default"]: g["Parameters"]
+        for g in sam["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
+    }
+    assert groups["Dashboard"] == ["AlertRetentionDays", "DashboardAdminEmail"]
+    names = [
+        *groups["Dashboard"],
+        *[o for o in sam["Outputs"] if o.startswith("Dashboard") or o.startswith("AlertStore")],
+        "StoreDeadLetterQueueUrl",
+    ]
+    for name in names:
+        assert f"`{name}`" in guide, f"docs/dashboard.md does not mention {name}"
+    assert (ROOT / "docs" / "dashboard.png").is_file() and "dashboard.png" in guide
 
 
 # --- parameters for the parts a user already has ------------------------------------------
@@ -1066,7 +1458,7 @@ def _delivery_parts(cfn: dict[str, Any], part: str) -> set[str]:
 
 def test_destinations_exist_only_when_switched_on(cfn: dict[str, Any]) -> None:
     parts = {part: _delivery_parts(cfn, part) for part in ENABLE}
-    for function in DESTINATIONS:
+    for function in ROUTED:
         assert {
             function,
             f"{function}Queue",
@@ -1113,14 +1505,17 @@ def test_priority_mapping_is_the_priority_attribute(cfn: dict[str, Any]) -> None
     }
     # "off" (Security Hub) matches nothing, were it ever looked up.
     assert int(mapping["off"]["Number"]) < min(Priority)
-    for _, _, _, min_priority, _ in DESTINATIONS.values():
+    for _, _, _, min_priority, _ in ROUTED.values():
         allowed = set(cfn["Parameters"][min_priority]["AllowedValues"]) - {"off"}
         assert allowed == set(mapping) - {"off"}, min_priority
 
 
 def _subscriptions() -> dict[str, tuple[str, str | None]]:
     """Subscription -> (its minimum-priority parameter, the prefix of its list parameters)."""
-    subs = {f"{f}Subscription": (d[3], d[4]) for f, d in DESTINATIONS.items()}
+    subs = {}
+    for function, (_, _, _, min_priority, lists) in ROUTED.items():
+        assert min_priority is not None, function
+        subs[f"{function}Subscription"] = (min_priority, lists)
     subs["AlertEmailSubscription"] = ("EmailMinPriority", "Email")
     return subs
 
