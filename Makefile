@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench clean
+.PHONY: demo ui test lint bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv --system-site-packages $(VENV)
@@ -18,11 +18,15 @@ $(BIN)/.installed: pyproject.toml
 demo: $(BIN)/.installed
 	$(BIN)/lanner demo
 
+# The dashboard over the alerts the last `make demo` stored.
+ui: $(BIN)/.installed
+	$(BIN)/lanner ui
+
 test: $(BIN)/.installed lint
 	$(BIN)/python -m pytest
 
 lint: $(BIN)/.installed
-	$(BIN)/python -m ruff check lanner sensor functions deliver cli tests bench
+	$(BIN)/python -m ruff check lanner sensor functions deliver dashboard cli tests bench
 	$(BIN)/python -m mypy
 
 bench: $(BIN)/.installed
@@ -36,21 +40,22 @@ clean:
 # shares one build between makefile functions, even with the same CodeUri (each makefile
 # function is its own build definition in sam-cli's build graph). The functions run the same
 # code, so the targets build one shared artifact, the runtime's wheels plus lanner/, deliver/,
-# functions/, rules/, beside the functions' artifact directories (in sam build's
-# .aws-sam/build/, which each sam build empties) and copy it: the first target builds it, the
-# others find it up to date (make's own check against the sources) and only copy. Under
-# `sam build --parallel` the targets take turns on a lock, so it is still built once.
+# dashboard/ (the page's static files with it), functions/, rules/, beside the functions'
+# artifact directories (in sam build's .aws-sam/build/, which each sam build empties) and copy
+# it: the first target builds it, the others find it up to date (make's own check against the
+# sources) and only copy. Under `sam build --parallel` the targets take turns on a lock, so it
+# is still built once.
 # The wheels are for the template's runtime and architecture (python3.12 on arm64); to build
 # for x86_64 set LAMBDA_ARCH=x86_64 here and Architectures in template.yaml together.
 LAMBDA_PYTHON ?= 3.12
 LAMBDA_ARCH ?= aarch64
-LAMBDA_FUNCTIONS := KinesisDetector CloudTrailDetector EksAuditDetector SlackDelivery WebhookDelivery PagerDutyDelivery SecurityHubDelivery OcsfDelivery AlertSummarizer FalcoIntake
+LAMBDA_FUNCTIONS := KinesisDetector CloudTrailDetector EksAuditDetector SlackDelivery WebhookDelivery PagerDutyDelivery SecurityHubDelivery OcsfDelivery StoreDelivery AlertSummarizer FalcoIntake DashboardFunction
 # This Makefile's own path: sam build runs make in a scratch copy of the sources, but names the
 # original Makefile.
 LAMBDA_MAKEFILE := $(abspath $(lastword $(MAKEFILE_LIST)))
 LAMBDA_SHARED = $(abspath $(ARTIFACTS_DIR)/..)/.lanner-lambda-py$(LAMBDA_PYTHON)-$(LAMBDA_ARCH)
 LAMBDA_SOURCES = functions/requirements.txt $(LAMBDA_MAKEFILE) \
-  $(shell find lanner functions rules deliver -type f ! -path '*/__pycache__/*' ! -name '*.pyc' ! -path 'rules/tests/*')
+  $(shell find lanner functions rules deliver dashboard -type f ! -path '*/__pycache__/*' ! -name '*.pyc' ! -path 'rules/tests/*')
 # Runs the rest of the command line holding an exclusive lock on the file named first
 # (fcntl: released however the holder ends, unlike a lock directory).
 LAMBDA_LOCKED = $(PYTHON) -c 'import fcntl, subprocess, sys; lock = open(sys.argv[1], "w"); fcntl.flock(lock, fcntl.LOCK_EX); sys.exit(subprocess.call(sys.argv[2:]))'
@@ -78,7 +83,7 @@ $(LAMBDA_SHARED).built: $(LAMBDA_SOURCES)
 	  --platform manylinux2014_$(LAMBDA_ARCH) --platform manylinux_2_28_$(LAMBDA_ARCH) \
 	  --only-binary=:all: --upgrade -r functions/requirements.txt
 	rm -rf "$(LAMBDA_SHARED)/bin"
-	cp -R lanner functions rules deliver "$(LAMBDA_SHARED)/"
+	cp -R lanner functions rules deliver dashboard "$(LAMBDA_SHARED)/"
 	@# The rules' examples are for `lanner rules test`, not for the detectors.
 	rm -rf "$(LAMBDA_SHARED)/rules/tests" "$(LAMBDA_SHARED)/functions/requirements.txt"
 	find "$(LAMBDA_SHARED)" -name __pycache__ -type d -prune -exec rm -rf {} +

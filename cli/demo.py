@@ -16,6 +16,11 @@ Webhooks signature. The node's alerts are then seen again from two more nodes (a
 DaemonSet's copies): they are counted, not sent, and when the window (shortened to a
 few seconds here) closes the summarizer publishes one summary per incident.
 
+The alert store is one more destination, with a queue that takes every alert (no filter):
+the delivery handler writes each alert and summary into the store's DynamoDB table. At
+the end the table is saved to ``alert-store.jsonl`` in the work directory, which
+``lanner ui`` serves in the dashboard.
+
 The node's events come live from eBPF when this runs as root with bcc available
 (the sensor runs as ``lanner sensor --kinesis-stream`` while a harmless workload
 runs), otherwise from the bundled recording of the same workload. Nothing leaves
@@ -30,6 +35,7 @@ import gzip
 import http.server
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -71,8 +77,14 @@ SETTLE_S = 2.0
 DEMO_WINDOW_S = 10.0
 MORE_NODES = ("demo-node-2", "demo-node-3")
 MORE_NODES_LAG_NS = 1_500_000_000
-# Destinations: (name, min priority), as the stack's routing parameters set them.
-DESTINATIONS = (("slack", "notice"), ("webhook", "debug"))
+# Destinations: (name, min priority), as the stack's routing parameters set them; the alert
+# store takes every alert (its subscription has no filter policy).
+DESTINATIONS: tuple[tuple[str, str | None], ...] = (
+    ("slack", "notice"),
+    ("webhook", "debug"),
+    ("store", None),
+)
+STORE_TABLE = "lanner-alert-store"
 
 
 @dataclass
@@ -88,6 +100,8 @@ class Summary:
     webhook_verified: int = 0
     webhook_calls: int = 0
     dead_letters: int = 0
+    stored: int = 0  # alerts (and summaries) in the alert store
+    store_path: Path | None = None  # where the store was saved for `lanner ui`
 
 
 # --- the alert endpoint ---------------------------------------------------------------------
@@ -214,7 +228,7 @@ def detector_environment(res: Resources) -> dict[str, str]:
     }
 
 
-class _Context:
+class LambdaContext:
     """The parts of a Lambda context the handlers read."""
 
     def __init__(self, name: str) -> None:
@@ -230,24 +244,31 @@ class _Context:
         return 300_000
 
 
+def send_lambda_logs(stream: IO[str]) -> None:
+    """The functions' log lines to ``stream``: powertools' logger writes to the stdout it
+    saw at import, which is the demo's alerts (or `lanner ui`'s URL)."""
+    import logging
+
+    from functions import runtime
+
+    for handler in logging.getLogger(runtime.logger.name).handlers:
+        if isinstance(handler, logging.StreamHandler):
+            handler.setStream(stream)
+
+
 class Lambdas:
     """Calls the detector handlers as Lambda would, their logs and metrics kept in a file."""
 
     def __init__(self, log: IO[str]) -> None:
         self.log = log
-        # Powertools' logger writes to the stdout it saw at import; point it at the log.
-        import logging
-
         from functions import runtime
 
         runtime.reset_runtime()
-        for handler in logging.getLogger(runtime.logger.name).handlers:
-            if isinstance(handler, logging.StreamHandler):
-                handler.setStream(log)
+        send_lambda_logs(log)
 
     def invoke(self, name: str, handler: Callable[[Any, Any], Any], event: Any) -> Any:
         with contextlib.redirect_stdout(self.log):
-            return handler(event, _Context(name))
+            return handler(event, LambdaContext(name))
 
 
 # --- the three inputs -----------------------------------------------------------------------
@@ -498,20 +519,30 @@ def deliver_eks_audit(lambdas: Lambdas, summary: Summary) -> None:
 # --- delivery: destinations, repeats, summaries ---------------------------------------------
 
 
+@dataclass(frozen=True)
+class DestinationQueue:
+    """A destination's queue and dead-letter queue, and what else its delivery function's
+    environment holds (its secret, or the store's table)."""
+
+    url: str
+    dlq: str
+    env: dict[str, str]
+
+
 @dataclass
 class Destinations:
-    """Per destination: its queue, dead-letter queue and secret, as the stack makes them."""
-
-    queues: dict[str, tuple[str, str, str]] = field(default_factory=dict)  # name -> urls, secret
+    queues: dict[str, DestinationQueue] = field(default_factory=dict)  # by destination name
 
 
 def create_destinations(
     topic_arn: str, slack_url: str, webhook_url: str, webhook_secret: str
 ) -> Destinations:
     """A queue (+ DLQ) per destination subscribed to the topic with raw delivery and a
-    priority filter, and its secret in Secrets Manager, as template.yaml wires them."""
+    priority filter (none for the store), and its secret in Secrets Manager or, for the
+    store, its table, as template.yaml wires them."""
     import boto3
 
+    from dashboard.table import create_alert_store_table
     from lanner import Priority
 
     sqs, sns = boto3.client("sqs"), boto3.client("sns")
@@ -520,6 +551,7 @@ def create_destinations(
         "slack": {"url": slack_url},
         "webhook": {"url": webhook_url, "secret": webhook_secret, "headers": {"X-Team": "sec"}},
     }
+    create_alert_store_table(boto3.client("dynamodb"), STORE_TABLE)
     out = Destinations()
     for name, min_priority in DESTINATIONS:
         dlq = sqs.create_queue(QueueName=f"lanner-{name}-dlq")["QueueUrl"]
@@ -529,18 +561,24 @@ def create_destinations(
             QueueName=f"lanner-{name}", Attributes={"RedrivePolicy": json.dumps(redrive)}
         )["QueueUrl"]
         arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])
-        threshold = Priority.parse(min_priority).value
+        attributes = {"RawMessageDelivery": "true"}
+        if min_priority is not None:
+            threshold = Priority.parse(min_priority).value
+            policy = {"priority": [{"numeric": ["<=", threshold]}]}
+            attributes["FilterPolicy"] = json.dumps(policy)
         sns.subscribe(
             TopicArn=topic_arn,
             Protocol="sqs",
             Endpoint=arn["Attributes"]["QueueArn"],
-            Attributes={
-                "RawMessageDelivery": "true",
-                "FilterPolicy": json.dumps({"priority": [{"numeric": ["<=", threshold]}]}),
-            },
+            Attributes=attributes,
         )
-        secret = secrets.create_secret(Name=f"lanner/{name}", SecretString=json.dumps(values[name]))
-        out.queues[name] = (queue, dlq, secret["ARN"])
+        if name == "store":
+            env = {"LANNER_ALERT_STORE_TABLE": STORE_TABLE}
+        else:
+            value = json.dumps(values[name])
+            secret = secrets.create_secret(Name=f"lanner/{name}", SecretString=value)
+            env = {"LANNER_DESTINATION_SECRET": secret["ARN"]}
+        out.queues[name] = DestinationQueue(queue, dlq, env)
     return out
 
 
@@ -551,13 +589,13 @@ def deliver_queues(lambdas: Lambdas, dests: Destinations) -> None:
     from functions import deliver_handler
 
     sqs = boto3.client("sqs")
-    for name, (queue, dlq, secret) in dests.queues.items():
+    every_env = {key for d in dests.queues.values() for key in d.env}
+    for name, dest in dests.queues.items():
+        queue = dest.url
+        for key in every_env - set(dest.env):
+            os.environ.pop(key, None)
         os.environ.update(
-            {
-                "LANNER_DESTINATION": name,
-                "LANNER_DESTINATION_SECRET": secret,
-                "LANNER_DEAD_LETTER_QUEUE_URL": dlq,
-            }
+            {"LANNER_DESTINATION": name, "LANNER_DEAD_LETTER_QUEUE_URL": dest.dlq, **dest.env}
         )
         deliver_handler.reset_state()
         arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])
@@ -632,9 +670,9 @@ def count_dead_letters(dests: Destinations) -> int:
 
     sqs = boto3.client("sqs")
     total = 0
-    for _queue, dlq, _secret in dests.queues.values():
+    for dest in dests.queues.values():
         attrs = sqs.get_queue_attributes(
-            QueueUrl=dlq, AttributeNames=["ApproximateNumberOfMessages"]
+            QueueUrl=dest.dlq, AttributeNames=["ApproximateNumberOfMessages"]
         )
         total += int(attrs["Attributes"]["ApproximateNumberOfMessages"])
     return total
@@ -729,7 +767,19 @@ def run_demo(
         verify_webhooks(webhook.requests, webhook_secret, summary)
         summary.quarantined = count_quarantined(res)
         summary.dead_letters = count_dead_letters(dests)
+        save_store(summary, workdir)
     return summary
+
+
+def save_store(summary: Summary, workdir: Path) -> None:
+    """The alert store's table into ``workdir``, where ``lanner ui`` finds it."""
+    import boto3
+
+    from cli.ui import SNAPSHOT_NAME, dump_store
+
+    summary.store_path = workdir / SNAPSHOT_NAME
+    saved = dump_store(boto3.client("dynamodb"), STORE_TABLE, summary.store_path)
+    summary.stored = saved.alerts
 
 
 def print_summary(summary: Summary, out: IO[str]) -> None:
@@ -762,6 +812,22 @@ def print_summary(summary: Summary, out: IO[str]) -> None:
             w(render(message) + "\n")
     if summary.lambda_log is not None:
         w(f"detector logs and metrics (EMF): {summary.lambda_log}\n")
+    if summary.store_path is not None:
+        w(
+            f"alert store: {summary.stored} stored ({len(alerts)} alerts and {len(summaries)} "
+            f"summaries), saved to {summary.store_path}\n"
+        )
+        w(f"to see them in the dashboard, run: {ui_command(summary.store_path)}\n")
+
+
+def ui_command(store_path: Path) -> str:
+    """The ``lanner ui`` command line that serves ``store_path``."""
+    from cli.main import DEMO_WORKDIR
+    from cli.ui import SNAPSHOT_NAME
+
+    if store_path == Path(DEMO_WORKDIR) / SNAPSHOT_NAME:
+        return "lanner ui"
+    return f"lanner ui --store {shlex.quote(str(store_path))}"
 
 
 def _pick_slack(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -13,6 +13,7 @@ from typing import TextIO
 
 import click
 
+from cli.ui import SNAPSHOT_NAME
 from deliver.inert import inert
 from deliver.lines import alert_line, write_line
 from lanner import (
@@ -30,6 +31,8 @@ from lanner import (
 SOURCE_NAMES = ("k8s_audit", "aws_cloudtrail", "json", "syscall")
 SCAN_FORMATS = ("text", "json", "ocsf")
 _SA = "/var/run/secrets/kubernetes.io/serviceaccount/"  # the pod's service-account mount
+# Where `lanner demo` works and leaves the alert store that `lanner ui` serves.
+DEMO_WORKDIR = ".lanner-demo"
 
 
 def default_rules_dir() -> Path:
@@ -677,14 +680,16 @@ def _say(line: str) -> None:
 )
 @click.option(
     "--workdir",
-    default=".lanner-demo",
+    default=DEMO_WORKDIR,
     show_default=True,
-    help="Where the detectors' logs and metrics are written.",
+    help="Where the detectors' logs and metrics, and the alert store (for `lanner ui`), "
+    "are written.",
 )
 def demo(as_json: bool, live: bool | None, workdir: str) -> None:
     """Run the whole pipeline locally: sensor -> Kinesis -> detector Lambdas -> SNS -> HTTP.
 
     AWS is moto, in this process, on 127.0.0.1; no account, no cluster, no network.
+    The alerts are stored as in the stack's alert store: `lanner ui` shows them.
     """
     from cli.demo import DemoError, print_summary, run_demo
 
@@ -696,6 +701,36 @@ def demo(as_json: bool, live: bool | None, workdir: str) -> None:
         click.echo(f"lanner demo: {exc}", err=True)
         sys.exit(1)
     print_summary(summary, sys.stderr if as_json else sys.stdout)
+
+
+@main.command()
+@click.option(
+    "--listen",
+    default="127.0.0.1:0",
+    show_default=True,
+    metavar="HOST:PORT",
+    help="Where to serve the dashboard (port 0: any free port). Another host than this "
+    "machine's loopback lets other machines reach it: the token still guards every alert.",
+)
+@click.option(
+    "--store",
+    "store_path",
+    default=str(Path(DEMO_WORKDIR) / SNAPSHOT_NAME),
+    show_default=True,
+    type=click.Path(dir_okay=False),
+    help="The alert store `lanner demo` wrote.",
+)
+def ui(listen: str, store_path: str) -> None:
+    """Serve the alert dashboard on this machine, over the alerts `lanner demo` stored.
+
+    Prints the URL to open, with a token made for this run in it: nothing but the page
+    itself answers without that token. AWS is moto, in this process, on 127.0.0.1.
+    """
+    from cli.ui import run_ui
+
+    status = run_ui(listen, Path(store_path), sys.stdout, sys.stderr)
+    if status:
+        sys.exit(status)
 
 
 def _add_delivery_commands() -> None:

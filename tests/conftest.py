@@ -1,8 +1,8 @@
 """Test-wide settings.
 
-CI sets LANNER_REQUIRE_SHARED=1 (and LANNER_REQUIRE_BPF=1): a test that would
-skip because ../shared (or eBPF) is missing then fails instead, so CI can never
-pass by skipping what it is meant to run.
+CI sets LANNER_REQUIRE_SHARED=1 (and LANNER_REQUIRE_BPF=1, LANNER_REQUIRE_BROWSER=1):
+a test that would skip because ../shared (or eBPF, or the headless chromium) is
+missing then fails instead, so CI can never pass by skipping what it is meant to run.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ CORPUS = SHARED / "corpus" / "falco"
 _REQUIRED = {
     "LANNER_REQUIRE_SHARED": ("shared", "corpus"),
     "LANNER_REQUIRE_BPF": ("ebpf", "bpf"),
+    "LANNER_REQUIRE_BROWSER": ("chromium", "browser"),
 }
 
 

@@ -1,11 +1,14 @@
 """The layers, checked on the source: which package may import which.
 
-    cli/  ->  sensor/  functions/  deliver/  ->  lanner/ (the core)
+    cli/  ->  sensor/  functions/  dashboard/  deliver/  ->  lanner/ (the core)
+                       functions/  ->  dashboard/  ->  deliver/
 
 The core imports nothing of the packages around it nor of the AWS, eBPF and command-line
-libraries; the sensor and the Lambdas never import each other; delivery imports neither;
-nobody imports the command line; and everything outside the core reaches it through its
-public API only: the names in ``lanner.__all__`` and the modules its docstring lists.
+libraries; the sensor and the Lambdas never import each other; delivery imports neither,
+nor the dashboard (the alert store and its view, which come after delivery); the dashboard
+imports neither the sensor nor the Lambdas; nobody imports the command line; and everything
+outside the core reaches it through its public API only: the names in ``lanner.__all__`` and
+the modules its docstring lists.
 
 The check reads every import statement of every module at any depth (inside functions,
 ``try`` and ``if TYPE_CHECKING:`` blocks too) and ``importlib.import_module("...")`` calls
@@ -24,16 +27,17 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CORE = "lanner"
-PACKAGES = (CORE, "sensor", "functions", "deliver", "cli")
+PACKAGES = (CORE, "sensor", "functions", "deliver", "dashboard", "cli")
 # The edges' libraries: AWS, eBPF, the command line, the local AWS, the Lambda runtime's
 # toolkit; and network code (the core reads what it is handed, it fetches nothing).
 EDGE_LIBRARIES = ("boto3", "botocore", "bcc", "click", "moto", "aws_lambda_powertools")
 NETWORK = ("socket", "ssl", "http", "urllib.request", "requests")
 FORBIDDEN: dict[str, tuple[str, ...]] = {
-    CORE: ("sensor", "functions", "deliver", "cli", *EDGE_LIBRARIES, *NETWORK),
-    "sensor": ("functions", "cli"),
+    CORE: ("sensor", "functions", "deliver", "dashboard", "cli", *EDGE_LIBRARIES, *NETWORK),
+    "sensor": ("functions", "dashboard", "cli"),
     "functions": ("sensor", "cli"),
-    "deliver": ("sensor", "functions", "cli"),
+    "deliver": ("sensor", "functions", "dashboard", "cli"),
+    "dashboard": ("sensor", "functions", "cli"),
     "cli": (),
 }
 
@@ -225,6 +229,17 @@ _FIXTURE = {
             pass
         if TYPE_CHECKING:
             from cli.notify import notify
+        from dashboard.store import AlertStore
+        """,
+    "dashboard/__init__.py": "",
+    "dashboard/api.py": """
+        from deliver.alert import DeliveryAlert
+        from lanner import Engine
+
+
+        def handler():
+            from functions.runtime import logger
+            from sensor.listen import parse_listen
         """,
     "cli/__init__.py": "",
     "cli/main.py": """
@@ -260,5 +275,11 @@ def test_the_check_reports_each_forbidden_import_with_file_and_line(tmp_path: Pa
             "deliver/alert.py:4: from sensor.ship import KinesisShipper: "
             "deliver must not import sensor",
             "deliver/alert.py:8: from cli.notify import notify: deliver must not import cli",
+            "deliver/alert.py:9: from dashboard.store import AlertStore: "
+            "deliver must not import dashboard",
+            "dashboard/api.py:6: from functions.runtime import logger: "
+            "dashboard must not import functions",
+            "dashboard/api.py:7: from sensor.listen import parse_listen: "
+            "dashboard must not import sensor",
         ]
     )

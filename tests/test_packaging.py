@@ -35,7 +35,9 @@ _NOT_SOURCE = shutil.ignore_patterns(
     ".benchmarks", ".aws-sam", ".lanner-demo",
 )  # fmt: skip
 # The packages a wheel carries, as directories of the repository.
-_PACKAGES = ("lanner", "cli", "sensor", "functions", "deliver")
+_PACKAGES = ("lanner", "cli", "sensor", "functions", "deliver", "dashboard")
+# The dashboard's page and its vendored chart library: data files of the dashboard package.
+STATIC = ROOT / "dashboard" / "static"
 
 
 @dataclass(frozen=True)
@@ -192,10 +194,19 @@ def test_installed_lanner_scans_the_shipped_samples_like_the_checkout(installed:
 
 
 def test_installed_lanner_notify_and_demo_start(installed: Installed) -> None:
-    for command in ("notify", "demo", "sensor", "alerts"):
+    for command in ("notify", "demo", "sensor", "alerts", "ui"):
         done = installed.lanner(command, "--help")
         assert done.returncode == 0, (command, done.stderr)
         assert done.stdout.startswith("Usage: lanner "), (command, done.stdout)
+
+
+def test_installed_lanner_ui_asks_for_the_demo_first(installed: Installed) -> None:
+    # Its default store is where `lanner demo` leaves it, in the working directory.
+    done = installed.lanner("ui")
+    assert done.returncode == 1, done.stderr
+    assert done.stderr == (
+        "lanner ui: no alert store at .lanner-demo/alert-store.jsonl: run `lanner demo` first\n"
+    )
 
 
 def test_shell_completion_as_the_readme_documents_it(installed: Installed) -> None:
@@ -252,6 +263,11 @@ def test_wheel_has_every_module_and_no_build_warnings(installed: Installed) -> N
         if data.is_file():
             assert f"lanner/rules/{data.relative_to(ROOT / 'rules').as_posix()}" in names
     assert "lanner/py.typed" in names
+    static = _files_under(STATIC)
+    assert "index.html" in static, "dashboard/static has no page"
+    assert not {f"dashboard/static/{f}" for f in static} - names, (
+        "dashboard/static files missing from the wheel (pyproject.toml package-data)"
+    )
     # setuptools warns when a directory under a package is left out of the packages list.
     assert "would be ignored" not in installed.build_log
 
@@ -305,6 +321,11 @@ def _files(path: Path) -> list[str]:
     return sorted(p.relative_to(path).as_posix() for p in path.rglob("*"))
 
 
+def _files_under(path: Path) -> set[str]:
+    """The regular files under ``path``, relative to it."""
+    return {p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_file()}
+
+
 def test_sam_build_builds_the_shared_artifact_once(tmp_path: Path) -> None:
     scratch = tmp_path / "scratch"
     shutil.copytree(ROOT, scratch, ignore=_NOT_SOURCE, symlinks=True)
@@ -326,6 +347,9 @@ def test_sam_build_builds_the_shared_artifact_once(tmp_path: Path) -> None:
     assert len(log.read_text().splitlines()) == 1, log.read_text()
     first = _files(artifacts / "KinesisDetector")
     assert {"lanner/engine.py", "rules/syscall_rules.yaml", "some_dependency"} <= set(first)
+    # The dashboard function serves its page from the artifact.
+    assert {"dashboard/store.py", "functions/dashboard_handler.py"} <= set(first)
+    assert {f"dashboard/static/{f}" for f in _files_under(STATIC)} <= set(first)
     # The command line is not part of a function: the Lambdas never import it.
     assert not [f for f in first if f.split("/")[0] in ("cli", "sensor")], first
     for function in ("CloudTrailDetector", "SlackDelivery", "AlertSummarizer"):

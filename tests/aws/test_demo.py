@@ -76,11 +76,39 @@ def test_demo_json_delivers_every_sample_attack_once_through_sns(tmp_path: Path)
     assert isinstance(fields, dict)
     assert fields["fd.name"] == "/etc/shadow" and fields["proc.name"] == "cat"
     assert shadow["hostname"] == "demo-node-1" and shadow["priority"] == "Warning"
-    assert {"uuid", "output", "priority", "rule", "time", "output_fields", "source", "tags", "hostname"} <= set(shadow)
+    assert {
+        "uuid",
+        "output",
+        "priority",
+        "rule",
+        "time",
+        "output_fields",
+        "source",
+        "tags",
+        "hostname",
+    } <= set(shadow)
     # The summary goes to stderr in JSON mode.
     assert "alerts out: 24" in run.stderr
     assert "quarantined inputs: 0" in run.stderr
     assert (tmp_path / "lambda.log").stat().st_size > 0
+    # The alert store got every alert and summary the topic carried, each once and exactly
+    # as published; the demo saved it where `lanner ui` reads it.
+    snapshot = tmp_path / "alert-store.jsonl"
+    stored = [
+        json.loads(item["doc"]["S"])
+        for item in map(json.loads, snapshot.read_text().splitlines())
+        if item["sk"]["S"] == "alert"
+    ]
+    assert sorted(stored, key=lambda a: str(a["uuid"])) == sorted(
+        received, key=lambda a: str(a["uuid"])
+    )
+    assert (
+        f"alert store: {len(received)} stored (24 alerts and 5 summaries), saved to {snapshot}"
+        in run.stderr
+    )
+    assert run.stderr.rstrip("\n").splitlines()[-1] == (
+        f"to see them in the dashboard, run: lanner ui --store {snapshot}"
+    )
 
 
 def test_demo_text_prints_alerts_then_a_summary(tmp_path: Path) -> None:
@@ -104,6 +132,17 @@ def test_demo_text_prints_alerts_then_a_summary(tmp_path: Path) -> None:
     assert "▌ WARNING: SENSITIVE FILE READ BY UNTRUSTED PROGRAM" in slack
     assert "Repeated 3 times on 3 hosts between" in slack
     assert "Hosts: demo-node-1, demo-node-2, demo-node-3" in slack
+    # Every alert and summary printed above is in the store; the last line says how to see them.
+    printed = [
+        line
+        for line in out[: out.index("events in")].splitlines()
+        if line.strip() and not line.startswith("lanner demo: ")
+    ]
+    assert len(printed) == 29
+    assert f"alert store: {len(printed)} stored (24 alerts and 5 summaries)" in summary
+    assert out.rstrip("\n").splitlines()[-1] == (
+        f"to see them in the dashboard, run: lanner ui --store {tmp_path / 'alert-store.jsonl'}"
+    )
 
 
 def test_demo_live_captures_the_workload_with_ebpf(tmp_path: Path) -> None:
@@ -112,7 +151,11 @@ def test_demo_live_captures_the_workload_with_ebpf(tmp_path: Path) -> None:
     run = _demo("--json", "--live", tmp_path=tmp_path)
     assert run.returncode == 0, run.stderr
     alerts = _alerts(run.stdout)
-    node = {str(a["rule"]) for a in alerts if a["source"] == "syscall" and a["hostname"] == "demo-node-1"}
+    node = {
+        str(a["rule"])
+        for a in alerts
+        if a["source"] == "syscall" and a["hostname"] == "demo-node-1"
+    }
     assert node >= NODE_RULES
     assert "live eBPF" in run.stderr
 
