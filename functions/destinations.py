@@ -6,6 +6,9 @@ parameter name starting with "/", read with powertools' parameters utility (cach
 five minutes, so a rotated secret is picked up without a redeploy). The secret's value
 is JSON (``{"url": ...}``, ``{"url": ..., "secret": "whsec_...", "headers": {...}}``,
 ``{"routing_key": ...}``) or, for Slack, the bare URL. Secrets never reach a log line.
+
+``store`` (the dashboard's alert store) needs no secret: ``LANNER_ALERT_STORE_TABLE`` names
+its DynamoDB table, ``LANNER_ALERT_RETENTION_DAYS`` (default 30) how long alerts stay.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from typing import Any
 
 from deliver.destination import Destination
 
-NAMES = ("slack", "webhook", "pagerduty", "securityhub", "ocsf")
+NAMES = ("slack", "webhook", "pagerduty", "securityhub", "ocsf", "store")
 SECRET_MAX_AGE_S = 300
 
 
@@ -75,6 +78,8 @@ def build_destination(
         if not bucket:
             raise DestinationConfigError("LANNER_OCSF_BUCKET is not set")
         return OcsfS3Destination(client("s3"), bucket, env.get("LANNER_OCSF_PREFIX") or "ocsf/")
+    if name == "store":
+        return _store(env, client)
     ref = env.get("LANNER_DESTINATION_SECRET", "")
     if not ref:
         raise DestinationConfigError(f"LANNER_DESTINATION_SECRET is not set for {name}")
@@ -104,3 +109,24 @@ def build_destination(
         if isinstance(exc, DestinationConfigError):
             raise
         raise DestinationConfigError(f"secret {ref}: {exc}") from None
+
+
+def _store(env: Mapping[str, str], client: Callable[[str], Callable[[], Any]]) -> Destination:
+    from dashboard.destination import StoreDestination
+    from dashboard.schema import RETENTION_DAYS_DEFAULT, RETENTION_DAYS_MAX, RETENTION_DAYS_MIN
+    from dashboard.store import AlertStore
+
+    table = env.get("LANNER_ALERT_STORE_TABLE", "").strip()
+    if not table:
+        raise DestinationConfigError("LANNER_ALERT_STORE_TABLE is not set")
+    raw = env.get("LANNER_ALERT_RETENTION_DAYS", "").strip()
+    try:
+        days = int(raw) if raw else RETENTION_DAYS_DEFAULT
+    except ValueError:
+        days = 0
+    if not RETENTION_DAYS_MIN <= days <= RETENTION_DAYS_MAX:
+        raise DestinationConfigError(
+            f"LANNER_ALERT_RETENTION_DAYS must be a whole number of days from "
+            f"{RETENTION_DAYS_MIN} to {RETENTION_DAYS_MAX}, not {raw!r}"
+        )
+    return StoreDestination(AlertStore(client("dynamodb"), table, retention_days=days))
