@@ -28,12 +28,11 @@ def moto_endpoint() -> Iterator[str]:
         server.stop()
 
 
-@pytest.fixture
-def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    """An empty moto account; returns the endpoint URL."""
-    requests.post(f"{moto_endpoint}/moto-api/reset", timeout=10)
+def use_moto(endpoint: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Empties moto's account and points boto3 at it, with fake credentials."""
+    requests.post(f"{endpoint}/moto-api/reset", timeout=10)
     for name, value in {
-        "AWS_ENDPOINT_URL": moto_endpoint,
+        "AWS_ENDPOINT_URL": endpoint,
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_SESSION_TOKEN": "testing",
@@ -42,4 +41,10 @@ def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
     }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
+
+
+@pytest.fixture
+def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """An empty moto account; returns the endpoint URL."""
+    use_moto(moto_endpoint, monkeypatch)
     return moto_endpoint

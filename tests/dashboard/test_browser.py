@@ -31,7 +31,6 @@ from typing import Any
 
 import boto3
 import pytest
-import requests
 from playwright.sync_api import (
     Browser,
     ConsoleMessage,
@@ -51,7 +50,7 @@ from dashboard.store import AlertStore
 from dashboard.table import create_alert_store_table
 from deliver.alert import DeliveryAlert
 from functions import dashboard_handler
-from tests.aws.conftest import REGION
+from tests.aws.conftest import use_moto
 from tests.dashboard.conftest import TABLE, falco_time, new_alert
 
 CHROMIUM = shutil.which("chromium")
@@ -307,18 +306,8 @@ def browser() -> Iterator[Browser]:
 def module_aws(moto_endpoint: str) -> Iterator[str]:
     """One moto account for the module (tests/aws/conftest.py's ``aws``, once): seeding the
     store is the slow part, and the tests only read it (those that write use other times)."""
-    requests.post(f"{moto_endpoint}/moto-api/reset", timeout=10)
     with pytest.MonkeyPatch.context() as env:
-        for name, value in {
-            "AWS_ENDPOINT_URL": moto_endpoint,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_SESSION_TOKEN": "testing",
-            "AWS_DEFAULT_REGION": REGION,
-            "AWS_REGION": REGION,
-        }.items():
-            env.setenv(name, value)
-        env.delenv("AWS_PROFILE", raising=False)
+        use_moto(moto_endpoint, env)
         yield moto_endpoint
 
 

@@ -59,7 +59,9 @@ def snapshot(tmp_path_factory: pytest.TempPathFactory) -> Snapshot:
         new_alert(rule="Hostile output", priority="Critical", output=HOSTILE, tags=["x<b>"]),
     ]
     path = tmp_path_factory.mktemp("store") / "alert-store.jsonl"
-    with local_aws():
+    with local_aws() as endpoint:
+        # moto's accounts are one per process, whichever server it runs: start empty.
+        urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"))
         client = boto3.client("dynamodb")
         create_alert_store_table(client, TABLE)
         store = AlertStore(lambda: client, TABLE)
