@@ -814,8 +814,9 @@ def print_summary(summary: Summary, out: IO[str]) -> None:
         w(f"detector logs and metrics (EMF): {summary.lambda_log}\n")
     if summary.store_path is not None:
         w(
-            f"alert store: {summary.stored} stored ({len(alerts)} alerts and {len(summaries)} "
-            f"summaries), saved to {summary.store_path}\n"
+            f"alert store: {summary.stored} stored ({len(alerts)} alerts and "
+            f"{len(summaries)} {'summary' if len(summaries) == 1 else 'summaries'}), "
+            f"saved to {summary.store_path}\n"
         )
         w(f"to see them in the dashboard, run: {ui_command(summary.store_path)}\n")
 

@@ -25,6 +25,7 @@ import json
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -74,6 +75,9 @@ EXPORT_MAX_BYTES = 5_000_000
 BATCH_GET = 100  # BatchGetItem's most keys per call
 BATCH_ROUNDS = 6  # rounds of unprocessed keys before giving up
 PRIORITY_NAMES: tuple[str, ...] = tuple(str(p) for p in Priority)
+
+# Shared by the stores of a process (a Lambda container has one): writes of one alert's counters.
+_COUNTER_WRITERS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="lanner-counters")
 
 
 class QueryError(ValueError):
@@ -256,10 +260,17 @@ class AlertStore:
             if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
                 return False
             raise
-        for (pk, sk), n in Counter(record.counters()).items():
-            self.client.update_item(
-                TableName=self.table, **counter_update(pk, sk, n, record.expires)
-            )
+        updates = [
+            counter_update(pk, sk, n, record.expires)
+            for (pk, sk), n in Counter(record.counters()).items()
+        ]
+        # About 25 small UpdateItems an alert (3 granularities x its dimensions): one after
+        # another they would cost 25 round trips; they touch distinct items, so they go
+        # side by side (boto3's clients are thread-safe). The first error is raised.
+        for _ in _COUNTER_WRITERS.map(
+            lambda u: self.client.update_item(TableName=self.table, **u), updates
+        ):
+            pass
         return True
 
     # --- reading alerts --------------------------------------------------------------
