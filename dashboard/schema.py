@@ -26,6 +26,9 @@ Decisions the layout makes (the design left them open):
 - An alert keeps at most 32 distinct tags in its columns and counters (Falco's rules
   have five or so); its document keeps them all.
 - Counts by tag count an alert once per tag, so their total is the tags' total.
+- Indexes carry 11 attributes besides their keys (``PROJECTED``): DynamoDB allows 100
+  over all of a table's indexes. So no ``priority`` or ``uuid`` attribute (``prio`` and
+  ``t`` say them) and a summary's counts in one attribute ``rep`` = [repeat, hosts].
 """
 
 from __future__ import annotations
