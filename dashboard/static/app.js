@@ -8,7 +8,8 @@
  * Stable hooks for tests and tools (data-testid):
  *   auth-message            why no data is shown and how to get in (no token, token refused)
  *   login-form              Cognito sign-in: login-username, login-password, login-new-password
- *                           (shown for NEW_PASSWORD_REQUIRED), login-submit, login-error
+ *                           (shown for NEW_PASSWORD_REQUIRED), login-mfa-code (the authenticator
+ *                           app's code, shown for SOFTWARE_TOKEN_MFA), login-submit, login-error
  *   range-presets           the presets: range-5m range-15m range-1h range-6h range-24h range-7d
  *                           range-30d range-custom (aria-pressed="true" on the active one)
  *   custom-range            the custom range form: custom-from, custom-to (local time), custom-apply
@@ -271,7 +272,20 @@
   }
 
   // Cognito (cloud): the user pool's own API, no hosted UI (so no callback URL to configure).
-  const cognitoChallenge = { session: "", username: "" };
+  const cognitoChallenge = { name: "", session: "", username: "" };
+  // The challenges the form answers: the field it shows and what it says (any other is an error).
+  const CHALLENGES = {
+    NEW_PASSWORD_REQUIRED: {
+      field: "login-new-password", box: ".new-password", submit: "Set password and sign in",
+      message: "Choose a new password (the one you were given was temporary).",
+      responses: (value) => ({ NEW_PASSWORD: value }),
+    },
+    SOFTWARE_TOKEN_MFA: {
+      field: "login-mfa-code", box: ".mfa-code", submit: "Verify code and sign in",
+      message: "Enter the 6-digit code your authenticator app shows for lanner.",
+      responses: (value) => ({ SOFTWARE_TOKEN_MFA_CODE: value.replace(/\s+/g, "") }),
+    },
+  };
 
   async function cognito(target, body) {
     const res = await fetch(`https://cognito-idp.${config.region}.amazonaws.com/`, {
@@ -329,11 +343,12 @@
     try {
       let data;
       if (cognitoChallenge.session) {
+        const challenge = CHALLENGES[cognitoChallenge.name];
         data = await cognito("RespondToAuthChallenge", {
-          ChallengeName: "NEW_PASSWORD_REQUIRED",
+          ChallengeName: cognitoChallenge.name,
           ClientId: config.client_id,
           Session: cognitoChallenge.session,
-          ChallengeResponses: { USERNAME: cognitoChallenge.username, NEW_PASSWORD: $("login-new-password").value },
+          ChallengeResponses: { USERNAME: cognitoChallenge.username, ...challenge.responses($(challenge.field).value) },
         });
       } else {
         const username = $("login-username").value.trim();
@@ -344,15 +359,9 @@
         });
         cognitoChallenge.username = username;
       }
-      if (data.ChallengeName === "NEW_PASSWORD_REQUIRED") {
-        cognitoChallenge.session = data.Session;
-        form.querySelector(".new-password").hidden = false;
-        form.querySelector(".password").hidden = true;
-        $("login-username").disabled = true;
-        $("login-new-password").required = true;
-        submit.textContent = "Set password and sign in";
-        $("auth-message").textContent = "Choose a new password (the one you were given was temporary).";
-        $("login-new-password").focus();
+      if (Object.hasOwn(CHALLENGES, data.ChallengeName || "")) {
+        // Each replaces the one before: Cognito may ask for a new password, then the code.
+        showChallenge(data.ChallengeName, data.Session);
         return;
       }
       if (!data.AuthenticationResult) throw new Error(`unexpected challenge ${data.ChallengeName || ""}`.trim());
@@ -361,21 +370,51 @@
       start();
     } catch (e) {
       if (e.kind === "NotAuthorizedException" && cognitoChallenge.session) resetLoginForm();
-      error.textContent = `Sign-in failed: ${e.message}`;
+      if (e.kind === "CodeMismatchException") {
+        // Same session: the user can type the next code the app shows.
+        error.textContent = "Sign-in failed: wrong code. Enter the code your authenticator app shows now.";
+        $("login-mfa-code").value = "";
+        $("login-mfa-code").focus();
+      } else if (e.kind === "ExpiredCodeException") {
+        error.textContent = "Sign-in failed: that code was already used. Wait for the next one.";
+      } else {
+        error.textContent = `Sign-in failed: ${e.message}`;
+      }
     } finally {
       submit.disabled = false;
     }
   }
 
+  function showChallenge(name, session) {
+    const form = $("login-form");
+    const challenge = CHALLENGES[name];
+    cognitoChallenge.name = name;
+    cognitoChallenge.session = session;
+    form.querySelector(".password").hidden = true;
+    $("login-password").required = false;
+    $("login-username").disabled = true;
+    for (const [other, { field, box }] of Object.entries(CHALLENGES)) {
+      form.querySelector(box).hidden = other !== name;
+      $(field).required = other === name;
+    }
+    $("login-submit").textContent = challenge.submit;
+    $("auth-message").textContent = challenge.message;
+    $(challenge.field).focus();
+  }
+
   function resetLoginForm() {
     const form = $("login-form");
+    cognitoChallenge.name = "";
     cognitoChallenge.session = "";
     cognitoChallenge.username = "";
     form.reset();
-    form.querySelector(".new-password").hidden = true;
+    for (const { field, box } of Object.values(CHALLENGES)) {
+      form.querySelector(box).hidden = true;
+      $(field).required = false;
+    }
     form.querySelector(".password").hidden = false;
+    $("login-password").required = true;
     $("login-username").disabled = false;
-    $("login-new-password").required = false;
     $("login-submit").textContent = "Sign in";
   }
 
