@@ -926,48 +926,16 @@ def test_cognito_sign_in_with_a_new_password_then_the_access_token(
     request routing), answers NEW_PASSWORD_REQUIRED, and sends the access token it got.
     In front of the API, a route plays API Gateway's JWT authorizer: it lets through only
     requests carrying that access token."""
-    cognito = boto3.client("cognito-idp")
-    pool = cognito.create_user_pool(PoolName="lanner-dashboard")["UserPool"]["Id"]
-    client_id = cognito.create_user_pool_client(
-        UserPoolId=pool,
-        ClientName="page",
-        GenerateSecret=False,
-        ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
-    )["UserPoolClient"]["ClientId"]
-    cognito.admin_create_user(UserPoolId=pool, Username="alice", TemporaryPassword="Temp-Passw0rd!")
-    region = "us-east-1"
-    config = {"auth": "cognito", "region": region, "user_pool_id": pool, "client_id": client_id}
+    cognito = UserPool(module_aws)
+    cognito.client.admin_create_user(
+        UserPoolId=cognito.pool_id, Username="alice", TemporaryPassword="Temp-Passw0rd!"
+    )
+    issued = cognito.issued
 
-    targets: list[str] = []
-    issued: list[str] = []
-
-    def cognito_api(route: Route) -> None:
-        if route.request.method == "OPTIONS":  # the CORS preflight Cognito answers
-            route.fulfill(status=200, headers=_cors())
-            return
-        target = route.request.headers.get("x-amz-target", "").rpartition(".")[2]
-        flow = json.loads(route.request.post_data or "{}").get("AuthFlow")
-        targets.append(f"{target} {flow}" if flow else target)
-        answer = route.fetch(url=f"{module_aws}/", headers=route.request.headers)
-        body = answer.json()
-        token = body.get("AuthenticationResult", {}).get("AccessToken")
-        if token:
-            issued.append(token)
-        route.fulfill(response=answer, headers={**answer.headers, **_cors()})
-
-    def authorizer(route: Route) -> None:
-        sent = route.request.headers.get("authorization", "")
-        if issued and sent == f"Bearer {issued[-1]}":
-            token = f"Bearer {server.token}"
-            route.continue_(headers={**route.request.headers, "authorization": token})
-        else:
-            route.fulfill(status=401, json={"message": "Unauthorized"})
-
-    dashboard_handler.serve(seeded.store, config)  # as the Lambda with a user pool
+    dashboard_handler.serve(seeded.store, cognito.config)  # as the Lambda with a user pool
     page, watch = new_page(browser, LAPTOP)
     try:
-        page.route(f"https://cognito-idp.{region}.amazonaws.com/**", cognito_api)
-        page.route("**/api/**", authorizer)
+        cognito.route(page, server)
         page.goto(server.url + "#range=1h")
 
         expect(hook(page, "login-form")).to_be_visible()
@@ -985,7 +953,7 @@ def test_cognito_sign_in_with_a_new_password_then_the_access_token(
         wait_for_view(page, 0)
 
         assert counter(page, "total") == 30
-        assert targets == [
+        assert cognito.targets() == [
             "InitiateAuth USER_PASSWORD_AUTH",
             "InitiateAuth USER_PASSWORD_AUTH",
             "RespondToAuthChallenge",
@@ -1001,7 +969,7 @@ def test_cognito_sign_in_with_a_new_password_then_the_access_token(
         before = refreshes(page)
         hook(page, "refresh").click()
         wait_for_view(page, before)
-        assert targets[3:] == ["InitiateAuth REFRESH_TOKEN_AUTH"]
+        assert cognito.targets()[3:] == ["InitiateAuth REFRESH_TOKEN_AUTH"]
         assert len(issued) == 2 and issued[0] != issued[1]
         assert watch.api and all(status == 200 for _, status in watch.api)
 
@@ -1025,62 +993,29 @@ def test_cognito_sign_in_with_the_authenticator_apps_code(
     out) answers the password with SOFTWARE_TOKEN_MFA; the page asks for the code, says so
     when it is wrong and shows nothing, and signs in with the right one."""
     monkeypatch.setenv("MOTO_COGNITO_IDP_USER_POOL_ENABLE_TOTP", "true")  # else any code passes
-    cognito = boto3.client("cognito-idp")
-    pool = cognito.create_user_pool(PoolName="lanner-dashboard", MfaConfiguration="OPTIONAL")
-    pool_id = pool["UserPool"]["Id"]
-    client_id = cognito.create_user_pool_client(
-        UserPoolId=pool_id,
-        ClientName="page",
-        GenerateSecret=False,
-        ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
-    )["UserPoolClient"]["ClientId"]
-    cognito.admin_create_user(
-        UserPoolId=pool_id, Username="bob", TemporaryPassword="Temp-Passw0rd!"
-    )
-    cognito.admin_set_user_password(
+    cognito = UserPool(module_aws, MfaConfiguration="OPTIONAL")
+    idp, pool_id = cognito.client, cognito.pool_id
+    idp.admin_create_user(UserPoolId=pool_id, Username="bob", TemporaryPassword="Temp-Passw0rd!")
+    idp.admin_set_user_password(
         UserPoolId=pool_id, Username="bob", Password="Bobs-Passw0rd!", Permanent=True
     )
     # What docs/dashboard.md tells a user to do once with the AWS CLI.
-    signed_in = cognito.initiate_auth(
-        ClientId=client_id,
+    signed_in = idp.initiate_auth(
+        ClientId=cognito.client_id,
         AuthFlow="USER_PASSWORD_AUTH",
         AuthParameters={"USERNAME": "bob", "PASSWORD": "Bobs-Passw0rd!"},
     )["AuthenticationResult"]["AccessToken"]
-    secret = cognito.associate_software_token(AccessToken=signed_in)["SecretCode"]
-    cognito.verify_software_token(AccessToken=signed_in, UserCode=_authenticator_code(secret))
-    cognito.set_user_mfa_preference(
+    secret = idp.associate_software_token(AccessToken=signed_in)["SecretCode"]
+    idp.verify_software_token(AccessToken=signed_in, UserCode=_authenticator_code(secret))
+    idp.set_user_mfa_preference(
         AccessToken=signed_in, SoftwareTokenMfaSettings={"Enabled": True, "PreferredMfa": True}
     )
-    region = "us-east-1"
-    config = {"auth": "cognito", "region": region, "user_pool_id": pool_id, "client_id": client_id}
+    issued = cognito.issued
 
-    sent: list[dict[str, Any]] = []
-    issued: list[str] = []
-
-    def cognito_api(route: Route) -> None:
-        if route.request.method == "OPTIONS":
-            route.fulfill(status=200, headers=_cors())
-            return
-        sent.append(json.loads(route.request.post_data or "{}"))
-        answer = route.fetch(url=f"{module_aws}/", headers=route.request.headers)
-        token = answer.json().get("AuthenticationResult", {}).get("AccessToken")
-        if token:
-            issued.append(token)
-        route.fulfill(response=answer, headers={**answer.headers, **_cors()})
-
-    def authorizer(route: Route) -> None:
-        auth = route.request.headers.get("authorization", "")
-        if issued and auth == f"Bearer {issued[-1]}":
-            token = f"Bearer {server.token}"
-            route.continue_(headers={**route.request.headers, "authorization": token})
-        else:
-            route.fulfill(status=401, json={"message": "Unauthorized"})
-
-    dashboard_handler.serve(seeded.store, config)
+    dashboard_handler.serve(seeded.store, cognito.config)
     page, watch = new_page(browser, LAPTOP)
     try:
-        page.route(f"https://cognito-idp.{region}.amazonaws.com/**", cognito_api)
-        page.route("**/api/**", authorizer)
+        cognito.route(page, server)
         page.goto(server.url + "#range=1h")
 
         expect(hook(page, "login-form")).to_be_visible()
@@ -1108,6 +1043,11 @@ def test_cognito_sign_in_with_the_authenticator_apps_code(
         wait_for_view(page, 0)
         assert counter(page, "total") == 30
         expect(rows(page).first).to_be_visible()
+        sent = [body for _, body in cognito.sent]
+        assert cognito.targets() == [
+            "InitiateAuth USER_PASSWORD_AUTH",
+            *["RespondToAuthChallenge"] * 2,
+        ]
         assert [body.get("ChallengeName") for body in sent] == [
             None,
             "SOFTWARE_TOKEN_MFA",
@@ -1125,6 +1065,64 @@ def test_cognito_sign_in_with_the_authenticator_apps_code(
     finally:
         page.context.close()
         dashboard_handler.serve(seeded.store, dashboard_handler.page_config({}))
+
+
+class UserPool:
+    """A Cognito user pool and the page's app client on moto, and the two routes a signed-in
+    page goes through: Cognito's API (moto's, reached through the browser's request routing,
+    with the CORS answers Cognito gives) and, in front of /api/, API Gateway's JWT
+    authorizer, which lets through only the newest access token Cognito issued."""
+
+    REGION = "us-east-1"
+
+    def __init__(self, moto: str, **pool: Any) -> None:
+        self.moto = moto
+        self.client = boto3.client("cognito-idp")
+        self.pool_id = self.client.create_user_pool(PoolName="lanner-dashboard", **pool)[
+            "UserPool"
+        ]["Id"]
+        self.client_id = self.client.create_user_pool_client(
+            UserPoolId=self.pool_id,
+            ClientName="page",
+            GenerateSecret=False,
+            ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+        )["UserPoolClient"]["ClientId"]
+        self.config = {
+            "auth": "cognito",
+            "region": self.REGION,
+            "user_pool_id": self.pool_id,
+            "client_id": self.client_id,
+        }
+        self.sent: list[tuple[str, dict[str, Any]]] = []  # (X-Amz-Target's action, body)
+        self.issued: list[str] = []  # access tokens, in order
+
+    def targets(self) -> list[str]:
+        """What the page asked Cognito: ``InitiateAuth USER_PASSWORD_AUTH``, ..."""
+        return [f"{a} {b['AuthFlow']}" if "AuthFlow" in b else a for a, b in self.sent]
+
+    def route(self, page: Page, server: DashboardServer) -> None:
+        def cognito_api(route: Route) -> None:
+            if route.request.method == "OPTIONS":  # the CORS preflight Cognito answers
+                route.fulfill(status=200, headers=_cors())
+                return
+            action = route.request.headers.get("x-amz-target", "").rpartition(".")[2]
+            self.sent.append((action, json.loads(route.request.post_data or "{}")))
+            answer = route.fetch(url=f"{self.moto}/", headers=route.request.headers)
+            token = answer.json().get("AuthenticationResult", {}).get("AccessToken")
+            if token:
+                self.issued.append(token)
+            route.fulfill(response=answer, headers={**answer.headers, **_cors()})
+
+        def authorizer(route: Route) -> None:
+            sent = route.request.headers.get("authorization", "")
+            if self.issued and sent == f"Bearer {self.issued[-1]}":
+                token = f"Bearer {server.token}"
+                route.continue_(headers={**route.request.headers, "authorization": token})
+            else:
+                route.fulfill(status=401, json={"message": "Unauthorized"})
+
+        page.route(f"https://cognito-idp.{self.REGION}.amazonaws.com/**", cognito_api)
+        page.route("**/api/**", authorizer)
 
 
 def _authenticator_code(secret: str) -> str:
